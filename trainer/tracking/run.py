@@ -1,0 +1,130 @@
+"""A run folder's lifecycle: created at start, filled with artifacts, sealed in the ledger at the end.
+
+`runs/<experiment>-<UTC timestamp>-<short hash>/` holds `run.json` (the audit record) and the
+artifacts the engine writes through this class. While training, the record says `running`;
+`finish` hashes every artifact into the record, writes it, and appends the ledger line.
+Torch-free: the engine hands in what only torch knows.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import audit, ledger
+from .files import sha256_file, write_json, write_jsonl, write_text
+
+DEFAULT_RUNS_DIR = "runs"
+
+
+def runs_dir(explicit: str | None = None) -> Path:
+    """--runs-dir, else $TRAINBOOK_RUNS_DIR, else ./runs."""
+    return Path(explicit or os.environ.get("TRAINBOOK_RUNS_DIR") or DEFAULT_RUNS_DIR)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Run:
+    def __init__(self, path: Path, record: dict):
+        self.path, self.record = path, record
+        self._t0 = time.monotonic()
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, root: Path, *, experiment: str, config: dict, config_sha256: str, config_yaml: str,
+               source: str, overrides: list[str], seeds: dict, data: dict) -> "Run":
+        started = _now()
+        stamp = started.strftime("%Y%m%dT%H%M%SZ")
+        salt = f"{config_sha256}{time.time_ns()}{os.getpid()}".encode()
+        run_id = f"{experiment}-{stamp}-{hashlib.sha256(salt).hexdigest()[:7]}"
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / run_id
+        path.mkdir()  # exclusive: two runs never share a folder
+        record = {
+            "schema": 1,
+            "run_id": run_id,
+            "experiment": experiment,
+            "status": "running",
+            "reason": None,
+            "config": config,
+            "config_sha256": config_sha256,
+            "source": {"file": source, "overrides": overrides},
+            "code": audit.code_facts(),
+            "data": data,
+            "environment": audit.environment_facts(),
+            "seeds": seeds,
+            "started_at": started.isoformat(timespec="seconds"),
+            "ended_at": None,
+            "duration_s": None,
+            "resumed_from": None,
+            "trigger": audit.trigger_facts(),
+            "pid": os.getpid(),
+            "metrics": {},
+            "key_metric": None,
+            "figures": [],
+            "artifacts": {},
+        }
+        run = cls(path, record)
+        write_text(path / "config.yaml", config_yaml)
+        run.save_record()
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> "Run":
+        return cls(path, json.loads((path / ledger.RECORD).read_text()))
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_text(self, name: str, text: str) -> Path:
+        write_text(self.file(name), text)
+        return self.file(name)
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        write_json(self.file(name), obj)
+        return self.file(name)
+
+    def write_jsonl(self, name: str, rows: list[dict]) -> Path:
+        write_jsonl(self.file(name), rows)
+        return self.file(name)
+
+    def add_figure(self, name: str, title: str, caption: str) -> None:
+        """Describe a figure file already written into the folder, for pages and alt text."""
+        self.record["figures"] = [f for f in self.record["figures"] if f["file"] != name]
+        self.record["figures"].append({"file": name, "title": title, "caption": caption})
+
+    def update(self, **facts: Any) -> None:
+        self.record.update(facts)
+        self.save_record()
+
+    def save_record(self) -> None:
+        write_json(self.file(ledger.RECORD), self.record)
+
+    def _artifacts(self) -> dict:
+        return {
+            p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(self.path.iterdir())
+            if p.is_file() and p.name != ledger.RECORD and not p.name.startswith(".")
+        }
+
+    def finish(self, status: str, metrics: dict, reason: str | None = None) -> dict:
+        """Seal the run: final record with artifact hashes, then the ledger line."""
+        self.record.update(
+            status=status,
+            reason=reason,
+            metrics=metrics,
+            ended_at=_now().isoformat(timespec="seconds"),
+            duration_s=round((self.record.get("duration_s") or 0.0) + time.monotonic() - self._t0, 3),
+            artifacts=self._artifacts(),
+        )
+        self.save_record()
+        return ledger.append(self.path.parent, self.id, self.record["experiment"], status)
