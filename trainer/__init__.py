@@ -1,0 +1,1 @@
+"""Trainbook's trainer: YAML experiments in, audited run folders out."""

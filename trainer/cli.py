@@ -1,0 +1,110 @@
+"""`python -m trainer`: run experiments and verify the ledger.
+
+Exit status: 0 success; 1 a run that failed or a verification that found problems;
+2 a mistake in the command, the config or the data (nothing is written); 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from . import config
+from .tracking import ledger
+from .tracking.run import Run, runs_dir
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _seeds(tree: dict, prefix: str = "") -> dict:
+    """Every seed in a resolved config, by dotted key, so the record lists them in one place."""
+    found = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found.update(_seeds(value, f"{prefix}{key}."))
+        elif key == "seed" or key.endswith("_seed"):
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = config.load(args.file, args.overrides)
+    import torch  # after the config is known good: a typo should not wait for torch to import
+
+    from . import engines, runtime, seeding
+    from .engines.lm import TrainingFailed
+
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seeding.seed_everything(cfg.seed)
+    engine = engines.for_model(cfg.model.type)
+    prepared = engine.prepare(cfg, args.file)
+
+    resolved = config.to_dict(cfg)
+    run = Run.create(
+        runs_dir(args.runs_dir), experiment=cfg.name, config=resolved, config_sha256=config.config_sha256(cfg),
+        config_yaml=config.dump_yaml(cfg), source=args.file, overrides=args.overrides,
+        seeds=_seeds(resolved), data=prepared.data_record,
+    )
+    run.record["environment"].update(runtime.torch_facts())
+    run.record["key_metric"] = engine.KEY_METRIC
+    run.save_record()
+    print(f"run {run.id} started in {run.path}", file=sys.stderr)
+    try:
+        metrics = engine.train(prepared, run)
+    except KeyboardInterrupt:
+        run.finish("interrupted", {}, "interrupted by the user (SIGINT)")
+        print(f"run {run.id} interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except TrainingFailed as e:
+        run.finish("failed", {}, str(e))
+        print(f"run {run.id} failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:
+        traceback.print_exc()
+        run.finish("failed", {}, f"{type(e).__name__}: {e}")
+        return EXIT_FAILED
+    run.finish("ok", metrics)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith("_loss"))
+    print(f"run {run.id} ok: {shown}", file=sys.stderr)
+    print(run.path)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    root = runs_dir(args.runs_dir)
+    checks, chain = ledger.verify(root)
+    for problem in chain:
+        print(f"LEDGER  {problem}")
+    for check in checks:
+        print(f"{'ok    ' if check.ok else 'FAILED'}  {check.run}" + ("" if check.ok else ": " + "; ".join(check.problems)))
+    bad = len(chain) + sum(not c.ok for c in checks)
+    print(f"{len(checks)} runs checked in {root}: {'all verified' if not bad else f'{bad} problem(s)'}", file=sys.stderr)
+    return EXIT_FAILED if bad else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m trainer", description="Run YAML-defined experiments and audit their records.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runs = argparse.ArgumentParser(add_help=False)
+    runs.add_argument("--runs-dir", help="folder of runs and the ledger (default: $TRAINBOOK_RUNS_DIR or ./runs)")
+
+    run = sub.add_parser("run", parents=[runs], help="train one experiment; prints the run folder last")
+    run.add_argument("file", help="experiment YAML file")
+    run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=0.05")
+    run.set_defaults(func=cmd_run)
+
+    verify = sub.add_parser("verify", parents=[runs], help="check the ledger chain and every run's record and artifacts")
+    verify.set_defaults(func=cmd_verify)
+    return p
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except config.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE

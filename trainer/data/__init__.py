@@ -1,0 +1,1 @@
+"""Datasets and tokenizers. Each loader returns tensors plus the facts the audit record needs."""

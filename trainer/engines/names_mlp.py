@@ -1,0 +1,69 @@
+"""Engine for the makemore-style character MLP on a word list (`model.type: mlp`)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .. import seeding, viz
+from ..data import words
+from ..models.mlp import CharMLP
+from ..schemas import MLPExperiment
+from ..tracking.run import Run
+from . import lm
+
+KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
+EVAL_CHUNK = 8192  # examples per forward pass when scoring a whole split
+
+
+@dataclass
+class Prepared:
+    cfg: MLPExperiment
+    data: words.WordData
+    model: CharMLP
+
+    @property
+    def data_record(self) -> dict:
+        return self.data.record
+
+
+def prepare(cfg: MLPExperiment, source: str) -> Prepared:
+    data = words.load(cfg.data, source)
+    return Prepared(cfg, data, CharMLP(cfg.model, data.vocab_size, cfg.data.context))
+
+
+def _task(p: Prepared) -> lm.LMTask:
+    X, Y = p.data.examples["train"]
+    batch_size = p.cfg.train.batch_size
+
+    def train_batch(gen: torch.Generator):
+        ix = torch.randint(0, len(Y), (batch_size,), generator=gen)
+        return X[ix], Y[ix]
+
+    def split_batches(split: str):
+        xs, ys = p.data.examples[split]
+        return [(xs[i:i + EVAL_CHUNK], ys[i:i + EVAL_CHUNK]) for i in range(0, len(ys), EVAL_CHUNK)]
+
+    return lm.LMTask(p.model, train_batch, split_batches)
+
+
+def train(p: Prepared, run: Run) -> dict:
+    cfg = p.cfg
+    metrics = lm.train(cfg, _task(p), run)
+    metrics["uniform_loss"] = math.log(p.data.vocab_size)
+
+    gen = seeding.generator(cfg.sample.seed)
+    samples = p.model.generate(cfg.sample.count, cfg.sample.max_length, cfg.sample.temperature, gen)
+    run.write_text("samples.txt", "".join(p.data.decode(s) + "\n" for s in samples))
+
+    weights = p.model.embedding.weight.detach().numpy()
+    run.write_json("embeddings.json", {
+        "labels": p.data.chars,
+        "vectors": [[round(float(v), 6) for v in row] for row in weights],
+        "note": "character embeddings after training; label '.' is the word boundary",
+    })
+    viz.embedding_figure(weights, p.data.chars, run.file("embeddings.png"), f"{cfg.name}: character embeddings")
+    run.add_figure("embeddings.png", "Character embeddings", "Each character's learned embedding projected to two dimensions "
+                   "('.' is the word boundary). Characters the model treats alike sit close together, e.g. the vowels.")
+    return metrics

@@ -1,0 +1,1 @@
+"""Model definitions only: no data, no training loop."""

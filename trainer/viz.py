@@ -1,0 +1,112 @@
+"""Figures written into the run folder: labelled, titled, deterministic PNGs.
+
+PNG (not SVG) because Agg's PNG output is byte-identical for the same data, which keeps artifact
+hashes reproducible; the `Software` stamp is dropped for the same reason.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .tracking.files import write_bytes  # noqa: E402
+
+DPI = 110
+STYLE = {
+    "figure.figsize": (7.0, 4.2),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "font.size": 10,
+    "svg.hashsalt": "trainbook",
+}
+TRAIN_COLOR, VAL_COLOR, TEST_COLOR = "#1f77b4", "#d62728", "#2ca02c"
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    write_bytes(path, buffer.getvalue())
+    return path
+
+
+def figure(title: str, xlabel: str, ylabel: str):
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return fig, ax
+
+
+def ema(values: list[float], alpha: float = 0.1) -> list[float]:
+    """Exponential moving average, for a readable line through noisy per-step losses."""
+    out, acc = [], None
+    for v in values:
+        acc = v if acc is None else alpha * v + (1 - alpha) * acc
+        out.append(acc)
+    return out
+
+
+def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
+    pairs = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def loss_figure(rows: list[dict], path: Path, title: str, unit: str = "nats") -> Path:
+    fig, ax = figure(title, "step", f"cross-entropy loss ({unit}, log scale)")
+    steps, train = series(rows, "train_loss")
+    if train:
+        ax.plot(steps, train, color=TRAIN_COLOR, alpha=0.25, linewidth=0.8, label="train (per logged step)")
+        ax.plot(steps, ema(train), color=TRAIN_COLOR, linewidth=1.6, label="train (smoothed)")
+    vsteps, val = series(rows, "val_loss")
+    if val:
+        ax.plot(vsteps, val, "o-", color=VAL_COLOR, markersize=4, linewidth=1.2, label="validation")
+    ax.set_yscale("log")
+    plain = matplotlib.ticker.FormatStrFormatter("%.2f")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.legend(loc="upper right")
+    return save(fig, path)
+
+
+def lr_figure(rows: list[dict], path: Path, title: str = "Learning-rate schedule") -> Path:
+    fig, ax = figure(title, "step", "learning rate")
+    steps, lr = series(rows, "lr")
+    ax.plot(steps, lr, color=TRAIN_COLOR, linewidth=1.6, label="learning rate")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    ax.legend(loc="upper right")
+    return save(fig, path)
+
+
+def project_2d(weights: np.ndarray) -> tuple[np.ndarray, str]:
+    """Rows of `weights` in 2-D: as they are if 2-D already, else their first two principal components."""
+    if weights.shape[1] <= 2:
+        padded = np.zeros((weights.shape[0], 2))
+        padded[:, : weights.shape[1]] = weights
+        return padded, "embedding dimensions"
+    centered = weights - weights.mean(axis=0)
+    _, s, vt = np.linalg.svd(centered, full_matrices=False)
+    # SVD fixes a component only up to sign; make the largest loading positive so reruns agree.
+    signs = np.sign(vt[:2][np.arange(2), np.abs(vt[:2]).argmax(axis=1)])
+    explained = (s[:2] ** 2).sum() / max((s**2).sum(), 1e-12)
+    return centered @ (vt[:2].T * signs), f"PCA, {explained:.0%} of variance"
+
+
+def embedding_figure(weights: np.ndarray, labels: list[str], path: Path, title: str) -> Path:
+    points, how = project_2d(np.asarray(weights, dtype=np.float64))
+    fig, ax = figure(f"{title} ({how})", "component 1", "component 2")
+    fig.set_size_inches(6.5, 6.0)
+    ax.scatter(points[:, 0], points[:, 1], s=160, color="#c6dbef", edgecolor="#4a78a8", zorder=2)
+    for (x, y), label in zip(points, labels):
+        ax.annotate(label, (x, y), ha="center", va="center", fontsize=9, zorder=3)
+    ax.set_aspect("equal", adjustable="datalim")
+    return save(fig, path)
