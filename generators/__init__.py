@@ -1,0 +1,1 @@
+"""Trainbook's generators: run folders in, site content out. Never imports torch."""

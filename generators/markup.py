@@ -1,0 +1,110 @@
+"""Escaping and formatting for generated Markdown, and the jinja2 environment that applies them.
+
+Every value a template prints is escaped by default (the environment's `finalize`), so a run
+name, tag, note or generated sample containing HTML, Markdown, or Hugo shortcode syntax is shown
+literally. Only values wrapped in `Safe` (markup built here from escaped parts) pass through.
+Entities are used instead of backslashes because both Hugo's Goldmark and MkDocs' Python-Markdown
+decode them, inside tables too.
+"""
+from __future__ import annotations
+
+import math
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+
+# Characters that HTML, Markdown, tables or Hugo shortcodes (`{{< >}}`) give a meaning to.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#!|~$"}
+_SPACE = str.maketrans({"\r": " ", "\n": " ", "\t": " "})
+
+
+class Safe(str):
+    """Markup already built from escaped parts; printed as is."""
+
+
+def inline(value) -> Safe:
+    """Any value as literal text on one line of Markdown."""
+    if isinstance(value, Safe):
+        return value
+    text = "" if value is None else str(value)
+    return Safe("".join(_ENTITIES.get(c, c) for c in text.translate(_SPACE)))
+
+
+def block(text: str) -> Safe:
+    """Multi-line text shown verbatim in a <pre> block (raw HTML, so shortcodes and Markdown stay inert)."""
+    escaped = "".join(_ENTITIES.get(c, c) for c in text.rstrip("\n"))
+    return Safe(f'<pre class="verbatim"><code>{escaped}</code></pre>')
+
+
+def code(value) -> Safe:
+    """Inline code; HTML rather than backticks, since entities are not decoded inside a code span."""
+    return Safe(f"<code>{inline(value)}</code>")
+
+
+def url_part(value: str) -> Safe:
+    """A path segment for a link target, percent-encoded."""
+    return Safe(urllib.parse.quote(str(value), safe=""))
+
+
+def number(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
+        return f"{value:.{digits - 1}e}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.{digits}f}"
+
+
+def duration(seconds) -> str:
+    if seconds is None:
+        return "–"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def size(n) -> str:
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def date(iso: str | None) -> str:
+    if not iso:
+        return "–"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def short(commit: str | None) -> str:
+    return commit[:7] if commit else "–"
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=False,  # `finalize` escapes for Markdown + HTML instead of HTML alone
+        finalize=inline,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        block=block, code=code, url=url_part, number=number, duration=duration, size=size, date=date, short=short,
+    )
+    return env

@@ -1,0 +1,99 @@
+"""Reading run folders as the trainer left them: the record, the resolved config, the metrics.
+
+Only names the trainer could have written are used as paths: a folder whose name or record
+does not look like a run is reported and skipped, never published.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trainer.tracking import ledger
+
+EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+PUBLISHED = (".png", ".json", ".jsonl", ".yaml", ".txt")
+"""Artifact kinds copied next to a run's page; checkpoints stay in runs/."""
+
+
+@dataclass
+class RunView:
+    id: str
+    folder: Path
+    record: dict
+    config_yaml: str
+    samples: str | None
+    verification: list[str] = field(default_factory=list)
+    """problems `verify` found; empty when the run's record and artifacts match the ledger"""
+    sealed: bool = False
+
+    @property
+    def experiment(self) -> str:
+        return self.record["experiment"]
+
+    @property
+    def status(self) -> str:
+        return self.record.get("status") or "unknown"
+
+    @property
+    def started(self) -> str:
+        return self.record.get("started_at") or ""
+
+    @property
+    def metrics(self) -> dict:
+        return self.record.get("metrics") or {}
+
+    @property
+    def key_metric(self) -> dict:
+        return self.record.get("key_metric") or {"name": "val_loss", "goal": "min", "label": "val loss"}
+
+    @property
+    def key_value(self):
+        return self.metrics.get(self.key_metric["name"])
+
+    @property
+    def published_files(self) -> list[Path]:
+        names = set(self.record.get("artifacts", {})) | {ledger.RECORD}
+        return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and (self.folder / n).is_file())
+
+    def metric_rows(self) -> list[dict]:
+        path = self.folder / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _read_optional(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+
+
+def load_runs(runs_dir: Path) -> list[RunView]:
+    """Every run folder with a readable record, newest first, each with its verification result."""
+    if not runs_dir.is_dir():
+        return []
+    checks, _ = ledger.verify(runs_dir)
+    problems = {c.run: c.problems for c in checks}
+    entries, _ = ledger.parse(runs_dir)
+    sealed = {e["run"] for e in entries}
+    runs = []
+    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            record = json.loads((folder / ledger.RECORD).read_text())
+        except (OSError, ValueError) as e:
+            print(f"skipping {folder}: no readable run.json ({e})", file=sys.stderr)
+            continue
+        if not ledger.RUN_ID.fullmatch(folder.name) or record.get("run_id") != folder.name \
+                or not EXPERIMENT.fullmatch(str(record.get("experiment"))):
+            print(f"skipping {folder}: not a run folder written by the trainer", file=sys.stderr)
+            continue
+        runs.append(RunView(
+            id=folder.name, folder=folder, record=record,
+            config_yaml=_read_optional(folder / "config.yaml") or "",
+            samples=_read_optional(folder / "samples.txt"),
+            verification=problems.get(folder.name, []),
+            sealed=folder.name in sealed,
+        ))
+    runs.sort(key=lambda r: (r.started, r.id), reverse=True)
+    return runs
