@@ -1,0 +1,52 @@
+"""Shared fixtures: the real CLI in a subprocess, and one tiny real training run per session."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["train.steps=300", "train.eval_interval=100", "sample.count=5"]
+"""Overrides that make names-mlp train in about a second."""
+
+
+def run_cli(module: str, *args: str, runs_dir: Path | None = None, cwd: Path = REPO, env: dict | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    if runs_dir is not None:
+        full_env["TRAINBOOK_RUNS_DIR"] = str(runs_dir)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def train(runs_dir: Path, *overrides: str, experiment: str = "experiments/names-mlp.yaml") -> Path:
+    """Train for real and return the run folder the CLI printed last."""
+    result = run_cli("trainer", "run", str(REPO / experiment), *TINY, *overrides, runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory) -> Path:
+    """A runs folder holding one tiny names-mlp run. Copy it before changing anything."""
+    runs = tmp_path_factory.mktemp("runs")
+    train(runs)
+    return runs
+
+
+@pytest.fixture
+def runs_copy(tiny_runs, tmp_path) -> Path:
+    dst = tmp_path / "runs"
+    shutil.copytree(tiny_runs, dst)
+    return dst
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its bytes, to assert that nothing changed."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
