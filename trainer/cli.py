@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds=_seeds(resolved), data=prepared.data_record,
     )
     run.record["environment"].update(runtime.torch_facts())
+    run.record["kind"] = engine.KIND
     run.record["key_metric"] = engine.KEY_METRIC
     run.save_record()
     print(f"run {run.id} started in {run.path}", file=sys.stderr)

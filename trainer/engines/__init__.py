@@ -1,5 +1,6 @@
 """Training engines. Each engine module offers `prepare(cfg, source)` (load data, build the model;
-config and data mistakes surface here, before any run folder exists) and `train(prepared, run)`.
+config and data mistakes surface here, before any run folder exists) and `train(prepared, run)`,
+plus `KIND` (the experiment kind shown on the site) and `KEY_METRIC` (name, goal min/max, label).
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from ..schemas import MLPExperiment
 from ..tracking.run import Run
 from . import lm
 
+KIND = "language-model"
 KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
 EVAL_CHUNK = 8192  # examples per forward pass when scoring a whole split
 

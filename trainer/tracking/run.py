@@ -53,6 +53,7 @@ class Run:
             "schema": 1,
             "run_id": run_id,
             "experiment": experiment,
+            "kind": None,
             "status": "running",
             "reason": None,
             "config": config,
