@@ -35,6 +35,11 @@ def render(template: str, front: dict, **values) -> str:
     return _env.get_template(template).render(front=front_matter(front), **values)
 
 
+def render_section(template: str, **values) -> markup.Safe:
+    """A page section (no front matter) from its own template; see generators/sections/."""
+    return markup.Safe(_env.get_template(template).render(**values))
+
+
 def metric_text(run: RunView) -> str:
     km = run.key_metric
     arrow = "↓" if km.get("goal") == "min" else "↑"
@@ -87,8 +92,10 @@ def run_page(run: RunView) -> Page:
         "title": run.id, "date": run.started, "experiment": run.experiment, "status": run.status,
         "key_metric": metric_text(run), "verified": verified, "kind": "run",
     }
+    from .sections import render_sections
+
     body = render("run.md.j2", front, run=run, summary=summary(run), metrics=sorted(run.metrics.items()),
-                  figures=figures, audit=audit_rows(run), published=published, verified=verified)
+                  figures=figures, sections=render_sections(run), audit=audit_rows(run), published=published, verified=verified)
     return Page(f"runs/{run.id}/index.md", front, body, run.published_files)
 
 
