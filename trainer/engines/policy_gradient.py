@@ -301,7 +301,7 @@ def replay(run_dir: Path, names: list[str] | None = None) -> list[tuple[str, str
     known = [s.name for s in cfg.eval.scenarios]
     unknown = [n for n in names or [] if n not in known]
     if unknown:
-        raise config.ConfigError("command line", "--scenario", f"no scenario {unknown[0]!r} in this run; it has {', '.join(known)}")
+        raise config.ConfigError("command line", "--scenario", f"no scenario {unknown[0]!r} in this run{config._did_you_mean(unknown[0], known)}; it has {', '.join(known)}")
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     p = prepare(cfg, source)

@@ -180,7 +180,7 @@ def summary(cfg: PolicyExperiment, results: dict[str, dict[str, Episodes]]) -> d
         "paths": cfg.eval.paths,
         "episode_length": cfg.market.episode_length,
         "policies": list(POLICIES),
-        "reward_terms": dict(cfg.reward.terms),
+        "reward_terms": [[name, weight] for name, weight in cfg.reward.terms.items()],  # in the config's order
         "scenarios": rows,
     }
 
