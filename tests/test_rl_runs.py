@@ -114,6 +114,7 @@ def test_rl_run_page_shows_the_scenario_table_and_figures_with_config_text_escap
     run = only_run(rl_runs)
     html = (public / "runs" / run.name / "index.html").read_text()
     assert "Evaluation scenarios" in html and "agent beats random" in html
+    assert f"python -m trainer replay runs/{run.name} --scenario NAME" in html  # literally, no typographic dash
     table = html[html.index("Evaluation scenarios"):]
     assert re.search(r'<td><a href="trace-crash.json">crash</a></td>\s*<td>bull \(16\), then crash \(16\)</td>', table)
     for figure in FIGURES:
