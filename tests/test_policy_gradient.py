@@ -61,10 +61,7 @@ def test_policy_gradient_moves_probability_toward_the_better_arm():
     before = p_better()
     for update in range(30):
         rollout = pg.collect(envs, model, generator, seeds=list(range(update * 64, update * 64 + 64)))
-        loss, _ = pg.reinforce_loss(model, rollout, PolicyTrainConfig(entropy_coef=0.0))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        pg.update_step(model, optimizer, rollout, PolicyTrainConfig(entropy_coef=0.0))
     assert abs(before - 0.5) < 0.01  # the tiny policy head starts near uniform
     assert p_better() > 0.95
 

@@ -149,6 +149,19 @@ def reinforce_loss(model: PolicyValueNets, rollout: Rollout, cfg: PolicyTrainCon
                   "explained_variance": explained.item()}
 
 
+def update_step(model: PolicyValueNets, optimizer: torch.optim.Optimizer, rollout: Rollout, cfg: PolicyTrainConfig,
+                grad_clip: float = 0.0) -> dict:
+    """One gradient step on the rollout's REINFORCE loss; returns the loss parts and the gradient norm."""
+    loss, parts = reinforce_loss(model, rollout, cfg)
+    if not np.isfinite(loss.item()):
+        raise TrainingFailed(f"policy-gradient loss became {loss.item()}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip or float("inf")).item()
+    optimizer.step()
+    return {**parts, "grad_norm": grad_norm}
+
+
 def training_seeds(seed: int, update: int, n: int) -> list[int]:
     """Seeds of update `update`'s price paths: a function of (seed, update) alone, so resuming needs no env state."""
     return np.random.SeedSequence([seed, update]).generate_state(n).tolist()
@@ -202,16 +215,13 @@ def train(p: Prepared, run: Run, resume_state: dict | None = None) -> dict:
         lr = lr_at(cfg.optim, update, tc.iterations)
         set_lr(optimizer, lr)
         rollout = collect(envs, model, actions, training_seeds(cfg.seed, update, tc.episodes))
-        loss, parts = reinforce_loss(model, rollout, tc)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip or float("inf")).item()
-        optimizer.step()
-        if not np.isfinite(loss.item()):
-            raise TrainingFailed(f"policy-gradient loss became {loss.item()} at update {update + 1}")
+        try:
+            parts = update_step(model, optimizer, rollout, tc, cfg.optim.grad_clip)
+        except TrainingFailed as e:
+            raise TrainingFailed(f"{e} at update {update + 1}") from None
         done, seconds = update + 1, time.perf_counter() - t0
         episode = _episode_metrics(cfg, rollout)
-        metrics.log(done, **episode, **parts, grad_norm=grad_norm, lr=lr, env_steps=int(rollout.lengths.sum()),
+        metrics.log(done, **episode, **parts, lr=lr, env_steps=int(rollout.lengths.sum()),
                     steps_per_s=float(rollout.lengths.sum() / max(seconds, 1e-9)))
         if done % tc.eval_interval == 0 or done == tc.iterations:
             evaluation = _evaluation_metrics(scenarios.evaluate(cfg, greedy_policy(model), baselines=False))
@@ -237,25 +247,24 @@ def _restore(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer, ac
 
 
 def _finish(cfg: PolicyExperiment, model: PolicyValueNets, rows: list[dict], run: Run) -> dict:
-    """The final evaluation against the baselines, its traces and table, the figures, and the run's metrics."""
+    """The final evaluation against the baselines: its table, traces and figures, and the run's final metrics."""
     results = scenarios.evaluate(cfg, greedy_policy(model))
-    table = scenarios.summary(cfg, results)
-    run.write_json(SCENARIOS_FILE, table)
+    run.write_json(SCENARIOS_FILE, scenarios.summary(cfg, results))
     for scenario in cfg.eval.scenarios:
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])
         run.write_text(scenarios.trace_file(scenario.name), scenarios.dumps_trace(doc))
-    _figures(cfg, rows, table, results, run)
+    _figures(cfg, rows, results, run)
 
     def mean_over_scenarios(policy: str, what: str = "returns") -> float:
         return float(np.mean([getattr(by_policy[policy], what).mean() for by_policy in results.values()]))
 
-    agent, random = [np.concatenate([r[name].returns for r in results.values()]) for name in (scenarios.AGENT, "random")]
+    agent, random = (np.concatenate([r[name].returns for r in results.values()]) for name in (scenarios.AGENT, "random"))
     return {
         "eval_return": mean_over_scenarios(scenarios.AGENT),
         **{f"eval_return_{b}": mean_over_scenarios(b) for b in scenarios.BASELINES},
         "eval_pnl_pct": mean_over_scenarios(scenarios.AGENT, "pnl"),
         "eval_beats_random": float((agent > random).mean()),
-        "train_return": rows_last(rows, "return_mean"),
+        "train_return": next(r["return_mean"] for r in reversed(rows) if "return_mean" in r),
         "iterations": cfg.train.iterations,
         "env_steps": int(sum(r.get("env_steps", 0) for r in rows)),
         "steps_per_s": float(np.median([r["steps_per_s"] for r in rows if "steps_per_s" in r])),
@@ -263,11 +272,7 @@ def _finish(cfg: PolicyExperiment, model: PolicyValueNets, rows: list[dict], run
     }
 
 
-def rows_last(rows: list[dict], key: str):
-    return next((r[key] for r in reversed(rows) if key in r), None)
-
-
-def _figures(cfg: PolicyExperiment, rows: list[dict], table: dict, results: dict, run: Run) -> None:
+def _figures(cfg: PolicyExperiment, rows: list[dict], results: dict, run: Run) -> None:
     baselines = {b: float(np.mean([r[b].returns.mean() for r in results.values()])) for b in scenarios.BASELINES}
     viz_rl.learning_curve(rows, baselines, run.file("learning_curve.png"), f"{cfg.name}: return per episode")
     run.add_figure("learning_curve.png", "Learning curve",
@@ -276,10 +281,11 @@ def _figures(cfg: PolicyExperiment, rows: list[dict], table: dict, results: dict
     viz_rl.reward_terms(rows, list(cfg.reward.terms), run.file("reward_terms.png"), f"{cfg.name}: what the agent was paid for")
     run.add_figure("reward_terms.png", "Reward terms",
                    "Each weighted reward term summed over an episode, averaged over the batch: the parts the return is made of.")
-    viz_rl.diagnostics(rows, run.file("diagnostics.png"), f"{cfg.name}: policy entropy and value loss")
+    n_actions = len(cfg.market.actions)
+    viz_rl.diagnostics(rows, run.file("diagnostics.png"), f"{cfg.name}: policy entropy and value loss", n_actions)
     run.add_figure("diagnostics.png", "Policy entropy and value loss",
-                   "Entropy of the action distribution (log 3 = uniform over three actions; falling as the policy commits) "
-                   "and the value baseline's regression loss.")
+                   f"Entropy of the action distribution (log {n_actions} is uniform over the {n_actions} actions; it falls as "
+                   "the policy commits) and the value baseline's regression loss.")
     for scenario in cfg.eval.scenarios:
         name = f"scenario-{scenario.name}.png"
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])
