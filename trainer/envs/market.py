@@ -12,7 +12,8 @@ between trades the units stay fixed, as for a real holding, so buy-and-hold is o
 
 `reset` options (both optional, mutually exclusive):
     regime_path: regime index per episode step, replacing the Markov chain (evaluation scenarios)
-    prices: the whole price path, window + episode_length + 1 prices (tests, historical replays)
+    prices: the whole price path, window + episode_length + 1 prices (tests, historical replays);
+            its regimes are unknown and reported as -1
 """
 from __future__ import annotations
 

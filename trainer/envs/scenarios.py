@@ -113,7 +113,8 @@ def _append_step(trace: dict, cfg: PolicyExperiment, action, reward, info: dict)
     trace["reward"].append(float(reward))
     trace["price"].append(float(info["price"][0]))
     trace["equity"].append(float(info["equity"][0]))
-    trace["regime"].append(cfg.market.regimes[int(info["regime"][0])].name)
+    regime = int(info["regime"][0])
+    trace["regime"].append(cfg.market.regimes[regime].name if regime >= 0 else None)  # -1: a given price path
     for name, value in zip(TERMS, info["terms"][0].tolist()):
         trace["terms"][name].append(value)
 
