@@ -50,3 +50,11 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     if not folder.exists():
         return {}
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+TINY_RL = [
+    "market.episode_length=32", "train.iterations=6", "train.episodes=4", "train.eval_interval=3", "eval.paths=2",
+    "eval.scenarios=[{name: bull, seed: 1, schedule: [{regime: bull, steps: 32}]},"
+    " {name: crash, seed: 2, schedule: [{regime: bull, steps: 16}, {regime: crash, steps: 16}]}]",
+]
+"""Overrides that make market-pg train in about a second: short episodes, few updates, two scenarios."""

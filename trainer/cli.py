@@ -6,6 +6,7 @@ Exit status: 0 success; 1 a run that failed or a verification that found problem
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from pathlib import Path
@@ -67,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run.finish("failed", {}, f"{type(e).__name__}: {e}")
         return EXIT_FAILED
     run.finish("ok", metrics)
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith("_loss"))
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith("_loss") or k == engine.KEY_METRIC["name"])
     print(f"run {run.id} ok: {shown}", file=sys.stderr)
     print(run.path)
     return 0
@@ -85,6 +86,33 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a run's evaluation scenarios from its folder and compare them with the recorded traces."""
+    path = Path(args.run)
+    run_dir = path if path.is_dir() or "/" in args.run else runs_dir(args.runs_dir) / args.run
+    try:
+        record = json.loads((run_dir / ledger.RECORD).read_text())
+        model_type = record["config"]["model"]["type"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise config.ConfigError(str(run_dir), "", "not a run folder (no readable run.json with a config)") from None
+    from . import engines
+    from .tracking.checkpoint import CheckpointError
+
+    engine = engines.for_model(model_type) if model_type in engines.ENGINES else None
+    if not hasattr(engine, "replay"):
+        raise config.ConfigError(str(run_dir), "", f"a {record.get('kind') or model_type} run has no scenarios to replay")
+    try:
+        outcomes = engine.replay(run_dir, args.scenario)
+    except CheckpointError as e:
+        raise config.ConfigError(str(run_dir), "checkpoint.pt", str(e)) from None
+    for name, difference in outcomes:
+        print(f"match     {name}: replayed trace is bit-identical to the recorded one" if difference is None
+              else f"MISMATCH  {name}: first difference at {difference}")
+    bad = sum(d is not None for _, d in outcomes)
+    print(f"{len(outcomes)} scenario(s) replayed from {run_dir}: {'all match' if not bad else f'{bad} mismatch(es)'}", file=sys.stderr)
+    return EXIT_FAILED if bad else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m trainer", description="Run YAML-defined experiments and audit their records.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -98,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", parents=[runs], help="check the ledger chain and every run's record and artifacts")
     verify.set_defaults(func=cmd_verify)
+
+    replay = sub.add_parser("replay", parents=[runs], help="replay a run's evaluation scenarios and compare with its traces")
+    replay.add_argument("run", help="run folder (or run id under the runs folder)")
+    replay.add_argument("--scenario", action="append", metavar="NAME", help="scenario to replay (repeatable; default: all)")
+    replay.set_defaults(func=cmd_replay)
     return p
 
 

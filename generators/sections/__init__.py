@@ -18,3 +18,8 @@ BUILDERS: list[Builder] = []
 
 def render_sections(run: RunView) -> list[Safe]:
     return [s for s in (build(run) for build in BUILDERS) if s]
+
+
+from . import market_scenarios  # noqa: E402  (builders import this module's types)
+
+BUILDERS.append(market_scenarios.build)
