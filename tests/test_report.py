@@ -15,15 +15,19 @@ def ledgers(tmp_path_factory, tiny_runs):
     """A base (main's published runs) and a head (a pull request's runs) with one experiment per outcome."""
     root = tmp_path_factory.mktemp("ledgers")
     real, base, head = template(tiny_runs), root / "base", root / "head"
+
+    def clone(runs, name, minute, config=None, **changes):  # gates only where a test declares them
+        return clone_run(real, runs, name, minute, config={"gates": {}, **(config or {})}, **changes)
+
     for minute, name in enumerate(["steady", "tuned", "retired", "broken", "regressed", "resampled"]):
-        clone_run(real, base, name, minute, metrics={"val_loss": 2.50})
-    clone_run(real, base, "tuned", 10, status="failed", reason="loss became nan")  # newer, failed: not the baseline
-    clone_run(real, head, "steady", 100, metrics={"val_loss": 2.50})
-    clone_run(real, head, "tuned", 101, metrics={"val_loss": 2.40}, config={"optim.lr": 0.05, "model.n_hidden": 300})
-    clone_run(real, head, "broken", 102, status="failed", reason="training loss became nan at step 7 <script>x</script>")
-    clone_run(real, head, "regressed", 103, metrics={"val_loss": 2.61}, config={"gates": {"val_loss": "<= 2.55"}})
-    clone_run(real, head, "resampled", 104, metrics={"val_loss": 2.50}, data_sha256="f" * 64)
-    clone_run(real, head, "fresh", 105, metrics={"val_loss": 2.20})
+        clone(base, name, minute, metrics={"val_loss": 2.50})
+    clone(base, "tuned", 10, status="failed", reason="loss became nan")  # newer, failed: not the baseline
+    clone(head, "steady", 100, metrics={"val_loss": 2.50})
+    clone(head, "tuned", 101, metrics={"val_loss": 2.40}, config={"optim.lr": 0.05, "model.n_hidden": 300})
+    clone(head, "broken", 102, status="failed", reason="training loss became nan at step 7 <script>x</script>")
+    clone(head, "regressed", 103, metrics={"val_loss": 2.61}, config={"gates": {"val_loss": "<= 2.55"}})
+    clone(head, "resampled", 104, metrics={"val_loss": 2.50}, data_sha256="f" * 64)
+    clone(head, "fresh", 105, metrics={"val_loss": 2.20})
     return base, head
 
 
