@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
 from generators import report
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.synthetic import clone_run, template
 
 
@@ -116,3 +118,10 @@ def test_500_runs_each_side_stay_under_the_limit_with_whole_tables_and_every_exp
     omitted = re.search(r"^Details of (\d+) experiment\(s\) left out", text, re.M)
     assert details > 0 and details + int(omitted.group(1)) == 500
     assert summary_rows(text) and list(summary_rows(text))[:10] == [f"exp-{i:03d}" for i in range(0, 500, 50)]  # failures first
+
+
+def test_report_history_and_comparison_modules_never_import_torch():
+    probe = ("import sys, generators.report, generators.history, generators.compare, generators.sections, trainer.gates; "
+             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
