@@ -235,7 +235,7 @@ def _check_file(data: bytes | None, name: str, facts: dict) -> str | None:
 def _restore_run(located: Located, run_id: str, entry: dict, into: Path | None) -> list[str]:
     """Read, check and (when `into` is given) write one run's record and carried files."""
     source = located.source
-    raw = source.read(located.path(run_id, ledger.RECORD), MAX_INDEX_BYTES)
+    raw = source.read(located.path(run_id, ledger.RECORD), MAX_CARRIED_BYTES)
     record, problems = _check_record(raw, run_id, entry)
     if record is None or problems:
         return problems

@@ -86,7 +86,7 @@ def test_links_go_to_run_and_comparison_pages_of_the_preview_site(ledgers):
     (head_run,) = [p.name for p in head.iterdir() if p.name.startswith("tuned-")]
     assert f"(https://example.org/preview/runs/{head_run}/)" in tuned
     assert re.search(rf"\[side by side\]\(https://example\.org/preview/compare/tuned-20200101T000100Z-[0-9a-f]{{7}}--{head_run}/\)", tuned)
-    assert f'<img src="https://example.org/preview/compare/' in tuned
+    assert '<img src="https://example.org/preview/compare/' in tuned
 
 
 def test_base_may_be_given_as_its_ledger_file(ledgers):
