@@ -93,7 +93,10 @@ def compare(base: list[RunView], head: list[RunView]) -> list[Entry]:
         own = sorted((r for r in head if r.experiment == name), key=lambda r: (r.started, r.id), reverse=True)
         newest = own[0] if own else None
         verdicts = gates.judge_all(gates.declared(newest.record), newest.record) if newest else []
-        entries.append(Entry(name, newest, diff.latest_ok(base, name), len(own), verdicts))
+        # A head run that is already published is compared with the run before it, or else with itself.
+        others = [r for r in base if newest is None or r.id != newest.id]
+        baseline = diff.latest_ok(others, name) or next((r for r in base if newest and r.id == newest.id), None)
+        entries.append(Entry(name, newest, baseline, len(own), verdicts))
     return sorted(entries, key=lambda e: (e.severity, e.experiment))
 
 
@@ -117,13 +120,13 @@ class Links:
         return self.page(run.id, f"runs/{markup.url_part(run.id)}/")
 
     def pair(self, entry: Entry) -> str:
-        if not (self.site and entry.base and entry.head):
+        if not (self.site and entry.base and entry.head) or entry.base.id == entry.head.id:
             return ""
         return f" · [side by side]({self.site}compare/{diff.pair_slug(entry.base, entry.head)}/)"
 
     def figure(self, entry: Entry) -> str:
         """A small inline figure, only where GitHub can fetch it (a public https site)."""
-        if not (self.site and self.site.startswith("https://") and entry.base and entry.head):
+        if not (self.site and self.site.startswith("https://") and entry.base and entry.head) or entry.base.id == entry.head.id:
             return ""
         src = f"{self.site}compare/{diff.pair_slug(entry.base, entry.head)}/loss-overlay.png"
         return f'\n<img src="{src}" width="420" alt="loss curves of both runs">\n'
@@ -269,6 +272,10 @@ def render_report(base: list[RunView], head: list[RunView], *, base_note: str, h
 
 # --- loading both sides ----------------------------------------------------------------------------
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def load_base(where: str | None, scratch: Path) -> tuple[list[RunView], str]:
     """The base runs from a history folder, runs folder, ledger file, built site or site URL."""
     if not where:
@@ -281,7 +288,7 @@ def load_base(where: str | None, scratch: Path) -> tuple[list[RunView], str]:
     else:
         history.restore(where, scratch / "base")
         views = history.load_views(scratch / "base")
-    return views, f"{len(views)} runs of {markup.code(where)} (ledger and records verified)"
+    return views, f"{_count(len(views), 'run')} of {markup.code(where)} (ledger and records verified)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
         head = load_runs(head_dir)
-        text = render_report(base, head, base_note=base_note, head_note=f"{len(head)} runs in {markup.code(str(head_dir))}",
+        text = render_report(base, head, base_note=base_note, head_note=f"{_count(len(head), 'run')} in {markup.code(str(head_dir))}",
                              site_url=args.site_url, preview_url=args.preview_url, limit=args.limit)
     if args.out:
         write_text(Path(args.out), text)
