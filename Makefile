@@ -8,9 +8,19 @@ READY       := $(VENV)/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
+# CI parity (README, "CI and pull requests"): HISTORY is where the published history comes from (the live
+# site's URL, a built site folder, or the restored folder itself); it is restored and verified into
+# HISTORY_DIR. `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL
+# prefixes its links, PREVIEW_URL says where reviewers find the preview site.
+HISTORY     ?=
+HISTORY_DIR := history
+BASE        ?=
+SITE_URL    ?=
+PREVIEW_URL ?=
+REPORT      ?= report.md
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish serve test clean distclean
+.PHONY: setup train publish serve test clean distclean history report gate
 
 setup: $(READY)
 
@@ -24,9 +34,10 @@ $(READY): requirements.txt requirements-data.txt
 train: $(READY)
 	@set -e; for f in $(EXPERIMENTS); do echo "== $$f" >&2; $(PY) -m trainer run $$f; done
 
-publish: $(READY)
-	$(PY) -m generators
+publish: $(READY) $(if $(HISTORY),history)
+	$(PY) -m generators $(if $(HISTORY),--history $(HISTORY_DIR))
 	cd site && ../$(HUGO) --quiet --cleanDestinationDir --destination ../public --baseURL "$(BASE_URL)"
+	$(PY) -m generators.history export --site public $(if $(HISTORY),--history $(HISTORY_DIR))
 	@echo "site built in public/ (open with: make serve)" >&2
 
 serve: publish
@@ -35,8 +46,22 @@ serve: publish
 test: $(READY)
 	$(PY) -m pytest
 
+# Restore and verify the published history (HISTORY=<site URL or folder>) into $(HISTORY_DIR)/.
+history: $(READY)
+	@test -n "$(HISTORY)" || { echo "make history: set HISTORY=<site URL, built site folder or history folder>" >&2; exit 2; }
+	$(PY) -m generators.history restore "$(HISTORY)" --into $(HISTORY_DIR)
+
+# The pull-request audit report: runs/ against BASE, as Markdown in $(REPORT).
+report: $(READY)
+	$(PY) -m generators.report --base "$(or $(BASE),$(wildcard $(HISTORY_DIR)))" --out $(REPORT) \
+		--site-url "$(SITE_URL)" --preview-url "$(PREVIEW_URL)"
+
+# Each experiment's latest run against the gates its YAML declares; fails on any failed gate.
+gate: $(READY)
+	$(PY) -m trainer gate $(EXPERIMENTS)
+
 clean:
-	rm -rf public site/resources site/.hugo_build.lock test-output .pytest_cache
+	rm -rf public site/resources site/.hugo_build.lock test-output .pytest_cache .cache $(HISTORY_DIR) $(REPORT)
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean

@@ -129,4 +129,6 @@ def experiment_pages(runs: list[RunView]) -> list[Page]:
 
 
 def all_pages(runs: list[RunView]) -> list[Page]:
-    return [runs_index(runs), *experiment_pages(runs), *(run_page(r) for r in runs)]
+    from .compare import compare_pages
+
+    return [runs_index(runs), *experiment_pages(runs), *(run_page(r) for r in runs), *compare_pages(runs)]

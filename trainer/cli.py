@@ -111,6 +111,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
     bad = sum(d is not None for _, d in outcomes)
     print(f"{len(outcomes)} scenario(s) replayed from {run_dir}: {'all match' if not bad else f'{bad} mismatch(es)'}", file=sys.stderr)
     return EXIT_FAILED if bad else 0
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Judge the latest run of each experiment against the gates its file declares; exit 1 on any failure."""
+    from . import gates
+
+    root, failed = runs_dir(args.runs_dir), 0
+    configs = [(file, config.load(file)) for file in args.files]  # every file checked before any verdict
+    for file, cfg in configs:
+        declared = getattr(cfg, "gates", None) or {}
+        if not declared:
+            print(f"{cfg.name}: no gates declared in {file}")
+            continue
+        run_id, record, problems = gates.latest_run(root, cfg.name)
+        for problem in problems:
+            print(f"FAIL  {cfg.name}: {problem}")
+        failed += bool(problems)
+        if record is None:
+            continue
+        for v in gates.judge_all(declared, record):
+            print(f"{v.word:4}  {cfg.name}  {v.gate}  (got {v.actual}){'' if v.passed else ': ' + v.reason}  [{run_id}]")
+            failed += not v.passed
+    print(f"gates: {'all passed' if not failed else f'{failed} failed'} ({len(args.files)} experiment file(s), runs in {root})",
+          file=sys.stderr)
+    return EXIT_FAILED if failed else 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -131,6 +154,9 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("run", help="run folder (or run id under the runs folder)")
     replay.add_argument("--scenario", action="append", metavar="NAME", help="scenario to replay (repeatable; default: all)")
     replay.set_defaults(func=cmd_replay)
+    gate = sub.add_parser("gate", parents=[runs], help="check the latest run of each experiment against its declared gates")
+    gate.add_argument("files", nargs="+", metavar="file", help="experiment YAML files whose gates to check")
+    gate.set_defaults(func=cmd_gate)
     return p
 
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
+from . import gates as gate_rules
 from .config import ConfigError, Fraction, NonNegative, Positive, Range, _did_you_mean
 
 Count = Annotated[int, Range(ge=1, le=10**9)]
@@ -139,9 +140,11 @@ class MLPExperiment:
     """the training loop"""
     sample: SampleConfig = field(default_factory=lambda: SampleConfig(max_length=30))
     """names drawn from the trained model"""
+    gates: dict[str, str] = field(default_factory=dict)
+    """quality gates a run must pass, e.g. {val_loss: "<= 2.35", reproduce: identical}; checked by `make gate`"""
 
     def check(self):
-        return check_name(self.name)
+        return check_name(self.name) or gate_rules.check(self.gates)
 
 
 def check_name(name: str):

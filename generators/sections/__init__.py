@@ -10,10 +10,12 @@ from typing import Callable
 
 from ..markup import Safe
 from ..runs import RunView
+from .gates import gates_section
+from .published import published_section
 
 Builder = Callable[[RunView], "Safe | None"]
 
-BUILDERS: list[Builder] = []
+BUILDERS: list[Builder] = [gates_section, published_section]
 
 
 def render_sections(run: RunView) -> list[Safe]:

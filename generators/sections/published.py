@@ -1,0 +1,17 @@
+"""The note on the page of a run restored from the published history: what was verified, what is not published."""
+from __future__ import annotations
+
+from .. import markup
+from ..history import PublishedRun, carried
+from ..markup import Safe
+from ..runs import RunView
+
+
+def published_section(run: RunView) -> Safe | None:
+    if not isinstance(run, PublishedRun):
+        return None
+    from ..pages import render_section
+
+    artifacts = run.record.get("artifacts") or {}
+    left_out = [{"name": n, "size": markup.size(f.get("bytes"))} for n, f in sorted(artifacts.items()) if not carried(n, f)]
+    return render_section("sections/published.md.j2", carried=len(artifacts) - len(left_out), left_out=left_out)

