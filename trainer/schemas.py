@@ -352,9 +352,11 @@ class PolicyExperiment:
     """the optimiser of both nets"""
     train: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
     """the policy-gradient loop"""
+    gates: dict[str, str] = field(default_factory=dict)
+    """quality gates a run must pass, e.g. {eval_return: ">= 5", reproduce: identical}; checked by `make gate`"""
 
     def check(self):
-        problem = check_name(self.name)
+        problem = check_name(self.name) or gate_rules.check(self.gates)
         if problem:
             return problem
         regimes = [r.name for r in self.market.regimes]
