@@ -115,6 +115,14 @@ class MLPModelConfig:
     """Kaiming gain of the hidden layer's initial weights (5/3 for tanh)"""
     bn_momentum: Annotated[float, Range(gt=0, le=1)] = 0.001
     """BatchNorm running-statistics momentum"""
+    backprop: Literal["autograd", "manual"] = "autograd"
+    """how gradients are computed: torch autograd, or the hand-written backward pass of `models/mlp_manual.py` (parameters then updated by hand-written SGD, no torch.optim)"""
+    grad_check_interval: Count = 1000
+    """manual backprop: steps between comparisons of every hand-computed gradient with autograd's on the same batch (also at the first and the last step)"""
+    grad_check_rtol: Annotated[float, Range(ge=0, le=1)] = 1e-4
+    """manual backprop: relative tolerance of the gradient check (torch.allclose's rtol); a gradient outside it fails the run"""
+    grad_check_atol: Annotated[float, Range(ge=0, le=1)] = 1e-7
+    """manual backprop: absolute tolerance of the gradient check (torch.allclose's atol)"""
 
 
 @dataclass
@@ -141,6 +149,8 @@ class MLPExperiment:
     """names drawn from the trained model"""
 
     def check(self):
+        if self.model.backprop == "manual" and self.optim.name != "sgd":
+            return "optim.name", f"manual backprop updates parameters with hand-written SGD; expected 'sgd', got {self.optim.name!r}"
         return check_name(self.name)
 
 
