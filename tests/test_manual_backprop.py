@@ -18,7 +18,8 @@ from trainer.models.mlp_manual import ManualCharMLP
 from tests.conftest import REPO, TINY, train
 
 MANUAL = "experiments/names-mlp-manual.yaml"
-CHECKS = ["model.grad_check_interval=100"]
+CHECKS = ["model.grad_check_interval=100", "introspect.interval=100"]
+INTROSPECTION_FIGURES = {"activations.png", "gradients.png", "update_ratio.png", "saturation.png", "batchnorm.png"}
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +96,7 @@ def test_manual_run_records_a_passing_gradient_check_for_every_tensor(manual_run
     assert shapes["hidden.weight"] == [200, 30] and shapes["emb"] == [32, 3, 10]
     record = json.loads((manual_run / "run.json").read_text())
     assert record["status"] == "ok" and "gradcheck.json" in record["artifacts"]
+    assert INTROSPECTION_FIGURES <= {f["file"] for f in record["figures"]}
 
 
 def tanh_slope_without_the_square(self, dout):

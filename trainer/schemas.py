@@ -126,6 +126,18 @@ class MLPModelConfig:
 
 
 @dataclass
+class IntrospectConfig:
+    interval: Annotated[int, NonNegative] = 500
+    """steps between snapshots of activation, gradient, update and BatchNorm statistics (also at the first and the last step); 0 turns introspection off"""
+    bins: Annotated[int, Range(ge=2, le=1000)] = 50
+    """histogram bins for activations and gradients"""
+    saturation: Annotated[float, Range(gt=0, lt=1)] = 0.97
+    """a tanh unit counts as saturated when |output| exceeds this; dead when saturated for every example of the batch"""
+    init_loss_tolerance: Annotated[float, Range(gt=0, le=10)] = 0.1
+    """the first loss is flagged when it differs from -log(1/vocab) by more than this fraction of it"""
+
+
+@dataclass
 class MLPExperiment:
     name: str
     """experiment name: names the run folders and the experiment page"""
@@ -147,6 +159,8 @@ class MLPExperiment:
     """the training loop"""
     sample: SampleConfig = field(default_factory=lambda: SampleConfig(max_length=30))
     """names drawn from the trained model"""
+    introspect: IntrospectConfig = field(default_factory=IntrospectConfig)
+    """architectural introspection: what the network's layers, gradients and updates look like during training"""
 
     def check(self):
         if self.model.backprop == "manual" and self.optim.name != "sgd":

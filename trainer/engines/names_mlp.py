@@ -12,6 +12,7 @@ import torch
 
 from .. import seeding, viz
 from ..data import words
+from ..introspect.recorder import Introspector
 from ..models.mlp import CharMLP
 from ..models.mlp_manual import OUTPUTS, ManualCharMLP
 from ..schemas import MLPExperiment
@@ -59,6 +60,8 @@ def _task(p: Prepared, run: Run) -> lm.LMTask:
         task.make_optimizer = make_manual_sgd
         task.backward = lambda loss: p.model.backward()  # the model kept what its last forward needs
         task.observers.append(_gradient_check(p, run))
+    if p.cfg.introspect.interval:
+        task.observers.append(Introspector(p.model, p.cfg.introspect, run, math.log(p.data.vocab_size), p.cfg.name))
     return task
 
 
