@@ -16,6 +16,7 @@ from trainer.models import mlp_manual
 from trainer.models.mlp import CharMLP
 from trainer.models.mlp_manual import ManualCharMLP
 from tests.conftest import REPO, TINY, train
+from tests.test_site import build_site
 
 MANUAL = "experiments/names-mlp-manual.yaml"
 CHECKS = ["model.grad_check_interval=100", "introspect.interval=100"]
@@ -161,3 +162,37 @@ def test_manual_backprop_refuses_an_optimiser_it_does_not_implement(tmp_path):
     with pytest.raises(config.ConfigError) as e:
         config.load(REPO / MANUAL, ["optim.name=adamw"])
     assert e.value.key == "optim.name" and "hand-written SGD" in str(e.value)
+
+
+def test_run_page_shows_the_gradient_check_table_and_introspection(manual_run, tmp_path):
+    public = build_site(manual_run.parent, tmp_path)
+    html = (public / "runs" / manual_run.name / "index.html").read_text()
+    assert re.search(r"<h2[^>]*>Gradient check</h2>", html) and re.search(r"<h2[^>]*>Introspection</h2>", html)
+    header = re.search(r"<th>tensor</th>\s*<th>shape</th>\s*<th>exact</th>\s*<th>close</th>\s*<th>max diff</th>", html)
+    assert header
+    table = html[header.start():html.index("</table>", header.start())]
+    assert len(re.findall(r"<tr>\s*<td><code>", table)) == 11
+    assert re.search(r"<td><code>hidden\.weight</code></td>\s*<td>200 × 30</td>\s*<td>(yes|no)</td>\s*<td>yes</td>", table)
+    assert "NO" not in table
+    for figure in INTROSPECTION_FIGURES:
+        assert re.search(rf'<img src="{figure}" alt="[^"]*Healthy', html), figure
+
+
+def test_sections_show_values_from_the_run_folder_literally(tmp_path):
+    from generators.runs import RunView
+    from generators.sections import gradcheck, introspection
+
+    hostile = "<script>x</script>|{{< y >}}"
+    row = {"tensor": hostile, "shape": [2], "exact": False, "close": True, "max_abs_diff": 1e-9}
+    (tmp_path / "gradcheck.json").write_text(json.dumps({"rtol": 1e-4, "atol": 1e-7, "interval": 1, "ok": True, "checks": [
+        {"step": 1, "loss": 3.3, "autograd_loss": 3.3, "ok": True, "tensors": [row]}]}))
+    snapshot = {"step": 1, "lr": 0.1, "loss": 3.3, "batchnorm": {},
+                "layers": {hostile: {"mean": 0.0, "std": 0.5, "saturated": 0.01, "dead": 0.0}}, "params": {}}
+    (tmp_path / "introspection.json").write_text(json.dumps({
+        "interval": 1, "saturation": 0.97, "bins": 4, "snapshots": [snapshot], "histograms": [], "batchnorm": {},
+        "init": {"loss": 3.3, "uniform_loss": 3.2958, "tolerance": 0.1, "relative_gap": 0.001, "flagged": False},
+        "layers": {hostile: {"kind": "tanh", "type": "Tanh"}}, "params": {}, "batchnorm_channels": {}}))
+    run = RunView(id="x", folder=tmp_path, record={}, config_yaml="", samples=None)
+    for text in (gradcheck.build(run), introspection.build(run)):
+        assert "<script>" not in text and "{{<" not in text and "|{" not in text
+        assert "&lt;script&gt;" in text or "&#60;script&#62;" in text
