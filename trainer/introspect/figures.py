@@ -24,7 +24,7 @@ def _panels(title: str, *labels: tuple[str, str]):
     return fig, list(axes[0])
 
 
-def _share_line(ax, hist: dict, color: str, dashed: bool, label: str) -> None:
+def _share_line(ax, hist: dict, color: str, dashed: bool = False, label: str | None = None) -> None:
     """A histogram as a line of each bin's share of all values, in percent."""
     edges, counts = hist["edges"], hist["counts"]
     total = max(sum(counts), 1)
@@ -33,20 +33,19 @@ def _share_line(ax, hist: dict, color: str, dashed: bool, label: str) -> None:
             linewidth=1.1 if dashed else 1.6, alpha=0.7 if dashed else 1.0, label=label)
 
 
-def _first_and_last(report: dict) -> list[tuple[dict, bool]]:
-    """The histogram snapshots to draw, each with whether it is the first of several (drawn dashed)."""
-    hists = report["histograms"]
-    return [(h, i == 0 and len(hists) > 1) for i, h in enumerate(hists)]
-
-
 def activations(report: dict, path: Path, title: str) -> bool:
-    if not report["layers"]:
+    if not report["layers"] or not report["histograms"]:
         return False
+    first, last = report["histograms"][0], report["histograms"][-1]
     fig, ax = viz.figure(title, "activation value", "share of values per bin (%)")
+    if first is not last:
+        ax.set_title(f"dashed: step {first['step']}, solid: step {last['step']}", fontsize=9)
+        fig.suptitle(title)
     for i, (name, layer) in enumerate(report["layers"].items()):
-        for hist, dashed in _first_and_last(report):
-            if name in hist["layers"]:
-                _share_line(ax, hist["layers"][name]["values"], f"C{i}", dashed, f"{name} ({layer['kind']}), step {hist['step']}")
+        if first is not last and name in first["layers"]:
+            _share_line(ax, first["layers"][name]["values"], f"C{i}", dashed=True)
+        if name in last["layers"]:
+            _share_line(ax, last["layers"][name]["values"], f"C{i}", label=f"{name} ({layer['kind']})")
     ax.legend(loc="upper center", fontsize=8)
     viz.save(fig, path)
     return True
@@ -54,24 +53,24 @@ def activations(report: dict, path: Path, title: str) -> bool:
 
 def gradients(report: dict, path: Path, title: str) -> bool:
     matrices = [name for name, p in report["params"].items() if len(p["shape"]) >= 2]
-    if not report["layers"] and not matrices:
+    if not report["histograms"] or (not report["layers"] and not matrices):
         return False
-    fig, (left, right) = _panels(title, ("gradient of the layer's output", "share of values per bin (%)"),
+    last = report["histograms"][-1]
+    fig, (left, right) = _panels(f"{title} (step {last['step']})", ("gradient of the layer's output", "share of values per bin (%)"),
                                  ("gradient of the weight", "share of values per bin (%)"))
     left.set_title("layer outputs", fontsize=10)
     right.set_title("weight matrices", fontsize=10)
-    for hist, dashed in _first_and_last(report):
-        for i, name in enumerate(report["layers"]):
-            grads = hist["layers"].get(name, {}).get("grads")
-            if grads:
-                _share_line(left, grads, f"C{i}", dashed, f"{name}, step {hist['step']}")
-        for i, name in enumerate(matrices):
-            if name in hist["params"]:
-                _share_line(right, hist["params"][name]["grads"], f"C{i}", dashed, f"{name}, step {hist['step']}")
+    for i, name in enumerate(report["layers"]):
+        grads = last["layers"].get(name, {}).get("grads")
+        if grads:
+            _share_line(left, grads, f"C{i}", label=name)
+    for i, name in enumerate(matrices):
+        if name in last["params"]:
+            _share_line(right, last["params"][name]["grads"], f"C{i}", label=name)
     for ax in (left, right):
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
         if ax.lines:
-            ax.legend(fontsize=7)
+            ax.legend(loc="upper right", fontsize=7)
     viz.save(fig, path)
     return True
 
@@ -86,7 +85,7 @@ def update_ratio(report: dict, path: Path, title: str) -> bool:
         points = [(step, r) for step, r in points if r is not None]
         ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=f"C{i}", markersize=3, linewidth=1.4, label=name)
     ax.axhline(UPDATE_GUIDE, color="black", linestyle="--", linewidth=1, label="guide: 1e-3")
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     viz.save(fig, path)
     return True
 
@@ -103,8 +102,9 @@ def saturation(report: dict, path: Path, title: str) -> bool:
                 label=f"{name}: outputs with |tanh| > {report['saturation']:g}")
         ax.plot(steps, [100 * (layer.get("dead") or 0) for layer in layers], ":", color=f"C{i}", linewidth=1.6,
                 label=f"{name}: dead units (saturated for the whole batch)")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8)
+    highest = max([100 * (s["layers"].get(n, {}).get(k) or 0) for s in report["snapshots"] for n in tanh for k in ("saturated", "dead")])
+    ax.set_ylim(0, 1.6 * max(highest, 1.0))  # headroom for the legend above the lines
+    ax.legend(loc="upper right", fontsize=8)
     viz.save(fig, path)
     return True
 
@@ -114,15 +114,14 @@ def batchnorm(report: dict, path: Path, title: str) -> bool:
     if not layers:
         return False
     step = report["batchnorm_channels"]["step"]
-    fig, (left, right) = _panels(title, (f"batch mean at step {step}", "running mean"),
-                                 (f"batch variance at step {step}", "running variance"))
+    fig, ax = viz.figure(title, f"statistic of the batch at step {step}", "running estimate")
     for i, (name, ch) in enumerate(layers.items()):
-        left.scatter(ch["batch_mean"], ch["running_mean"], s=10, color=f"C{i}", alpha=0.7, label=name)
-        right.scatter(ch["batch_var"], ch["running_var"], s=10, color=f"C{i}", alpha=0.7, label=name)
-    for ax in (left, right):
-        low, high = min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])
-        ax.plot([low, high], [low, high], "--", color="black", linewidth=1, label="running = batch")
-        ax.legend(fontsize=8)
+        ax.scatter(ch["batch_mean"], ch["running_mean"], s=10, color=f"C{i}", alpha=0.7, label=f"{name}: channel means")
+        ax.scatter(ch["batch_var"], ch["running_var"], s=12, marker="^", color=f"C{i + 1}", alpha=0.7,
+                   label=f"{name}: channel variances")
+    low, high = min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])
+    ax.plot([low, high], [low, high], "--", color="black", linewidth=1, label="running = batch")
+    ax.legend(loc="upper left", fontsize=8)
     viz.save(fig, path)
     return True
 
@@ -133,7 +132,7 @@ FIGURES = [
      "Healthy tanh: spread across (-1, 1) with only small peaks at ±1; most of the mass at ±1 means saturated units "
      "that pass almost no gradient."),
     ("gradients.png", "Gradients per layer", gradients,
-     "Gradients of each layer's output (left) and of each weight matrix (right), first recorded step dashed, last solid. "
+     "Gradients of each layer's output (left) and of each weight matrix (right) at the last recorded step. "
      "Healthy: similar widths across layers; one much wider or narrower than the rest means gradients explode or vanish there."),
     ("update_ratio.png", "Update-to-data ratio", update_ratio,
      "log10 of each weight matrix's step size relative to its values (std of the update / std of the parameter). "
