@@ -57,13 +57,14 @@ class BatchNorm1d(nn.BatchNorm1d):
             return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps) * self.weight + self.bias
         n = x.shape[0]
         mean = x.mean(0)
-        var = ((x - mean) ** 2).mean(0)  # normalise with the biased variance, as nn.BatchNorm1d does
+        centred = x - mean
+        var = (centred**2).mean(0)  # normalise with the biased variance, as nn.BatchNorm1d does
         self.inv_std = (var + self.eps) ** -0.5
-        self.xhat = (x - mean) * self.inv_std
-        # The running variance estimates the unbiased one (Bessel's n / (n - 1)), again as torch does.
-        m = self.momentum
-        self.running_mean.copy_(m * mean + (1 - m) * self.running_mean)
-        self.running_var.copy_(m * var * n / (n - 1) + (1 - m) * self.running_var)
+        self.xhat = centred * self.inv_std
+        # Running averages move a fraction `momentum` towards each batch's statistics; the variance
+        # one estimates the unbiased variance (Bessel's n / (n - 1)), again as torch does.
+        self.running_mean.lerp_(mean, self.momentum)
+        self.running_var.lerp_(var * (n / (n - 1)), self.momentum)
         self.num_batches_tracked += 1
         return self.weight * self.xhat + self.bias
 
