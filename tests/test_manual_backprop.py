@@ -158,7 +158,7 @@ def test_compare_reports_exact_close_and_max_difference():
     assert compare("a", None, a, 1e-5, 1e-8)["problem"].startswith("not computed")
 
 
-def test_manual_backprop_refuses_an_optimiser_it_does_not_implement(tmp_path):
+def test_manual_backprop_refuses_an_optimiser_it_does_not_implement():
     with pytest.raises(config.ConfigError) as e:
         config.load(REPO / MANUAL, ["optim.name=adamw"])
     assert e.value.key == "optim.name" and "hand-written SGD" in str(e.value)
