@@ -10,7 +10,7 @@ BASE_URL    ?= /
 PORT        ?= 1313
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish serve test clean distclean
+.PHONY: setup train publish serve test bench clean distclean
 
 setup: $(READY)
 
@@ -34,6 +34,10 @@ serve: publish
 
 test: $(READY)
 	$(PY) -m pytest
+
+# Benchmarks measure side by side and print ratios; they take minutes, so they are not tests.
+bench: $(READY)
+	$(PY) benchmarks/introspection_overhead.py
 
 clean:
 	rm -rf public site/resources site/.hugo_build.lock test-output .pytest_cache
