@@ -71,6 +71,8 @@ def main() -> int:
     p.add_argument("experiments", nargs="*", default=["experiments/names-mlp.yaml", "experiments/names-mlp-manual.yaml"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch threads for every run (train.threads); 0 keeps the experiment's")
+    p.add_argument("--steps", type=int, default=0,
+                   help="train.steps for a quick look; 0 keeps the experiment's (the budget is judged at full length)")
     args = p.parse_args()
     time_the_recorder()
     worst: dict[str, float] = {}
@@ -78,6 +80,7 @@ def main() -> int:
         for path in args.experiments:
             interval = config.load(path).introspect.interval
             common = [f"train.threads={args.threads}"] if args.threads else []
+            common += [f"train.steps={args.steps}", f"train.eval_interval={args.steps}"] if args.steps else []
             results = {"off": [], "on": []}
             for _ in range(args.repeats):  # alternate, so a change in machine load hits both sides alike
                 for side, extra in (("off", ["introspect.interval=0"]), ("on", [])):
@@ -85,8 +88,8 @@ def main() -> int:
                     print(f"{path} introspection {side}: {results[side][-1]}", file=sys.stderr)
             med = {side: {k: statistics.median(r[k] for r in rows) for k in ("loop", "wall", "cpu")} for side, rows in results.items()}
             assert results["off"][0]["val_loss"] == results["on"][0]["val_loss"], "introspection changed the training"
-            threads = f", train.threads={args.threads}" if args.threads else ""
-            print(f"\n{path}: introspection every {interval} steps, median of {args.repeats} alternating runs each{threads}")
+            print(f"\n{path} {' '.join(common)}: introspection every {interval} steps, "
+                  f"median of {args.repeats} alternating runs each")
             print(f"{'':28}{'off':>10}{'on':>10}{'overhead':>10}")
             for key, label in LABELS.items():
                 overhead = med["on"][key] / med["off"][key] - 1
