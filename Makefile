@@ -20,7 +20,7 @@ PREVIEW_URL ?=
 REPORT      ?= report.md
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish serve test clean distclean history report gate
+.PHONY: setup train publish serve test bench clean distclean history report gate
 
 setup: $(READY)
 
@@ -59,6 +59,10 @@ report: $(READY)
 # Each experiment's latest run against the gates its YAML declares; fails on any failed gate.
 gate: $(READY)
 	$(PY) -m trainer gate $(EXPERIMENTS)
+
+# Benchmarks measure side by side and print ratios; they take minutes, so they are not tests.
+bench: $(READY)
+	$(PY) benchmarks/introspection_overhead.py
 
 clean:
 	rm -rf public site/resources site/.hugo_build.lock test-output .pytest_cache .cache $(HISTORY_DIR) $(REPORT)

@@ -58,6 +58,17 @@ class RunView:
         names = set(self.record.get("artifacts", {})) | {ledger.RECORD}
         return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and (self.folder / n).is_file())
 
+    def read_json(self, name: str):
+        """A JSON artifact the trainer wrote into the folder (e.g. for a page section), or None if absent or unreadable."""
+        path = self.folder / name
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            print(f"{self.id}: ignoring unreadable {name} ({e})", file=sys.stderr)
+            return None
+
     def metric_rows(self) -> list[dict]:
         path = self.folder / "metrics.jsonl"
         if not path.is_file():

@@ -12,8 +12,10 @@ from trainer.schemas import MLPModelConfig, OptimConfig
 from trainer.tracking import ledger
 from tests.conftest import REPO, run_cli, train
 
+FIGURES = {"loss.png", "lr.png", "embeddings.png",
+           "activations.png", "gradients.png", "update_ratio.png", "saturation.png", "batchnorm.png"}
 EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt",
-                  "loss.png", "lr.png", "embeddings.png"}
+                  "introspection.json"} | FIGURES
 
 
 def test_run_folder_holds_every_artifact_and_a_complete_record(tiny_runs):
@@ -29,7 +31,7 @@ def test_run_folder_holds_every_artifact_and_a_complete_record(tiny_runs):
     assert record["data"]["sha256"] and record["data"]["splits"]["train"]["words"] > 70_000
     assert record["environment"]["torch_threads"] >= 1 and record["environment"]["world_size"] == 1
     assert record["seeds"]["seed"] == 1337 and record["seeds"]["data.split_seed"] == 42
-    assert {f["file"] for f in record["figures"]} == {"loss.png", "lr.png", "embeddings.png"}
+    assert {f["file"] for f in record["figures"]} == FIGURES
 
 
 def test_finished_run_is_sealed_in_the_ledger(tiny_runs):
@@ -48,7 +50,7 @@ def test_samples_are_lowercase_words(tiny_runs):
 def test_same_config_and_seed_give_bit_identical_runs(tmp_path):
     first = train(tmp_path / "a")
     second = train(tmp_path / "b")
-    for name in ("metrics.jsonl", "samples.txt", "embeddings.json", "loss.png"):
+    for name in ("metrics.jsonl", "samples.txt", "embeddings.json", "loss.png", "introspection.json", "update_ratio.png"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     a = torch.load(first / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(second / "checkpoint.pt", weights_only=True)["model"]

@@ -116,6 +116,26 @@ class MLPModelConfig:
     """Kaiming gain of the hidden layer's initial weights (5/3 for tanh)"""
     bn_momentum: Annotated[float, Range(gt=0, le=1)] = 0.001
     """BatchNorm running-statistics momentum"""
+    backprop: Literal["autograd", "manual"] = "autograd"
+    """how gradients are computed: torch autograd, or the hand-written backward pass of `models/mlp_manual.py` (parameters then updated by hand-written SGD, no torch.optim)"""
+    grad_check_interval: Count = 1000
+    """manual backprop: steps between comparisons of every hand-computed gradient with autograd's on the same batch (also at the first and the last step)"""
+    grad_check_rtol: Annotated[float, Range(ge=0, le=1)] = 1e-4
+    """manual backprop: relative tolerance of the gradient check (torch.allclose's rtol); a gradient outside it fails the run"""
+    grad_check_atol: Annotated[float, Range(ge=0, le=1)] = 1e-7
+    """manual backprop: absolute tolerance of the gradient check (torch.allclose's atol)"""
+
+
+@dataclass
+class IntrospectConfig:
+    interval: Annotated[int, NonNegative] = 500
+    """steps between snapshots of activation, gradient, update and BatchNorm statistics (also at the first and the last step); 0 turns introspection off"""
+    bins: Annotated[int, Range(ge=2, le=1000)] = 50
+    """histogram bins for activations and gradients"""
+    saturation: Annotated[float, Range(gt=0, lt=1)] = 0.97
+    """a tanh unit counts as saturated when |output| exceeds this; dead when saturated for every example of the batch"""
+    init_loss_tolerance: Annotated[float, Range(gt=0, le=10)] = 0.1
+    """the first loss is flagged when it differs from -log(1/vocab) by more than this fraction of it"""
 
 
 @dataclass
@@ -142,8 +162,12 @@ class MLPExperiment:
     """names drawn from the trained model"""
     gates: dict[str, str] = field(default_factory=dict)
     """quality gates a run must pass, e.g. {val_loss: "<= 2.35", reproduce: identical}; checked by `make gate`"""
+    introspect: IntrospectConfig = field(default_factory=IntrospectConfig)
+    """architectural introspection: what the network's layers, gradients and updates look like during training"""
 
     def check(self):
+        if self.model.backprop == "manual" and self.optim.name != "sgd":
+            return "optim.name", f"manual backprop updates parameters with hand-written SGD; expected 'sgd', got {self.optim.name!r}"
         return check_name(self.name) or gate_rules.check(self.gates)
 
 

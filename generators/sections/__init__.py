@@ -10,12 +10,13 @@ from typing import Callable
 
 from ..markup import Safe
 from ..runs import RunView
+from . import gradcheck, introspection
 from .gates import gates_section
 from .published import published_section
 
 Builder = Callable[[RunView], "Safe | None"]
 
-BUILDERS: list[Builder] = [gates_section, published_section]
+BUILDERS: list[Builder] = [gates_section, published_section, gradcheck.build, introspection.build]
 
 
 def render_sections(run: RunView) -> list[Safe]:

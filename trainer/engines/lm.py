@@ -2,12 +2,14 @@
 
 An engine hands it an `LMTask` (model, a batch sampler, split evaluators); the loop owns the
 optimiser, schedule, metrics, validation, checkpoints, progress and the loss and LR figures.
+A task may bring its own backward pass and optimiser (manual backprop) and observers that watch
+chosen steps (introspection, gradient checks).
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
@@ -28,6 +30,31 @@ class TrainingFailed(Exception):
     """Training cannot go on (e.g. the loss is no longer finite); the message says where and why."""
 
 
+class StepObserver:
+    """Watches chosen training steps without changing them (introspection, gradient checks).
+
+    On each step it `wants` (1-based), the loop calls `before_forward`, then `after_backward` once
+    every `.grad` is in place (before clipping), then `after_update` after the optimiser step;
+    `finish` runs once after the last step. Raising TrainingFailed from any of them fails the run
+    with that reason.
+    """
+
+    def wants(self, step: int, steps: int) -> bool:
+        return False
+
+    def before_forward(self, step: int) -> None:
+        pass
+
+    def after_backward(self, step: int, batch: Batch, loss: torch.Tensor, lr: float) -> None:
+        pass
+
+    def after_update(self, step: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
 @dataclass
 class LMTask:
     model: nn.Module
@@ -36,6 +63,11 @@ class LMTask:
     split_batches: Callable[[str], Iterable[Batch]]
     """every batch of a named split ('train', 'val', 'test'), for exact split losses"""
     final_splits: tuple[str, ...] = ("train", "val", "test")
+    make_optimizer: Callable = make_optimizer
+    """(model, OptimConfig) -> optimiser; manual backprop passes its hand-written SGD"""
+    backward: Callable[[torch.Tensor], None] = torch.Tensor.backward
+    """fills every parameter's .grad from the loss; manual backprop passes its hand-written backward"""
+    observers: list[StepObserver] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -55,7 +87,7 @@ def split_loss(model: nn.Module, batches: Iterable[Batch]) -> float:
 def train(cfg, task: LMTask, run: Run) -> dict:
     """Train `task.model` for cfg.train.steps and return the final metrics."""
     model, steps = task.model, cfg.train.steps
-    optimizer = make_optimizer(model, cfg.optim)
+    optimizer = task.make_optimizer(model, cfg.optim)
     batches = seeding.generator(cfg.seed + 1)  # its own stream, so evaluation never shifts the batch order
     metrics = MetricsLog(run.file(METRICS_FILE))
     every = math.ceil(steps / MAX_METRIC_ROWS)
@@ -67,12 +99,19 @@ def train(cfg, task: LMTask, run: Run) -> dict:
         lr = lr_at(cfg.optim, step, steps)
         set_lr(optimizer, lr)
         x, y = task.train_batch(batches)
+        watching = [o for o in task.observers if o.wants(step + 1, steps)]
+        for observer in watching:
+            observer.before_forward(step + 1)
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        task.backward(loss)
+        for observer in watching:  # before clipping: observers see the gradients the backward pass computed
+            observer.after_backward(step + 1, (x, y), loss, lr)
         if cfg.optim.grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         optimizer.step()
+        for observer in watching:
+            observer.after_update(step + 1)
         value = loss.item()
         train_time += time.perf_counter() - t0
         if not math.isfinite(value):
@@ -103,6 +142,8 @@ def train(cfg, task: LMTask, run: Run) -> dict:
                    "Healthy: both fall and flatten together; a widening gap means overfitting.")
     viz.lr_figure(metrics.rows, run.file("lr.png"))
     run.add_figure("lr.png", "Learning-rate schedule", "The learning rate used at each step (warmup, then the configured decay).")
+    for observer in task.observers:
+        observer.finish()
     return {
         **final,
         "init_loss": init_loss,

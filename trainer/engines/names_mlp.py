@@ -1,4 +1,8 @@
-"""Engine for the makemore-style character MLP on a word list (`model.type: mlp`)."""
+"""Engine for the makemore-style character MLP on a word list (`model.type: mlp`).
+
+`model.backprop: manual` trains the same network through its hand-written backward pass and SGD,
+with a gradient check against autograd; everything else (data, loop, figures, samples) is shared.
+"""
 from __future__ import annotations
 
 import math
@@ -8,10 +12,14 @@ import torch
 
 from .. import seeding, viz
 from ..data import words
+from ..introspect.recorder import Introspector
 from ..models.mlp import CharMLP
+from ..models.mlp_manual import OUTPUTS, ManualCharMLP
 from ..schemas import MLPExperiment
 from ..tracking.run import Run
 from . import lm
+from .gradcheck import GradientCheck
+from .manual_sgd import make_manual_sgd
 
 KIND = "language-model"
 KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
@@ -22,7 +30,7 @@ EVAL_CHUNK = 8192  # examples per forward pass when scoring a whole split
 class Prepared:
     cfg: MLPExperiment
     data: words.WordData
-    model: CharMLP
+    model: CharMLP | ManualCharMLP
 
     @property
     def data_record(self) -> dict:
@@ -31,10 +39,11 @@ class Prepared:
 
 def prepare(cfg: MLPExperiment, source: str) -> Prepared:
     data = words.load(cfg.data, source)
-    return Prepared(cfg, data, CharMLP(cfg.model, data.vocab_size, cfg.data.context))
+    model_class = ManualCharMLP if cfg.model.backprop == "manual" else CharMLP
+    return Prepared(cfg, data, model_class(cfg.model, data.vocab_size, cfg.data.context))
 
 
-def _task(p: Prepared) -> lm.LMTask:
+def _task(p: Prepared, run: Run) -> lm.LMTask:
     X, Y = p.data.examples["train"]
     batch_size = p.cfg.train.batch_size
 
@@ -46,12 +55,26 @@ def _task(p: Prepared) -> lm.LMTask:
         xs, ys = p.data.examples[split]
         return [(xs[i:i + EVAL_CHUNK], ys[i:i + EVAL_CHUNK]) for i in range(0, len(ys), EVAL_CHUNK)]
 
-    return lm.LMTask(p.model, train_batch, split_batches)
+    task = lm.LMTask(p.model, train_batch, split_batches)
+    if p.cfg.model.backprop == "manual":
+        task.make_optimizer = make_manual_sgd
+        task.backward = lambda loss: p.model.backward()  # the model kept what its last forward needs
+        task.observers.append(_gradient_check(p, run))
+    if p.cfg.introspect.interval:
+        task.observers.append(Introspector(p.model, p.cfg.introspect, run, math.log(p.data.vocab_size), p.cfg.name))
+    return task
+
+
+def _gradient_check(p: Prepared, run: Run) -> GradientCheck:
+    m = p.cfg.model
+    with torch.random.fork_rng(devices=[]):  # the twin's own initialisation is overwritten before every check
+        twin = CharMLP(m, p.data.vocab_size, p.cfg.data.context)
+    return GradientCheck(p.model, twin, OUTPUTS, run, m.grad_check_interval, m.grad_check_rtol, m.grad_check_atol)
 
 
 def train(p: Prepared, run: Run) -> dict:
     cfg = p.cfg
-    metrics = lm.train(cfg, _task(p), run)
+    metrics = lm.train(cfg, _task(p, run), run)
     metrics["uniform_loss"] = math.log(p.data.vocab_size)
 
     gen = seeding.generator(cfg.sample.seed)

@@ -20,6 +20,7 @@ class CharMLP(nn.Module):
         self.embedding = nn.Embedding(vocab_size, cfg.n_embd)
         self.hidden = nn.Linear(context * cfg.n_embd, cfg.n_hidden, bias=False)  # BatchNorm's shift replaces the bias
         self.norm = nn.BatchNorm1d(cfg.n_hidden, momentum=cfg.bn_momentum)
+        self.act = nn.Tanh()  # a module rather than torch.tanh, so hooks (gradient check, introspection) see its output
         self.out = nn.Linear(cfg.n_hidden, vocab_size)
         with torch.no_grad():
             nn.init.normal_(self.embedding.weight)
@@ -29,7 +30,7 @@ class CharMLP(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         emb = self.embedding(idx).view(idx.shape[0], -1)
-        h = torch.tanh(self.norm(self.hidden(emb)))
+        h = self.act(self.norm(self.hidden(emb)))
         logits = self.out(h)
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
