@@ -141,7 +141,7 @@ def test_restore_from_the_sites_url_on_localhost_matches_the_folder_restore(publ
     url_files, folder_files = snapshot(from_url), snapshot(from_folder)
     assert json.loads(url_files.pop(history.MARKER))["source"] == served  # where it came from; the rest is identical
     folder_files.pop(history.MARKER)
-    assert url_files == folder_files and len(url_files) == 1 + 2 * 8
+    assert url_files == folder_files and len(url_files) >= 1 + 2 * 8  # the ledger and two runs of 8+ files each
     assert (from_url / ledger.LEDGER).read_bytes() == (published_site / "history" / ledger.LEDGER).read_bytes()
     assert not list(from_url.rglob("checkpoint.pt"))
 
