@@ -8,9 +8,11 @@ READY       := $(VENV)/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
+ENGINE      ?= hugo
+MKDOCS_OUT  := build/mkdocs
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish serve test clean distclean
+.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench clean distclean
 
 setup: $(READY)
 
@@ -24,19 +26,30 @@ $(READY): requirements.txt requirements-data.txt
 train: $(READY)
 	@set -e; for f in $(EXPERIMENTS); do echo "== $$f" >&2; $(PY) -m trainer run $$f; done
 
-publish: $(READY)
+# ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
+publish: $(READY) publish-$(ENGINE)
+	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
+
+publish-hugo:
 	$(PY) -m generators
 	cd site && ../$(HUGO) --quiet --cleanDestinationDir --destination ../public --baseURL "$(BASE_URL)"
-	@echo "site built in public/ (open with: make serve)" >&2
+
+publish-mkdocs:
+	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --clean -f $(MKDOCS_OUT)/mkdocs.yml
 
 serve: publish
+ifeq ($(ENGINE),hugo)
 	cd site && ../$(HUGO) server --bind 127.0.0.1 --port $(PORT) --baseURL "http://127.0.0.1:$(PORT)/"
+else
+	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
+endif
 
 test: $(READY)
 	$(PY) -m pytest
 
 clean:
-	rm -rf public site/resources site/.hugo_build.lock test-output .pytest_cache
+	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean

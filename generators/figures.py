@@ -1,0 +1,102 @@
+"""Figures about many runs of one experiment, drawn with the trainer's figure helpers (`trainer.viz`).
+
+matplotlib is imported only when a figure is actually drawn, so a publish that changes nothing
+(or a test that never draws) does not pay for it. PNGs through `viz.save` are byte-identical for
+the same data, which keeps incremental publishes from rewriting unchanged figures.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from . import markup
+from .runs import RunView
+
+RECENT = 8
+"""runs overlaid in the recent-curves figure"""
+SPARK = 20
+"""runs in a home-page sparkline"""
+
+
+def _viz():
+    import matplotlib.dates  # noqa: F401  (used through viz.matplotlib.dates)
+
+    from trainer import viz  # matplotlib: imported on first use only
+
+    return viz
+
+
+def curve_key(run: RunView) -> str | None:
+    """The per-step series to overlay: the key metric when it is logged per step, else the training loss."""
+    rows = run.metric_rows()
+    name = run.key_metric["name"]
+    if any(name in r for r in rows):
+        return name
+    return "train_loss" if any("train_loss" in r for r in rows) else None
+
+
+def draw_recent_curves(runs: list[RunView], series: str, path: Path, title: str, ylabel: str) -> Path:
+    """Overlay one per-step series of the most recent runs (newest darkest)."""
+    viz = _viz()
+    fig, ax = viz.figure(title, "step", ylabel)
+    shown = runs[:RECENT]
+    cmap = viz.plt.get_cmap("viridis")
+    for i, run in enumerate(reversed(shown)):
+        steps, values = viz.series(run.metric_rows(), series)
+        if series == "train_loss":
+            values = viz.ema(values)
+        shade = cmap(0.85 * (1 - i / max(len(shown) - 1, 1)))
+        ax.plot(steps, values, color=shade, linewidth=1.8 if run is shown[0] else 1.1,
+                label=f"{run.started[:16].replace('T', ' ')} ({run.id[-7:]})")
+    if all(v > 0 for run in shown for v in viz.series(run.metric_rows(), series)[1]):
+        ax.set_yscale("log")
+        plain = viz.matplotlib.ticker.FormatStrFormatter("%.2f")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+    ax.legend(title="run started (UTC)", fontsize=8, loc="best")
+    return viz.save(fig, path)
+
+
+def _dates(runs: list[RunView]) -> list[datetime]:
+    return [datetime.fromisoformat(r.started).replace(tzinfo=None) for r in runs]
+
+
+def draw_metric_history(runs: list[RunView], path: Path, title: str, label: str, goal: str) -> Path:
+    """The key metric of every finished run over time, with the best value so far as a step line."""
+    viz = _viz()
+    ok = [r for r in reversed(runs) if r.status == "ok" and isinstance(r.key_value, (int, float))]
+    fig, ax = viz.figure(title, "run started (UTC)", f"{label} ({'lower' if goal == 'min' else 'higher'} is better)")
+    dates, values = _dates(ok), [r.key_value for r in ok]
+    best, acc = [], None
+    for v in values:
+        acc = v if acc is None else min(acc, v) if goal == "min" else max(acc, v)
+        best.append(acc)
+    ax.plot(dates, values, "o", color=viz.VAL_COLOR, markersize=4, alpha=0.8, label=f"{label} of each run")
+    ax.step(dates, best, where="post", color=viz.TRAIN_COLOR, linewidth=1.4, label="best so far")
+    failed = [r for r in runs if r.status != "ok"]
+    if failed:
+        ax.plot(_dates(failed), [min(values or [0])] * len(failed), "x", color="#555555", label=f"not ok ({len(failed)})")
+    locator = viz.matplotlib.dates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(viz.matplotlib.dates.ConciseDateFormatter(locator))
+    ax.legend(loc="best", fontsize=8)
+    return viz.save(fig, path)
+
+
+def draw_sparkline(values: list[float], path: Path) -> Path:
+    """A word-sized trend line of the last runs' key metric; the alt text carries the numbers."""
+    viz = _viz()
+    with viz.plt.rc_context({"svg.hashsalt": "trainbook"}):
+        fig, ax = viz.plt.subplots(figsize=(2.2, 0.55))
+    ax.plot(range(len(values)), values, color=viz.TRAIN_COLOR, linewidth=1.4)
+    ax.plot([len(values) - 1], [values[-1]], "o", color=viz.VAL_COLOR, markersize=3)
+    ax.set_axis_off()
+    fig.subplots_adjust(0.02, 0.08, 0.98, 0.92)
+    return viz.save(fig, path)
+
+
+def sparkline_alt(values: list[float], label: str) -> str:
+    if len(values) == 1:
+        return f"{label} of the one finished run: {markup.number(values[0])}"
+    return (f"{label} over the last {len(values)} finished runs, from {markup.number(values[0])} to {markup.number(values[-1])} "
+            f"(lowest {markup.number(min(values))}, highest {markup.number(max(values))})")
