@@ -48,11 +48,13 @@ def draw_recent_curves(runs: list[RunView], series: str, path: Path, title: str,
         shade = cmap(0.85 * (1 - i / max(len(shown) - 1, 1)))
         ax.plot(steps, values, color=shade, linewidth=1.8 if run is shown[0] else 1.1,
                 label=f"{run.started[:16].replace('T', ' ')} ({run.id[-7:]})")
-    if all(v > 0 for run in shown for v in viz.series(run.metric_rows(), series)[1]):
+    every = [v for run in shown for v in viz.series(run.metric_rows(), series)[1]]
+    if every and min(every) > 0:
         ax.set_yscale("log")
         plain = viz.matplotlib.ticker.FormatStrFormatter("%.2f")
         ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
+        # Label minor ticks only within one decade; across several they crowd into a smear.
+        ax.yaxis.set_minor_formatter(plain if max(every) / min(every) < 10 else viz.matplotlib.ticker.NullFormatter())
     ax.legend(title="run started (UTC)", fontsize=8, loc="best")
     return viz.save(fig, path)
 
