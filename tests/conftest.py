@@ -50,3 +50,20 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     if not folder.exists():
         return {}
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def synthetic_runs(tmp_path_factory) -> Path:
+    """A runs folder of 24 sealed synthetic runs (no training): every experiment kind, some failed. Copy before changing."""
+    from benchmarks.synthetic_runs import make_runs
+
+    runs = tmp_path_factory.mktemp("synthetic") / "runs"
+    make_runs(runs, 24, failed_every=5)
+    return runs
+
+
+@pytest.fixture
+def synthetic_copy(synthetic_runs, tmp_path) -> Path:
+    dst = tmp_path / "runs"
+    shutil.copytree(synthetic_runs, dst)
+    return dst
