@@ -12,6 +12,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["train.steps=300", "train.eval_interval=100", "sample.count=5"]
 """Overrides that make names-mlp train in about a second."""
+TINY_EXPERIMENTS = {"experiments/names-mlp.yaml": TINY}
+"""Every experiment the browser tests train for real, with overrides that keep it to seconds: one
+entry per engine, so each engine's run page is checked as a reader sees it."""
 
 
 def run_cli(module: str, *args: str, runs_dir: Path | None = None, cwd: Path = REPO, env: dict | None = None,
