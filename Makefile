@@ -48,6 +48,10 @@ endif
 test: $(READY)
 	$(PY) -m pytest
 
+# Benchmarks are kept out of the tests; each prints its own ratios.
+bench: $(READY)
+	$(PY) -m benchmarks.site_scale
+
 clean:
 	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
