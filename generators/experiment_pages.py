@@ -83,7 +83,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
         config_yaml=latest.config_yaml, config_source=(latest.record.get("source") or {}).get("file"),
     )
     drawn = {s["file"]: s["draw"] for s in specs}
-    if values:
+    if len(values) >= 2:
         drawn[SPARKLINE] = lambda p: figures.draw_sparkline(values, p)
     page_key = site.key("experiment", meta, [run_fingerprint(r) for r in runs], [s["file"] for s in specs],
                         [site.baseline.get(r.id) and site.baseline[r.id].id for r in first_rows])
@@ -95,6 +95,7 @@ def card(site: Site, name: str, runs: list[RunView]) -> dict:
     latest = runs[0]
     values = spark_values(runs)
     label = latest.key_metric.get("label", latest.key_metric["name"])
+    finished = next((r for r in runs if r.status == "ok" and isinstance(r.key_value, (int, float))), None)
     trend = ""
     if len(values) >= 2:
         first, last = values[0], values[-1]
@@ -106,8 +107,9 @@ def card(site: Site, name: str, runs: list[RunView]) -> dict:
         "metric": describe.metric_text(latest), "date": markup.date(latest.started), "runs": len(runs),
         "description": (latest.record.get("config") or {}).get("description", ""),
         "kind": taxonomies.label("kinds", latest.kind), "kind_path": taxonomies.term_path("kinds", latest.kind),
-        "sparkline": f"experiments/{name}/{SPARKLINE}" if values else None,
-        "sparkline_alt": figures.sparkline_alt(values, label) if values else "", "trend": trend,
+        "last_finished": describe.metric_text(finished) if finished and finished is not latest else "",
+        "sparkline": f"experiments/{name}/{SPARKLINE}" if len(values) >= 2 else None,
+        "sparkline_alt": figures.sparkline_alt(values, label) if len(values) >= 2 else "", "trend": trend,
         "summary": describe.summary(latest, site.baseline.get(latest.id)),
     }
 

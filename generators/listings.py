@@ -52,7 +52,7 @@ def rows(site: Site, runs: list[RunView]) -> list[dict]:
             "value": value if isinstance(value, (int, float)) else "",
             "change": describe.change_text(describe.improvement(run, site.baseline.get(run.id))).replace(" than the previous run", ""),
             "duration": markup.duration(run.duration), "seconds": run.duration or 0,
-            "commit": markup.short(run.commit), "date": markup.date(run.started),
+            "commit": markup.short(run.commit), "date": markup.date(run.started).removesuffix(" UTC"),
         })
     return out
 

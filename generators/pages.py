@@ -164,6 +164,7 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
         "params": {
             "experiment": run.experiment, "status": run.status, "key_metric": describe.metric_text(run), "verified": verified,
             "duration": markup.duration(run.duration), "commit": markup.short(run.commit), "started": markup.date(run.started),
+            "seconds": run.duration or 0, "key_value": run.key_value if isinstance(run.key_value, (int, float)) else "",
             "change": describe.change_text(describe.improvement(run, before)),
         },
     }
