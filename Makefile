@@ -30,9 +30,10 @@ train: $(READY)
 publish: $(READY) publish-$(ENGINE)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
 
+# Hugo renders only the pages the generators changed when that is safe (generators/hugo_build.py).
 publish-hugo:
 	$(PY) -m generators
-	cd site && ../$(HUGO) --quiet --cleanDestinationDir --destination ../public --baseURL "$(BASE_URL)"
+	$(PY) -m generators.hugo_build --destination public --baseURL "$(BASE_URL)"
 
 publish-mkdocs:
 	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public

@@ -10,7 +10,7 @@ from pathlib import Path
 from trainer.tracking.files import write_text
 from trainer.tracking.run import runs_dir
 
-from . import content, incremental, mkdocs_site, pages
+from . import content, hugo_build, incremental, mkdocs_site, pages
 from .publish_log import PublishLog, PublishLogError
 from .runs import load_runs
 from .targets import TARGETS
@@ -68,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             write_text(Path(args.out) / "mkdocs.yml", mkdocs_site.config(Path(args.out), site_pages, authored, site_dir))
         else:
             counts = content.write(out, generated, target, manifest)
+            hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
         hashes.save()
         log.save()
     except (content.ContentError, PublishLogError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{len(runs)} runs -> {counts['pages']} {args.engine} pages in {out} ({counts['rendered']} rendered, "
+    print(f"{len(runs)} runs -> {counts['pages']} {args.engine} pages in {out} ({len(counts['rendered'])} rendered, "
           f"{counts['removed']} stale removed, {hashes.hashed} files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
 

@@ -73,7 +73,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
     written: set[Path] = set()
     bundles: set[Path] = set()
     """folders of pages rendered now that publish files: stale files in them are removed"""
-    rendered = 0
+    rendered: list[str] = []
     for page in pages:
         target_file = content_dir / target.file_of(page.path)
         names = [src.name for src in page.files] + list(page.drawn)
@@ -85,7 +85,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         if not owned and target_file.exists() and not is_generated(target_file):
             raise ContentError(f"{target_file}: a hand-written page is in the way of a generated one; move or rename it")
         text = target.finish_body(page.path, page.text(), known)
-        rendered += 1
+        rendered.append(page.path)
         if not target_file.is_file() or target_file.read_text(encoding="utf-8") != text:
             write_text(target_file, text)
         for src in page.files:
@@ -100,7 +100,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         written.add(content_dir / rel)
     removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles)
     manifest.save()
-    return {"pages": len(pages), "rendered": rendered, "removed": removed}
+    return {"pages": len(pages), "rendered": rendered, "removed": removed, "new": [p.path for p in pages if p.path not in manifest.old]}
 
 
 def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset()) -> int:

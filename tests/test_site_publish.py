@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import datetime, timedelta, timezone
 
 from benchmarks.synthetic_runs import KINDS, make_runs
+from tests.conftest import run_cli
 from tests.sitebuild import generate
 
 LATER = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -91,3 +93,27 @@ def test_summary_sentence_compares_with_the_previous_finished_run(tmp_path):
     generate(runs, tmp_path)
     page = (tmp_path / "content" / "runs" / second.name / "index.md").read_text()
     assert '<p class="lede">3.2 min on cpu, val loss 1.9000, 2,000 steps, 5.0% better than the previous run.</p>' in page
+
+
+def hugo_build(work) -> str:
+    result = run_cli("generators.hugo_build", "--content", str(work / "content"), "--destination", str(work / "public"))
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_everything_after_one_is_removed(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    assert "full build" in hugo_build(tmp_path)
+    public = tmp_path / "public"
+    untouched = next(public.glob("runs/market-pg-*/index.html"))
+    stamp = untouched.stat().st_mtime_ns
+    (new,) = make_runs(synthetic_copy, 1, seed=11, start=LATER)
+    generate(synthetic_copy, tmp_path)
+    assert "incremental build" in hugo_build(tmp_path)
+    assert (public / "runs" / new.name / "index.html").is_file() and (public / "runs" / new.name / "loss.png").is_file()
+    assert new.name in (public / "index.html").read_text() and new.name in (public / "statuses" / "ok" / "index.html").read_text()
+    assert untouched.stat().st_mtime_ns == stamp
+    shutil.rmtree(new)
+    generate(synthetic_copy, tmp_path)
+    assert "full build" in hugo_build(tmp_path)
+    assert not (public / "runs" / new.name).exists()
