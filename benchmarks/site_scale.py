@@ -4,8 +4,9 @@
     .venv/bin/python -m benchmarks.site_scale --sizes 100 1000 --mkdocs-at 1000
 
 For each N, in a fresh folder under build/bench/: N sealed synthetic run folders (benchmarks.synthetic_runs),
-then, timed as a user types them, `python -m generators` and `hugo` (a full publish from empty
-content), the same again with nothing changed, and again after one new run was added (incremental).
+then, timed as `make publish` runs them, `python -m generators` and `python -m generators.hugo_build`
+(a full publish from empty content), the same again with nothing changed, and again after one new
+run was added (incremental: only changed pages rendered by both).
 At --mkdocs-at runs it also times `python -m generators --engine mkdocs` and `mkdocs build --strict`.
 Wall-clock seconds and CPU seconds (user+sys of the child processes) are both printed, since other
 work on the machine inflates wall time; the last lines give seconds per 1,000 runs at each N, so
@@ -45,8 +46,8 @@ def timed(cmd: list[str], **kw) -> tuple[float, float]:
 
 def publish_hugo(work: Path, runs: Path) -> dict:
     gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(work / "content")], cwd=REPO)
-    hugo = timed([str(BIN / "hugo"), "--quiet", "--source", str(REPO / "site"), "--contentDir", str(work / "content"),
-                  "--destination", str(work / "public"), "--cleanDestinationDir"], cwd=REPO)
+    hugo = timed([sys.executable, "-m", "generators.hugo_build", "--content", str(work / "content"),
+                  "--destination", str(work / "public")], cwd=REPO)
     return {"gen": gen, "hugo": hugo, "wall": gen[0] + hugo[0], "cpu": gen[1] + hugo[1]}
 
 

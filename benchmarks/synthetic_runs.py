@@ -3,7 +3,7 @@
 Each run looks like one the trainer wrote (record, resolved config, metrics, samples, figures with
 their titles) for one of the project's experiment kinds, and is sealed in the ledger through
 `trainer.tracking.ledger.append`, so `python -m trainer verify` passes on them. Figures are one
-small PNG per kind, hard-linked into every run folder: 10,000 runs do not need 10,000 drawings.
+small PNG (15 KB), drawn once and copied into every run folder: 10,000 runs do not need 10,000 drawings.
 No torch, no training: a folder takes about a millisecond.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -112,7 +112,8 @@ def make_runs(runs_dir: Path, count: int, *, seed: int = 0, start: datetime | No
         write_jsonl(folder / "metrics.jsonl", rows)
         if kind.kind != "rl":
             write_text(folder / "samples.txt", "".join(f"sample{rng.randrange(1000)}\n" for _ in range(5)))
-        os.link(figure, folder / "loss.png")
+        # A copy, not a link: runs never share an inode, and the publisher's hash cache relies on that.
+        shutil.copyfile(figure, folder / "loss.png")
         artifacts = {p.name: {"sha256": figure_facts["sha256"] if p.name == "loss.png" else sha256_file(p),
                               "bytes": p.stat().st_size} for p in sorted(folder.iterdir())}
         record["artifacts"] = artifacts

@@ -89,7 +89,8 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         if not target_file.is_file() or target_file.read_text(encoding="utf-8") != text:
             write_text(target_file, text)
         for src in page.files:
-            publish_file(src, target_file.parent / src.name)
+            if src.is_file():  # a missing artifact is reported on its run's page by verification
+                publish_file(src, target_file.parent / src.name)
         for name, draw in page.drawn.items():
             draw(target_file.parent / name)
         if names:

@@ -6,7 +6,7 @@ its sort and filter pages (see listings) under the same folder.
 from __future__ import annotations
 
 from . import describe, figures, listings, markup, taxonomies
-from .pages import Page, Site, run_fingerprint
+from .pages import Later, Page, Site, run_fingerprint
 from .runs import RunView
 
 HISTORY, RECENT, SPARKLINE = "history.png", "recent.png", "sparkline.png"
@@ -79,7 +79,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
         "experiment.md.j2", path, meta, name=name, description=cfg.get("description", ""), facts=facts,
         terms=taxonomies.links(taxonomies.experiment_terms(latest), originals),
         figures=[{"title": s["title"], "markup": site.target.figure(s["file"], s["title"], s["caption"])} for s in specs],
-        views=views, rows=listings.rows(site, first_rows), pager=pager, with_experiment=False, metric_label=metric_label,
+        views=views, rows=Later(lambda: listings.rows(site, first_rows)), pager=pager, with_experiment=False, metric_label=metric_label,
         config_yaml=latest.config_yaml, config_source=(latest.record.get("source") or {}).get("file"),
     )
     drawn = {s["file"]: s["draw"] for s in specs}

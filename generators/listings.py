@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import describe, markup
-from .pages import Page, Site, run_fingerprint
+from .pages import Later, Page, Site, run_fingerprint
 from .runs import RunView
 
 PAGE_SIZE = 100
@@ -72,7 +72,7 @@ def paged(site: Site, runs: list[RunView], first_path: str, path_of: Callable[[i
         pager = {"k": k, "count": count, "total": len(runs), "first": (k - 1) * PAGE_SIZE + 1, "last": (k - 1) * PAGE_SIZE + len(chunk),
                  "prev": paths[k - 2] if k > 1 else None, "next": paths[k] if k < count else None, "paths": paths}
         front, body = site.page(template, path, page_meta, intro=intro, views=views or [], related=related or [],
-                                rows=rows(site, chunk), pager=pager, with_experiment=with_experiment, metric_label=metric_label)
+                                rows=Later(lambda chunk=chunk: rows(site, chunk)), pager=pager, with_experiment=with_experiment, metric_label=metric_label)
         key = site.key("listing", template, page_meta, intro, views, related, with_experiment, metric_label, pager,
                        [run_fingerprint(r) + [site.baseline.get(r.id) and site.baseline[r.id].id] for r in chunk])
         pages.append(Page(path, front, body, key=key))

@@ -28,6 +28,7 @@ class Page:
     path: str
     """content-relative path in Hugo's convention, e.g. runs/<id>/index.md; targets map it to their own files"""
     front: dict
+    """the front matter; for a page rendered lazily, at least its title (the rendered body carries all of it)"""
     body: str | Callable[[], str]
     """the whole file (front matter and Markdown), or a function that renders it when it is needed"""
     files: list[Path] = field(default_factory=list)
@@ -56,6 +57,13 @@ def render_section(template: str, **values) -> markup.Safe:
 
 
 metric_text = describe.metric_text
+
+
+@dataclass(frozen=True)
+class Later:
+    """A template value computed only when its page is rendered (most pages of a publish are not)."""
+
+    make: Callable[[], object]
 
 
 @dataclass
@@ -89,14 +97,19 @@ class Site:
                 self.newer[run.id] = group[i - 1] if i else None
                 self.older[run.id] = group[i + 1] if i + 1 < len(group) else None
 
-    def page(self, template: str, path: str, meta: dict, **values) -> tuple[dict, Callable[[], str]]:
-        """Front matter for this target, and a function rendering the page with link helpers bound to `path`."""
-        front = self.target.front(meta)
+    def page(self, template: str, path: str, meta: dict | Callable[[], dict], **values) -> tuple[dict, Callable[[], str]]:
+        """Front matter for this target, and a function rendering the page with link helpers bound to `path`.
+
+        `meta` and any value wrapped in `Later` are worked out only if the page is rendered; the
+        front matter returned is then only the title (the rendered page carries all of it)."""
+        front = self.target.front(meta) if isinstance(meta, dict) else {"title": values.get("title", path)}
 
         def body() -> str:
             root = root_of(path)
-            return render(template, front, here=path, root=root, link=lambda to: markup.Safe(href(path, to)),
-                          asset=lambda file: markup.Safe(root + file), target=self.target, **values)
+            full = front if isinstance(meta, dict) else self.target.front(meta())
+            ready = {k: v.make() if isinstance(v, Later) else v for k, v in values.items()}
+            return render(template, full, here=path, root=root, link=lambda to: markup.Safe(href(path, to)),
+                          asset=lambda file: markup.Safe(root + file), target=self.target, **ready)
 
         return front, body
 
@@ -149,6 +162,22 @@ def verified_text(run: RunView) -> str:
     return "yes" if run.sealed and not run.verification else "no" if run.verification else "not sealed yet"
 
 
+def run_meta(run: RunView, before: RunView | None) -> dict:
+    from . import taxonomies
+
+    return {
+        "title": run.id, "page_type": "run", "date": run.started,
+        "description": f"{run.experiment} run: {describe.metric_text(run)}",
+        "terms": taxonomies.run_terms(run),
+        "params": {
+            "experiment": run.experiment, "status": run.status, "key_metric": describe.metric_text(run), "verified": verified_text(run),
+            "duration": markup.duration(run.duration), "commit": markup.short(run.commit), "started": markup.date(run.started),
+            "seconds": run.duration or 0, "key_value": run.key_value if isinstance(run.key_value, (int, float)) else "",
+            "change": describe.change_text(describe.improvement(run, before)),
+        },
+    }
+
+
 def run_page(run: RunView, site: Site | None = None) -> Page:
     from . import taxonomies
     from .sections import render_sections
@@ -156,28 +185,17 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     site = site or Site([run])
     path = f"runs/{run.id}/index.md"
     before, older, newer = site.baseline.get(run.id), site.older.get(run.id), site.newer.get(run.id)
-    verified = verified_text(run)
-    meta = {
-        "title": run.id, "page_type": "run", "date": run.started,
-        "description": f"{run.experiment} run: {describe.metric_text(run)}",
-        "terms": taxonomies.run_terms(run),
-        "params": {
-            "experiment": run.experiment, "status": run.status, "key_metric": describe.metric_text(run), "verified": verified,
-            "duration": markup.duration(run.duration), "commit": markup.short(run.commit), "started": markup.date(run.started),
-            "seconds": run.duration or 0, "key_value": run.key_value if isinstance(run.key_value, (int, float)) else "",
-            "change": describe.change_text(describe.improvement(run, before)),
-        },
-    }
-    published = {p.name for p in run.published_files}
-    front, body = site.page(
-        "run.md.j2", path, meta, run=run, summary=describe.summary(run, before), before=before, older=older, newer=newer,
-        metrics=sorted(run.metrics.items()), figures=figure_rows(run, site.target), sections=lambda: render_sections(run),
-        audit=lambda: audit_rows(run), published=published, verified=verified, reproduce=describe.reproduce_commands(run),
-        terms=taxonomies.run_links(run),
-    )
+    files = run.published_files
     page_key = site.key("run", run_fingerprint(run), run_fingerprint(before), before and before.key_value,
-                        older and older.id, newer and newer.id, sorted(published))
-    return Page(path, front, body, run.published_files, key=page_key)
+                        older and older.id, newer and newer.id, [f.name for f in files])
+    front, body = site.page(
+        "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
+        summary=Later(lambda: describe.summary(run, before)), metrics=Later(lambda: sorted(run.metrics.items())),
+        figures=Later(lambda: figure_rows(run, site.target)), sections=Later(lambda: render_sections(run)),
+        audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
+        reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),
+    )
+    return Page(path, front, body, files, key=page_key)
 
 
 def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:

@@ -83,8 +83,10 @@ class RunView:
 
     @property
     def published_files(self) -> list[Path]:
+        """The record and the artifacts it lists that are published; taken from the record, not the disk
+        (a missing artifact is a verification failure, reported on the page, and is skipped when copying)."""
         names = set(self.record.get("artifacts", {})) | {ledger.RECORD}
-        return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and (self.folder / n).is_file())
+        return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and "/" not in n)
 
     def metric_rows(self) -> list[dict]:
         path = self.folder / "metrics.jsonl"
