@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     # .trainbook/ (manifest, hash cache, publish log) lives next to the pages it describes, outside MkDocs' docs.
     state = content_dir if args.engine == "hugo" else Path(args.out)
     if args.clean:
-        removed = content.prune(content_dir, keep=set()) if content_dir.is_dir() else 0
+        owned_files = incremental.Manifest(state).old_files
+        removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
+        shutil.rmtree(state / incremental.STATE_DIR, ignore_errors=True)
         print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
         return 0
     started = time.perf_counter()

@@ -80,7 +80,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         written.add(target_file)
         written.update(target_file.parent / n for n in names)
         if manifest.fresh(page.path, page.key, target_file):
-            manifest.record(page.path, page.key)
+            manifest.record(page.path, page.key, names)
             continue
         if not owned and target_file.exists() and not is_generated(target_file):
             raise ContentError(f"{target_file}: a hand-written page is in the way of a generated one; move or rename it")
@@ -95,17 +95,18 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
             draw(target_file.parent / name)
         if names:
             bundles.add(target_file.parent)
-        manifest.record(page.path, page.key)
+        manifest.record(page.path, page.key, names)
     for rel, src in (loose or {}).items():
         publish_file(src, content_dir / rel)
         written.add(content_dir / rel)
-    removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles)
+    removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles, manifest.old_files)
     manifest.save()
     return {"pages": len(pages), "rendered": rendered, "removed": removed, "new": [p.path for p in pages if p.path not in manifest.old]}
 
 
-def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset()) -> int:
-    """Remove generated pages not in `keep`, and files not in `keep` from the generated `bundles`."""
+def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), files: dict[str, list[str]] | None = None) -> int:
+    """Remove generated pages not in `keep` with the `files` the last publish wrote next to them
+    (page path -> file names), and files not in `keep` from the generated `bundles`."""
     removed = 0
     for page in sorted(content_dir.rglob("*.md")):
         if page in keep or not is_generated(page):
@@ -113,8 +114,15 @@ def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset()) 
         if page.name == "index.md":  # a generated leaf bundle: the folder is all ours
             shutil.rmtree(page.parent)
         else:
+            for name in (files or {}).get(page.relative_to(content_dir).as_posix(), []):
+                (page.parent / name).unlink(missing_ok=True)
             page.unlink()
         removed += 1
+        for folder in page.parents:  # folders left empty by it
+            if folder == content_dir or folder.is_dir() and any(folder.iterdir()):
+                break
+            if folder.is_dir():
+                folder.rmdir()
     for bundle in bundles:
         for f in bundle.iterdir() if bundle.is_dir() else ():
             if f.is_file() and f not in keep and not f.name.endswith(".md"):

@@ -75,6 +75,6 @@ def reproduce_commands(run: RunView) -> str:
     command += [str(o) for o in source.get("overrides") or []]
     lines.append(" ".join(shlex.quote(part) for part in command))
     lines.append("")
-    lines.append("# or, once the audit tooling is installed: replay the recorded config exactly")
+    lines.append("# or let the trainer replay the recorded configuration, overrides and seeds:")
     lines.append(f"python -m trainer reproduce runs/{run.id}")
     return "\n".join(lines)

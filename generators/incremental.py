@@ -51,24 +51,30 @@ def _save(path: Path, data: dict) -> None:
 
 
 class Manifest:
-    """Page path -> input key of its last write."""
+    """Page path -> input key of its last write, and the files written next to each page."""
 
     FILE = "pages.json"
 
     def __init__(self, out_dir: Path, enabled: bool = True):
         self.path = out_dir / STATE_DIR / self.FILE
-        self.old = _load(self.path) if enabled else {}
+        saved = _load(self.path)
+        self.old: dict[str, str] = saved.get("keys", {}) if enabled else {}
+        self.old_files: dict[str, list[str]] = saved.get("files", {})
+        """kept even for a full publish: they say which files a removed page leaves behind"""
         self.new: dict[str, str] = {}
+        self.files: dict[str, list[str]] = {}
 
     def fresh(self, path: str, page_key: str | None, target: Path) -> bool:
         return page_key is not None and self.old.get(path) == page_key and target.is_file()
 
-    def record(self, path: str, page_key: str | None) -> None:
+    def record(self, path: str, page_key: str | None, files: list[str]) -> None:
         if page_key is not None:
             self.new[path] = page_key
+        if files:
+            self.files[path] = files
 
     def save(self) -> None:
-        _save(self.path, self.new)
+        _save(self.path, {"keys": self.new, "files": self.files})
 
 
 class HashCache:

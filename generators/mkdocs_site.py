@@ -46,8 +46,17 @@ def _split_front(path: Path, text: str) -> tuple[dict, str]:
     return {}, text
 
 
-def _generated_folders(content_dir: Path) -> set[Path]:
-    return {p.parent for p in content_dir.rglob("*.md") if p.name in ("index.md", "_index.md") and is_generated(p)}
+def _authored_files(content_dir: Path) -> list[Path]:
+    """Files under content/ outside the folders the generators wrote for Hugo (never descended into)."""
+    found = []
+    for folder, dirs, names in os.walk(content_dir):
+        here = Path(folder)
+        if here != content_dir and any(n in names and is_generated(here / n) for n in ("_index.md", "index.md")):
+            dirs.clear()
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [here / n for n in sorted(names) if not n.startswith(".")]
+    return found
 
 
 def hand_written(content_dir: Path) -> tuple[list[Page], dict[str, Path]]:
@@ -55,14 +64,10 @@ def hand_written(content_dir: Path) -> tuple[list[Page], dict[str, Path]]:
     pages, files = [], {}
     if not content_dir.is_dir():
         return pages, files
-    generated_folders = _generated_folders(content_dir)
-    for path in sorted(content_dir.rglob("*")):
+    for path in _authored_files(content_dir):
         rel = path.relative_to(content_dir)
-        if not path.is_file() or any(part.startswith(".") for part in rel.parts):
-            continue
         if path.suffix != ".md":
-            if not any(folder == path.parent or folder in path.parents for folder in generated_folders):
-                files[rel.as_posix()] = path
+            files[rel.as_posix()] = path
             continue
         if is_generated(path):
             continue

@@ -89,7 +89,7 @@ class Site:
             self.by_experiment.setdefault(run.experiment, []).append(run)
         for group in self.by_experiment.values():
             comparable = None
-            for i, run in enumerate(reversed(group)):  # oldest first
+            for run in reversed(group):  # oldest first
                 self.baseline[run.id] = comparable
                 if run.status == "ok" and isinstance(run.key_value, (int, float)):
                     comparable = run

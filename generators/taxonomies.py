@@ -86,8 +86,7 @@ def pages(site: Site) -> list[Page]:
         listing = [{"label": t["label"], "path": term_path(taxonomy, s), "runs": len(t["runs"]), "experiments": len(t["experiments"])}
                    for s, t in sorted(terms.items())]
         meta = {"title": TITLES[taxonomy], "page_type": "taxonomy", "description": f"Runs and experiments by {TAXONOMIES[taxonomy].lower()}."}
-        front, body = site.page("taxonomy.md.j2", f"{taxonomy}/_index.md", meta, terms=listing,
-                                engine_lists=site.target.name == "mkdocs")
+        front, body = site.page("taxonomy.md.j2", f"{taxonomy}/_index.md", meta, terms=listing)
         pages.append(Page(f"{taxonomy}/_index.md", front, body, key=site.key("taxonomy", meta, listing)))
         for term_slug, term in sorted(terms.items()):
             pages += term_pages(site, taxonomy, term_slug, term)
