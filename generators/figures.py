@@ -26,13 +26,20 @@ def _viz():
     return viz
 
 
+PREFERRED = ("val_loss", "train_loss", "mean_return", "episode_return", "return", "reward")
+"""per-step series to overlay when the key metric itself is not logged per step, best first"""
+
+
 def curve_key(run: RunView) -> str | None:
-    """The per-step series to overlay: the key metric when it is logged per step, else the training loss."""
+    """The per-step series to overlay: the key metric when it is logged per step, else the first of
+    PREFERRED that is, else any numeric series but the schedule."""
     rows = run.metric_rows()
-    name = run.key_metric["name"]
-    if any(name in r for r in rows):
-        return name
-    return "train_loss" if any("train_loss" in r for r in rows) else None
+    logged = {k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for name in (run.key_metric["name"], *PREFERRED):
+        if name in logged:
+            return name
+    rest = sorted(logged - {"step", "lr", "time", "elapsed_s"})
+    return rest[0] if rest else None
 
 
 def draw_recent_curves(runs: list[RunView], series: str, path: Path, title: str, ylabel: str) -> Path:
@@ -43,7 +50,7 @@ def draw_recent_curves(runs: list[RunView], series: str, path: Path, title: str,
     cmap = viz.plt.get_cmap("viridis")
     for i, run in enumerate(reversed(shown)):
         steps, values = viz.series(run.metric_rows(), series)
-        if series == "train_loss":
+        if series == "train_loss":  # logged every step or interval: noisy, so smoothed as on run pages
             values = viz.ema(values)
         shade = cmap(0.85 * (1 - i / max(len(shown) - 1, 1)))
         ax.plot(steps, values, color=shade, linewidth=1.8 if run is shown[0] else 1.1,

@@ -122,11 +122,14 @@ class MkDocs(Target):
 
     def _relink(self, here: str, m: re.Match, known: set[str]) -> str:
         target = m.group(2)
-        if not target or "://" in target or target.startswith(("/", "mailto:")) or not target.endswith("/") and "." in target.rsplit("/", 1)[-1]:
+        last = target.rstrip("/").rsplit("/", 1)[-1]
+        if not target or "://" in target or target.startswith(("/", "mailto:")) or (not target.endswith("/") and "." in last):
             return m.group(0)  # external, absolute, or a file such as loss.png
-        url = posixpath.normpath(posixpath.join(url_of(here), target)).lstrip("./")
-        url = "" if url in (".", "") else url.rstrip("/") + "/"
-        for candidate in (f"{url}index.md", f"{url.rstrip('/')}.md" if url else "index.md"):
+        url = posixpath.normpath(posixpath.join(url_of(here) or ".", target))
+        if url == ".." or url.startswith("../"):
+            return m.group(0)  # above the site root: left for MkDocs to report
+        url = "" if url == "." else url + "/"
+        for candidate in (f"{url}index.md", f"{url[:-1]}.md" if url else "index.md"):
             if candidate in known:
                 rel = posixpath.relpath(candidate, posixpath.dirname(self.file_of(here)) or ".")
                 return f"{m.group(1)}{rel}{m.group(3) or ''}{m.group(4)}"

@@ -87,3 +87,13 @@ def test_a_hugo_shortcode_in_an_authors_page_stops_the_mkdocs_publish_naming_fil
                      "--out", str(tmp_path / "mkdocs"))
     assert result.returncode == 2
     assert "notes.md: line 3 uses a Hugo shortcode" in result.stderr
+
+
+def test_pages_from_other_modules_written_with_directory_links_get_markdown_file_links_for_mkdocs():
+    # compare/x.md is published at /compare/x/, so its links climb two levels, as in the Hugo site
+    body = "---\n{}\n---\nSee [the run](../../runs/a-20260101T000000Z-abcdef0/), [runs](../../runs/) and [raw](data.json).\n"
+    known = {"runs/a-20260101T000000Z-abcdef0/index.md", "runs/index.md", "compare/x.md"}
+    out = TARGETS["mkdocs"].finish_body("compare/x.md", body, known)
+    assert "[the run](../runs/a-20260101T000000Z-abcdef0/index.md)" in out
+    assert "[runs](../runs/index.md)" in out and "[raw](data.json)" in out
+    assert TARGETS["hugo"].finish_body("compare/x.md", body, known) == body
