@@ -8,7 +8,8 @@ not produce, e.g. for runs that no longer exist, are removed. A folder the gener
 Files published next to a page are hard links to the run's own files where the file system
 allows (a run's artifacts are never rewritten, and a publish of 10,000 runs should not copy
 10,000 sets of figures); pages and drawn figures are written atomically, and only when their
-bytes change.
+bytes change. Pages skip the per-file fsync (they can be rebuilt from runs/); one sync makes
+them durable before the manifest records them as written.
 """
 from __future__ import annotations
 
@@ -47,11 +48,10 @@ def is_generated(path: Path) -> bool:
 def publish_file(src: Path, dst: Path) -> None:
     """Make `dst` the same file as `src`: a hard link if possible, else an atomic copy."""
     try:
-        if dst.exists() and os.path.samefile(src, dst):
+        if os.path.samefile(src, dst):
             return
-    except OSError:
-        pass
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # dst does not exist yet
+        dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.link")
     try:
         tmp.unlink(missing_ok=True)
@@ -60,7 +60,7 @@ def publish_file(src: Path, dst: Path) -> None:
     except OSError:  # another file system, or links not allowed: copy instead
         tmp.unlink(missing_ok=True)
         if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes()):
-            write_bytes(dst, src.read_bytes())
+            write_bytes(dst, src.read_bytes(), durable=False)
 
 
 def write(content_dir: Path, pages: list[Page], target: Target | None = None, manifest: Manifest | None = None,
@@ -87,7 +87,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         text = target.finish_body(page.path, page.text(), known)
         rendered.append(page.path)
         if not target_file.is_file() or target_file.read_text(encoding="utf-8") != text:
-            write_text(target_file, text)
+            write_text(target_file, text, durable=False)  # synced once below, before the manifest says it is there
         for src in page.files:
             if src.is_file():  # a missing artifact is reported on its run's page by verification
                 publish_file(src, target_file.parent / src.name)
@@ -100,6 +100,8 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         publish_file(src, content_dir / rel)
         written.add(content_dir / rel)
     removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles, manifest.old_files)
+    if rendered:
+        os.sync()  # one flush for thousands of pages, instead of two fsyncs each
     manifest.save()
     return {"pages": len(pages), "rendered": rendered, "removed": removed, "new": [p.path for p in pages if p.path not in manifest.old]}
 

@@ -89,7 +89,7 @@ class HashCache:
     def sha256(self, path: Path) -> str:
         st = os.stat(path)
         stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-        name = str(path.resolve())
+        name = os.path.abspath(path)
         cached = self.old.get(name)
         if cached and cached[:4] == stamp:
             digest = cached[4]
