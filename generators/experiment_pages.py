@@ -86,7 +86,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
     if len(values) >= 2:
         drawn[SPARKLINE] = lambda p: figures.draw_sparkline(values, p)
     page_key = site.key("experiment", meta, [run_fingerprint(r) for r in runs], [s["file"] for s in specs],
-                        [site.baseline.get(r.id) and site.baseline[r.id].id for r in first_rows])
+                        [run_fingerprint(site.baseline.get(r.id)) for r in first_rows])
     return [Page(path, front, body, key=page_key, drawn=drawn), *view_pages]
 
 
@@ -109,9 +109,14 @@ def card(site: Site, name: str, runs: list[RunView]) -> dict:
         "kind": taxonomies.label("kinds", latest.kind), "kind_path": taxonomies.term_path("kinds", latest.kind),
         "last_finished": describe.metric_text(finished) if finished and finished is not latest else "",
         "sparkline": f"experiments/{name}/{SPARKLINE}" if len(values) >= 2 else None,
-        "sparkline_alt": figures.sparkline_alt(values, label) if len(values) >= 2 else "", "trend": trend,
+        "sparkline_alt": figures.sparkline_alt(values, label) if len(values) >= 2 else "", "trend": trend, "values": values,
         "summary": describe.summary(latest, site.baseline.get(latest.id)),
     }
+
+
+def card_key(card: dict) -> list:
+    """Everything a card shows: its formatted texts, and the latest run's fingerprint."""
+    return [run_fingerprint(card["latest"]), sorted((k, v) for k, v in card.items() if k != "latest")]
 
 
 def index_page(site: Site) -> Page:
@@ -119,7 +124,7 @@ def index_page(site: Site) -> Page:
     meta = {"title": "Experiments", "page_type": "experiments",
             "description": "Every experiment, its latest run and how its key metric has moved."}
     front, body = site.page("experiments_index.md.j2", "experiments/_index.md", meta, experiments=rows)
-    page_key = site.key("experiments", [(r["name"], r["runs"], run_fingerprint(r["latest"]), r["trend"], r["summary"]) for r in rows])
+    page_key = site.key("experiments", [card_key(r) for r in rows])
     return Page("experiments/_index.md", front, body, key=page_key)
 
 

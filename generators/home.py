@@ -37,6 +37,5 @@ def pages(site: Site) -> list[Page]:
     meta = {"title": "Overview", "page_type": "overview", "headless": True}
     # Written as if it were the home page: that is where its links are followed from.
     front, body = site.page("overview.md.j2", "_index.md", meta, cards=cards, changes=changes)
-    page_key = site.key("overview", [(c["name"], c["runs"], c["latest"].record_sha256, c["trend"], c["summary"]) for c in cards],
-                        site.changes and vars(site.changes))
+    page_key = site.key("overview", [experiment_pages.card_key(c) for c in cards], site.changes and vars(site.changes))
     return [Page(OVERVIEW, front, body, key=page_key)]

@@ -74,7 +74,7 @@ def paged(site: Site, runs: list[RunView], first_path: str, path_of: Callable[[i
         front, body = site.page(template, path, page_meta, intro=intro, views=views or [], related=related or [],
                                 rows=Later(lambda chunk=chunk: rows(site, chunk)), pager=pager, with_experiment=with_experiment, metric_label=metric_label)
         key = site.key("listing", template, page_meta, intro, views, related, with_experiment, metric_label, pager,
-                       [run_fingerprint(r) + [site.baseline.get(r.id) and site.baseline[r.id].id] for r in chunk])
+                       [run_fingerprint(r) + run_fingerprint(site.baseline.get(r.id)) for r in chunk])
         pages.append(Page(path, front, body, key=key))
     return pages
 
