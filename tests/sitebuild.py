@@ -1,13 +1,16 @@
 """Building real sites in tests: the author's pages, the generators, then Hugo or MkDocs."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO, run_cli
+from generators.__main__ import main as generators_main
+from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 AUTHORED = ("_index.md", "about.md")
@@ -24,12 +27,14 @@ def author_pages(work: Path) -> Path:
 
 
 def generate(runs: Path, work: Path, *args: str, engine: str = "hugo") -> str:
-    """Run the generators as a user would; returns their log line."""
+    """Run the generators' command line (in this process: a publish is then a fraction of a second); returns its log."""
     pages = author_pages(work)
     extra = ["--engine", "mkdocs", "--out", str(work / "mkdocs"), "--site-dir", str(work / "public-mkdocs")] if engine == "mkdocs" else []
-    result = run_cli("generators", "--runs-dir", str(runs), "--content", str(pages), *extra, *args)
-    assert result.returncode == 0, result.stderr
-    return result.stderr
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        status = generators_main(["--runs-dir", str(runs), "--content", str(pages), *extra, *args])
+    assert status == 0, log.getvalue()
+    return log.getvalue()
 
 
 def build_hugo(work: Path) -> Path:
