@@ -48,9 +48,8 @@ def where(run: RunView) -> str:
 def summary(run: RunView, before: RunView | None) -> str:
     """One sentence a reviewer reads first: `3.2 min on cpu, val loss 1.9500, 4.0% better than the previous run.`"""
     duration = markup.duration(run.record.get("duration_s"))
-    if run.status != "ok":
-        reason = run.record.get("reason")
-        return f"This run {run.status} after {duration} on {where(run)}" + (f": {reason}" if reason else ".")
+    if run.status != "ok":  # the reason follows on the run page, in its own callout
+        return f"This run {run.status} after {duration} on {where(run)}."
     parts = [f"{duration} on {where(run)}"]
     if run.key_value is not None:
         km = run.key_metric
