@@ -80,7 +80,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
         terms=taxonomies.links(taxonomies.experiment_terms(latest), originals),
         figures=[{"title": s["title"], "markup": site.target.figure(s["file"], s["title"], s["caption"])} for s in specs],
         views=views, rows=Later(lambda: listings.rows(site, first_rows)), pager=pager, with_experiment=False, metric_label=metric_label,
-        config_yaml=latest.config_yaml, config_source=(latest.record.get("source") or {}).get("file"),
+        config_yaml=Later(lambda: latest.config_yaml), config_source=(latest.record.get("source") or {}).get("file"),
     )
     drawn = {s["file"]: s["draw"] for s in specs}
     if len(values) >= 2:

@@ -5,6 +5,7 @@ does not look like a run is reported and skipped, never published.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -26,13 +27,20 @@ class RunView:
     id: str
     folder: Path
     record: dict
-    config_yaml: str
-    samples: str | None
     verification: list[str] = field(default_factory=list)
     """problems `verify` found; empty when the run's record and artifacts match the ledger"""
     sealed: bool = False
     record_sha256: str = ""
     """hash of run.json as read: part of every page key that shows this run"""
+
+    @functools.cached_property
+    def config_yaml(self) -> str:
+        """The resolved config as the trainer wrote it (read when a page first needs it)."""
+        return _read_optional(self.folder / "config.yaml") or ""
+
+    @functools.cached_property
+    def samples(self) -> str | None:
+        return _read_optional(self.folder / "samples.txt")
 
     @property
     def experiment(self) -> str:
@@ -123,8 +131,6 @@ def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) ->
             continue
         runs.append(RunView(
             id=folder.name, folder=folder, record=record,
-            config_yaml=_read_optional(folder / "config.yaml") or "",
-            samples=_read_optional(folder / "samples.txt"),
             verification=problems.get(folder.name, []),
             sealed=folder.name in sealed,
             record_sha256=hashlib.sha256(raw).hexdigest(),
