@@ -58,11 +58,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
     specs = figure_specs(site, name, runs)
     values = spark_values(runs)
     view_pages, views = listings.experiment_views(site, name, runs, metric_label)
-    first_rows = runs[: listings.PAGE_SIZE]
-    count = max(1, -(-len(runs) // listings.PAGE_SIZE))
-    paths = [listings.view_path(name, "newest", "all", k) for k in range(1, count + 1)]
-    pager = {"k": 1, "count": count, "total": len(runs), "first": 1, "last": len(first_rows), "prev": None,
-             "next": paths[1] if count > 1 else None, "paths": paths}
+    _, first_rows, pager = listings.layout(runs, lambda k: listings.view_path(name, "newest", "all", k), anchored=True)[0]
     originals = {"kinds": [latest.kind], "datasets": [latest.dataset or ""], "tags": latest.tags}
     meta = {
         "title": name, "page_type": "experiment", "date": latest.started, "description": cfg.get("description", ""),

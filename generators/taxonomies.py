@@ -103,5 +103,5 @@ def term_pages(site: Site, taxonomy: str, term_slug: str, term: dict) -> list[Pa
         front, body = site.page("term.md.j2", first, meta, description=description, experiments=[], listed=False)
         return [Page(first, front, body, key=site.key("term", meta))]
     intro = f"{description} Runs newest first."
-    return listings.paged(site, term["runs"], first, lambda k: f"{taxonomy}/{term_slug}/page-{k}.md", meta, intro=intro,
-                          related=experiments)
+    return listings.paged(site, term["runs"], lambda k: first if k == 1 else f"{taxonomy}/{term_slug}/older-{k - 1}.md", meta,
+                          intro=intro, related=experiments, anchored=True)
