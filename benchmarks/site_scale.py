@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  N={n:>6}: full {r['full']['wall'] / n * 1000:6.2f} s wall {r['full']['cpu'] / n * 1000:6.2f} s cpu;"
               f" generators alone {r['full']['gen'][1] / n * 1000:6.2f} s cpu, hugo alone {r['full']['hugo'][1] / n * 1000:6.2f} s cpu")
     sizes = sorted(results)
+    print("marginal cost of 1,000 more runs (equal values = linear growth; fixed costs such as imports drop out):")
+    for small, big in zip(sizes, sizes[1:]):
+        added = (big - small) / 1000
+        print(f"  N {small} -> {big}: {(results[big]['full']['cpu'] - results[small]['full']['cpu']) / added:6.2f} s cpu, "
+              f"{(results[big]['full']['wall'] - results[small]['full']['wall']) / added:6.2f} s wall per 1,000 runs")
     for small, big in zip(sizes, sizes[1:]):
         print(f"  N {small} -> {big} (x{big / small:g}): full publish cpu x{results[big]['full']['cpu'] / results[small]['full']['cpu']:.2f}, "
               f"wall x{results[big]['full']['wall'] / results[small]['full']['wall']:.2f}")
