@@ -28,8 +28,8 @@ def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
     latest = runs[0]
     km = latest.key_metric
     label = km.get("label", km["name"])
-    specs = []
-    if any(r.status == "ok" and isinstance(r.key_value, (int, float)) for r in runs):
+    specs = []  # a trend needs two finished runs; one is already on its run page
+    if sum(r.status == "ok" and isinstance(r.key_value, (int, float)) for r in runs) >= 2:
         specs.append({
             "file": HISTORY, "title": f"{label} across runs",
             "caption": f"The {label} of every finished run by start time (dots) and the best so far (line); "
@@ -37,7 +37,7 @@ def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
             "draw": lambda path: figures.draw_metric_history(runs, path, f"{name}: {label} across runs", label, km.get("goal", "min")),
         })
     recent = [r for r in runs if r.status == "ok"][: figures.RECENT]
-    series = figures.curve_key(recent[0]) if recent else None
+    series = figures.curve_key(recent[0]) if len(recent) >= 2 else None
     if series:
         shown = series.replace("_", " ")
         specs.append({
