@@ -108,7 +108,8 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
 
 def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), files: dict[str, list[str]] | None = None) -> int:
     """Remove generated pages not in `keep` with the `files` the last publish wrote next to them
-    (page path -> file names), and files not in `keep` from the generated `bundles`."""
+    (page path -> file names), and files not in `keep` from the generated `bundles`. Returns how
+    many pages and files went."""
     removed = 0
     for page in sorted(content_dir.rglob("*.md")):
         if page in keep or not is_generated(page):
@@ -127,8 +128,9 @@ def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), 
                 folder.rmdir()
     for bundle in bundles:
         for f in bundle.iterdir() if bundle.is_dir() else ():
-            if f.is_file() and f not in keep and not f.name.endswith(".md"):
+            if f.is_file() and f not in keep and not f.name.endswith(".md") and not f.name.startswith("."):
                 f.unlink()
+                removed += 1  # a published file gone is a removal too: a built site must drop it
     return removed
 
 
