@@ -13,7 +13,7 @@ HISTORY, RECENT, SPARKLINE = "history.png", "recent.png", "sparkline.png"
 
 
 def best_run(runs: list[RunView]) -> RunView | None:
-    ranked = [r for r in listings._best_first(runs) if r.status == "ok" and isinstance(r.key_value, (int, float))]
+    ranked = [r for r in listings.best_first(runs) if r.status == "ok" and isinstance(r.key_value, (int, float))]
     return ranked[0] if ranked else None
 
 

@@ -4,6 +4,9 @@ A listing is a table of runs, cut into pages of PAGE_SIZE rows with links betwee
 experiment's runs are listed once per (order, status) pair — newest, best key metric, longest;
 all statuses or one — so a reader without JavaScript sorts and filters by following links.
 With JavaScript, static/js/runs-table.js adds column sorting and a text filter on top.
+
+Newest-first listings are "anchored": their later pages are counted from the oldest run, so a new
+run changes only the first page and a publish of 10,000 runs re-renders a handful of pages.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ class Order:
     sort: Callable[[list[RunView]], list[RunView]]
 
 
-def _best_first(runs: list[RunView]) -> list[RunView]:
+def best_first(runs: list[RunView]) -> list[RunView]:
     def rank(run: RunView):
         value = run.key_value
         if not isinstance(value, (int, float)) or run.status != "ok":
@@ -37,7 +40,7 @@ def _best_first(runs: list[RunView]) -> list[RunView]:
 
 ORDERS = (
     Order("newest", "newest first", lambda runs: list(runs)),
-    Order("best", "best first", _best_first),
+    Order("best", "best first", best_first),
     Order("longest", "longest first", lambda runs: sorted(runs, key=lambda r: -(r.duration or 0.0))),
 )
 
