@@ -193,7 +193,7 @@ LOW_CONTRAST = """() => {
 }"""
 
 
-PAGE_TYPES = {"home": "", "experiments": "experiments/", "experiment": "experiments/names-mlp/", "runs": "runs/",
+PAGE_TYPES = {"home": "", "experiments": "experiments/", "experiment": "experiments/shakespeare-char-gpt/", "runs": "runs/",
               "sorted-view": "experiments/market-pg/best/", "taxonomy-term": "kinds/rl/", "about": "about/"}
 
 
