@@ -18,9 +18,12 @@ BASE        ?=
 SITE_URL    ?=
 PREVIEW_URL ?=
 REPORT      ?= report.md
+ENGINE      ?= hugo
+MKDOCS_OUT  := build/mkdocs
+HISTORY_ARG  = $(if $(HISTORY),--history $(HISTORY_DIR))
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish serve test bench clean distclean history report gate
+.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench clean distclean history report gate
 
 setup: $(READY)
 
@@ -34,14 +37,28 @@ $(READY): requirements.txt requirements-data.txt
 train: $(READY)
 	@set -e; for f in $(EXPERIMENTS); do echo "== $$f" >&2; $(PY) -m trainer run $$f; done
 
-publish: $(READY) $(if $(HISTORY),history)
-	$(PY) -m generators $(if $(HISTORY),--history $(HISTORY_DIR))
-	cd site && ../$(HUGO) --quiet --cleanDestinationDir --destination ../public --baseURL "$(BASE_URL)"
-	$(PY) -m generators.history export --site public $(if $(HISTORY),--history $(HISTORY_DIR))
-	@echo "site built in public/ (open with: make serve)" >&2
+# ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
+# With HISTORY=<site URL or folder>, the published history is restored first and published again with
+# the new runs; either way the site carries its ledger and records (public/history/) for the next publish.
+publish: $(READY) $(if $(HISTORY),history) publish-$(ENGINE)
+	$(PY) -m generators.history export --site public $(HISTORY_ARG)
+	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
+
+# Hugo renders only the pages the generators changed when that is safe (generators/hugo_build.py).
+publish-hugo:
+	$(PY) -m generators $(HISTORY_ARG)
+	$(PY) -m generators.hugo_build --destination public --baseURL "$(BASE_URL)"
+
+publish-mkdocs:
+	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public $(HISTORY_ARG)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --clean -f $(MKDOCS_OUT)/mkdocs.yml
 
 serve: publish
+ifeq ($(ENGINE),hugo)
 	cd site && ../$(HUGO) server --bind 127.0.0.1 --port $(PORT) --baseURL "http://127.0.0.1:$(PORT)/"
+else
+	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
+endif
 
 test: $(READY)
 	$(PY) -m pytest
@@ -62,10 +79,11 @@ gate: $(READY)
 
 # Benchmarks measure side by side and print ratios; they take minutes, so they are not tests.
 bench: $(READY)
+	$(PY) -m benchmarks.site_scale
 	$(PY) benchmarks/introspection_overhead.py
 
 clean:
-	rm -rf public site/resources site/.hugo_build.lock test-output .pytest_cache .cache $(HISTORY_DIR) $(REPORT)
+	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache .cache $(HISTORY_DIR) $(REPORT)
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean

@@ -1,40 +1,90 @@
-"""`python -m generators`: render every run folder into the site's content folder."""
+"""`python -m generators`: render every run folder into site content, for Hugo (default) or MkDocs."""
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
+import time
 from pathlib import Path
 
+from trainer.tracking.files import write_text
 from trainer.tracking.run import runs_dir
 
-from . import content, history, pages
+from . import content, history, hugo_build, incremental, mkdocs_site, pages
+from .publish_log import PublishLog, PublishLogError
 from .runs import load_runs
+from .targets import TARGETS
+
+PUBLISHED = "runs/_index.md"
+"""the page next to which this publish's snapshot ships (as published.json)"""
+
+
+def _ship_snapshot(all_pages: list[pages.Page], snapshot: dict) -> None:
+    text = json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n"
+
+    def write_snapshot(path: Path) -> None:
+        if not path.is_file() or path.read_text() != text:
+            write_text(path, text)
+
+    for page in all_pages:
+        if page.path == PUBLISHED:
+            page.drawn["published.json"] = write_snapshot
+            page.key = page.key and incremental.key(page.key, snapshot)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m generators", description="Render runs into Hugo content.")
+    p = argparse.ArgumentParser(prog="python -m generators", description="Render runs into site content (Hugo or MkDocs).")
     p.add_argument("--runs-dir", help="folder of runs (default: $TRAINBOOK_RUNS_DIR or ./runs)")
-    p.add_argument("--content", default="content", help="content folder to write into (default: content)")
+    p.add_argument("--engine", choices=sorted(TARGETS), default="hugo", help="site engine to write for (default: hugo)")
+    p.add_argument("--content", default="content", help="content folder: Hugo writes into it, MkDocs reads the author's pages from it")
+    p.add_argument("--out", default="build/mkdocs", help="MkDocs only: folder for docs/ and mkdocs.yml (default: build/mkdocs)")
+    p.add_argument("--site-dir", help="MkDocs only: where `mkdocs build` writes the site (default: <out>/site)")
+    p.add_argument("--previous-publish", type=Path, metavar="FILE",
+                   help="published.json of the live site, to say what changed since it (e.g. on a fresh CI checkout)")
+    p.add_argument("--full", action="store_true", help="render every page again, ignoring what the last publish recorded")
     p.add_argument("--clean", action="store_true", help="remove every generated page and exit")
     p.add_argument("--history", help="a restored history folder (python -m generators.history) whose runs are published too")
     args = p.parse_args(argv)
+    content_dir, target = Path(args.content), TARGETS[args.engine]
+    out = content_dir if args.engine == "hugo" else Path(args.out) / "docs"
+    # .trainbook/ (manifest, hash cache, publish log) lives next to the pages it describes, outside MkDocs' docs.
+    state = content_dir if args.engine == "hugo" else Path(args.out)
     if args.clean:
-        removed = content.prune(Path(args.content), keep=set()) if Path(args.content).is_dir() else 0
-        print(f"removed {removed} generated pages from {args.content}", file=sys.stderr)
+        owned_files = incremental.Manifest(state).old_files
+        removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
+        shutil.rmtree(state / incremental.STATE_DIR, ignore_errors=True)
+        print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
         return 0
-    runs = load_runs(runs_dir(args.runs_dir))
-    if args.history:
-        try:
-            runs = history.merge_views(history.load_views(Path(args.history)), runs)
-        except history.HistoryError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+    started = time.perf_counter()
     try:
-        counts = content.write(Path(args.content), pages.all_pages(runs))
-    except content.ContentError as e:
+        hashes = incremental.HashCache(state)
+        runs = load_runs(runs_dir(args.runs_dir), hashes.sha256)
+        if args.history:
+            runs = history.merge_views(history.load_views(Path(args.history)), runs)
+        log = PublishLog(state, args.previous_publish)
+        snapshot, changes = log.advance(runs)
+        generated = pages.all_pages(runs, target, changes, snapshot)
+        _ship_snapshot(generated, snapshot)
+        manifest = incremental.Manifest(state, enabled=not args.full)
+        if args.engine == "mkdocs":
+            site_pages, authored, files = mkdocs_site.site_pages(generated, content_dir)
+            counts = content.write(out, site_pages, target, manifest, owned=True, loose={**mkdocs_site.static_files(), **files})
+            site_dir = Path(args.site_dir) if args.site_dir else None
+            write_text(Path(args.out) / "mkdocs.yml", mkdocs_site.config(Path(args.out), site_pages, authored, site_dir))
+        else:
+            counts = content.write(out, generated, target, manifest)
+            hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
+        hashes.save()
+        log.save()
+    except history.HistoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (content.ContentError, PublishLogError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{len(runs)} runs -> {counts['pages']} pages in {args.content} ({counts['removed']} stale removed)", file=sys.stderr)
+    print(f"{len(runs)} runs -> {counts['pages']} {args.engine} pages in {out} ({len(counts['rendered'])} rendered, "
+          f"{counts['removed']} stale pages or files removed, {hashes.hashed} files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
 
 

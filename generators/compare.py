@@ -8,7 +8,7 @@ built with that history).
 """
 from __future__ import annotations
 
-from . import diff, figures, markup
+from . import compare_figures, diff, markup
 from .history import PublishedRun
 from .pages import Page, render
 from .runs import RunView
@@ -71,7 +71,7 @@ def _highlight(value: str | None, differs: bool) -> markup.Safe:
 def compare_page(base: RunView, head: RunView) -> Page:
     slug = diff.pair_slug(base, head)
     key = head.key_metric
-    front = {"title": f"{base.id} vs {head.id}", "kind": "compare", "experiment": head.experiment,
+    front = {"title": f"{base.id} vs {head.id}", "page_type": "compare", "experiment": head.experiment,
              "date": head.started, "base": base.id, "head": head.id}
     metrics = [{"name": d.name + (" (key metric)" if d.is_key else ""), "base": markup.number(d.base),
                 "head": markup.number(d.head), "delta": diff.delta_text(d), "mark": diff.mark(d)}
@@ -79,7 +79,7 @@ def compare_page(base: RunView, head: RunView) -> Page:
     rows = diff.config_rows(base, head)
     config = [{"key": _highlight(k, differs), "base": _highlight(a, differs), "head": _highlight(b, differs),
                "sign": "≠" if differs else ""} for k, a, b, differs in sorted(rows, key=lambda r: (not r[3], r[0]))]
-    figure = figures.compare_figure(f"base {base.id}", base.folder / "metrics.jsonl", f"head {head.id}",
+    figure = compare_figures.compare_figure(f"base {base.id}", base.folder / "metrics.jsonl", f"head {head.id}",
                                     head.folder / "metrics.jsonl", f"{head.experiment}: base vs head", key["name"])
     body = render("compare.md.j2", front, base=base, head=head, experiment=head.experiment, facts=_facts(base, head),
                   metrics=metrics, config=config, changed=sum(r[3] for r in rows), figure=figure.name if figure else None)
@@ -87,7 +87,7 @@ def compare_page(base: RunView, head: RunView) -> Page:
 
 
 def compare_index(chosen: list[tuple[RunView, RunView]]) -> Page:
-    front = {"title": "Comparisons", "kind": "comparisons"}
+    front = {"title": "Comparisons", "page_type": "comparisons"}
     rows = []
     for base, head in chosen:
         d = diff.key_delta(base, head)

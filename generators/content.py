@@ -1,18 +1,28 @@
-"""Writing generated pages into content/ without ever touching hand-written ones.
+"""Writing generated pages into a content folder without ever touching hand-written ones.
 
 A generated page says `"generated": true` in its front matter; a page without it is the
 author's and is never overwritten or deleted. Generated pages (and bundles) that this pass did
-not produce, e.g. for runs that no longer exist, are removed.
+not produce, e.g. for runs that no longer exist, are removed. A folder the generators own whole
+(MkDocs' docs folder, rebuilt from content/ and runs/) is pruned of anything not written.
+
+Files published next to a page are hard links to the run's own files where the file system
+allows (a run's artifacts are never rewritten, and a publish of 10,000 runs should not copy
+10,000 sets of figures); pages and drawn figures are written atomically, and only when their
+bytes change. Pages skip the per-file fsync (they can be rebuilt from runs/); one sync makes
+them durable before the manifest records them as written.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from trainer.tracking.files import write_bytes, write_text
 
+from .incremental import STATE_DIR, Manifest
 from .pages import Page
+from .targets import TARGETS, Target
 
 
 class ContentError(Exception):
@@ -35,41 +45,104 @@ def is_generated(path: Path) -> bool:
         return False
 
 
-def _copy(src: Path, dst: Path) -> None:
-    if dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes():
-        return
-    write_bytes(dst, src.read_bytes())
+def publish_file(src: Path, dst: Path) -> None:
+    """Make `dst` the same file as `src`: a hard link if possible, else an atomic copy."""
+    try:
+        if os.path.samefile(src, dst):
+            return
+    except OSError:  # dst does not exist yet
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.link")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(src, tmp)
+        os.replace(tmp, dst)
+    except OSError:  # another file system, or links not allowed: copy instead
+        tmp.unlink(missing_ok=True)
+        if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.read_bytes() == src.read_bytes()):
+            write_bytes(dst, src.read_bytes(), durable=False)
 
 
-def write(content_dir: Path, pages: list[Page]) -> dict:
-    """Write every page and its files; prune stale generated pages. Returns counts for the log."""
-    written = set()
+def write(content_dir: Path, pages: list[Page], target: Target | None = None, manifest: Manifest | None = None,
+          owned: bool = False, loose: dict[str, Path] | None = None) -> dict:
+    """Write every page and its files, and `loose` files (content path -> source) that belong to no page;
+    prune stale generated pages. Returns counts for the log."""
+    target = target or TARGETS["hugo"]
+    manifest = manifest or Manifest(content_dir, enabled=False)
+    known = {target.file_of(p.path) for p in pages}
+    written: set[Path] = set()
+    bundles: set[Path] = set()
+    """folders of pages rendered now that publish files: stale files in them are removed"""
+    rendered: list[str] = []
     for page in pages:
-        target = content_dir / page.path
-        if target.exists() and not is_generated(target):
-            raise ContentError(f"{target}: a hand-written page is in the way of a generated one; move or rename it")
-        if not target.exists() or target.read_text(encoding="utf-8") != page.body:
-            write_text(target, page.body)
-        written.add(target.resolve())
+        target_file = content_dir / target.file_of(page.path)
+        names = [src.name for src in page.files] + list(page.drawn)
+        written.add(target_file)
+        written.update(target_file.parent / n for n in names)
+        if manifest.fresh(page.path, page.key, target_file):
+            manifest.record(page.path, page.key, names)
+            continue
+        if not owned and target_file.exists() and not is_generated(target_file):
+            raise ContentError(f"{target_file}: a hand-written page is in the way of a generated one; move or rename it")
+        text = target.finish_body(page.path, page.text(), known)
+        rendered.append(page.path)
+        if not target_file.is_file() or target_file.read_text(encoding="utf-8") != text:
+            write_text(target_file, text, durable=False)  # synced once below, before the manifest says it is there
         for src in page.files:
-            _copy(src, target.parent / src.name)
-            written.add((target.parent / src.name).resolve())
-    removed = prune(content_dir, written)
-    return {"pages": len(pages), "removed": removed}
+            if src.is_file():  # a missing artifact is reported on its run's page by verification
+                publish_file(src, target_file.parent / src.name)
+        for name, draw in page.drawn.items():
+            draw(target_file.parent / name)
+        if names:
+            bundles.add(target_file.parent)
+        manifest.record(page.path, page.key, names)
+    for rel, src in (loose or {}).items():
+        publish_file(src, content_dir / rel)
+        written.add(content_dir / rel)
+    removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles, manifest.old_files)
+    if rendered:
+        os.sync()  # one flush for thousands of pages, instead of two fsyncs each
+    manifest.save()
+    return {"pages": len(pages), "rendered": rendered, "removed": removed, "new": [p.path for p in pages if p.path not in manifest.old]}
 
 
-def prune(content_dir: Path, keep: set[Path]) -> int:
+def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), files: dict[str, list[str]] | None = None) -> int:
+    """Remove generated pages not in `keep` with the `files` the last publish wrote next to them
+    (page path -> file names), and files not in `keep` from the generated `bundles`. Returns how
+    many pages and files went."""
     removed = 0
     for page in sorted(content_dir.rglob("*.md")):
-        if page.resolve() in keep or not is_generated(page):
+        if page in keep or not is_generated(page):
             continue
         if page.name == "index.md":  # a generated leaf bundle: the folder is all ours
             shutil.rmtree(page.parent)
         else:
+            for name in (files or {}).get(page.relative_to(content_dir).as_posix(), []):
+                (page.parent / name).unlink(missing_ok=True)
             page.unlink()
         removed += 1
-    for bundle in {p.parent for p in keep if p.name == "index.md"}:  # stale files inside kept bundles
-        for f in bundle.iterdir():
-            if f.is_file() and f.resolve() not in keep:
+        for folder in page.parents:  # folders left empty by it
+            if folder == content_dir or folder.is_dir() and any(folder.iterdir()):
+                break
+            if folder.is_dir():
+                folder.rmdir()
+    for bundle in bundles:
+        for f in bundle.iterdir() if bundle.is_dir() else ():
+            if f.is_file() and f not in keep and not f.name.endswith(".md") and not f.name.startswith("."):
                 f.unlink()
+                removed += 1  # a published file gone is a removal too: a built site must drop it
+    return removed
+
+
+def prune_owned(out_dir: Path, keep: set[Path]) -> int:
+    """In a folder the generators own whole, remove every file not written by this pass, then empty folders."""
+    removed = 0
+    for path in sorted(out_dir.rglob("*"), reverse=True):
+        if STATE_DIR in path.relative_to(out_dir).parts:
+            continue
+        if path.is_file() and path not in keep:
+            path.unlink()
+            removed += path.suffix == ".md"
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
     return removed

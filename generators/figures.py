@@ -1,89 +1,111 @@
-"""Figures the generators draw from run folders (never from torch), cached by what they show.
+"""Figures about many runs of one experiment, drawn with the trainer's figure helpers (`trainer.viz`).
 
-Drawing a PNG costs a tenth of a second or more, and a publish redraws every page, so each figure is
-kept in a content-addressed cache: the key hashes the bytes of its inputs and the drawing code's
-version, and an unchanged figure is copied, not redrawn. The cache is a build output
-($TRAINBOOK_CACHE_DIR, else .cache/trainbook under the working directory); deleting it only costs time.
+matplotlib is imported only when a figure is actually drawn, so a publish that changes nothing
+(or a test that never draws) does not pay for it. PNGs through `viz.save` are byte-identical for
+the same data, which keeps incremental publishes from rewriting unchanged figures.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
-import matplotlib.ticker
+from . import markup
+from .runs import RunView
 
-from trainer import viz
-
-VERSION = 2
-"""bump when a drawing function changes, so cached figures are redrawn"""
-BASE_COLOR, HEAD_COLOR = "#4a78a8", "#e4572e"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("TRAINBOOK_CACHE_DIR") or ".cache/trainbook") / "figures"
+RECENT = 8
+"""runs overlaid in the recent-curves figure"""
+SPARK = 20
+"""runs in a home-page sparkline"""
 
 
-def cached(name: str, inputs: list, draw: Callable[[Path], None]) -> Path:
-    """The PNG that `draw(path)` writes for these inputs, drawn only when the cache lacks it."""
-    key = hashlib.sha256(json.dumps([VERSION, name, inputs], sort_keys=True, default=str).encode()).hexdigest()
-    path = cache_dir() / key / f"{name}.png"  # the file keeps its plain name where it is published
-    if not path.is_file():
-        draw(path)
-    return path
+def _viz():
+    import matplotlib.dates  # noqa: F401  (used through viz.matplotlib.dates)
+
+    from trainer import viz  # matplotlib: imported on first use only
+
+    return viz
 
 
-def _file_sha(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+PREFERRED = ("val_loss", "train_loss", "mean_return", "episode_return", "return", "reward")
+"""per-step series to overlay when the key metric itself is not logged per step, best first"""
 
 
-def overlay_series(rows: list[dict], key_metric: str) -> list[tuple[str, str]]:
-    """Which logged series to draw, as (key, label): train and validation loss, else the key metric."""
-    keys = {k for r in rows for k in r}
-    found = [(k, label) for k, label in (("train_loss", "train, smoothed"), ("val_loss", "validation")) if k in keys]
-    return found or ([(key_metric, key_metric.replace("_", " "))] if key_metric in keys else [])
+def curve_key(run: RunView) -> str | None:
+    """The per-step series to overlay: the key metric when it is logged per step, else the first of
+    PREFERRED that is, else any numeric series but the schedule."""
+    rows = run.metric_rows()
+    logged = {k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for name in (run.key_metric["name"], *PREFERRED):
+        if name in logged:
+            return name
+    rest = sorted(logged - {"step", "lr", "time", "elapsed_s"})
+    return rest[0] if rest else None
 
 
-def overlay(runs: list[tuple[str, list[dict], str]], path: Path, title: str, key_metric: str) -> bool:
-    """Draw the runs' curves into one figure: (legend label, metric rows, colour) each. False if nothing to draw."""
-    series = [(label, rows, color, overlay_series(rows, key_metric)) for label, rows, color in runs]
-    if not any(found for *_, found in series):
-        return False
-    losses = all(k.endswith("loss") for *_, found in series for k, _ in found)
-    fig, ax = viz.figure(title, "step", "cross-entropy loss (nats, log scale)" if losses else key_metric.replace("_", " "))
-    for label, rows, color, found in series:
-        for key, what in found:
-            steps, values = viz.series(rows, key)
-            if key == "train_loss":
-                ax.plot(steps, viz.ema(values), color=color, linewidth=1.6, label=f"{label}: {what}")
-            else:
-                ax.plot(steps, values, "o--", color=color, markersize=4, linewidth=1.0, label=f"{label}: {what}")
-    if losses:
+def draw_recent_curves(runs: list[RunView], series: str, path: Path, title: str, ylabel: str) -> Path:
+    """Overlay one per-step series of the most recent runs (newest darkest)."""
+    viz = _viz()
+    fig, ax = viz.figure(title, "step", ylabel)
+    shown = runs[:RECENT]
+    cmap = viz.plt.get_cmap("viridis")
+    for i, run in enumerate(reversed(shown)):
+        steps, values = viz.series(run.metric_rows(), series)
+        if series == "train_loss":  # logged every step or interval: noisy, so smoothed as on run pages
+            values = viz.ema(values)
+        shade = cmap(0.85 * (1 - i / max(len(shown) - 1, 1)))
+        ax.plot(steps, values, color=shade, linewidth=1.8 if run is shown[0] else 1.1,
+                label=f"{run.started[:16].replace('T', ' ')} ({run.id[-7:]})")
+    every = [v for run in shown for v in viz.series(run.metric_rows(), series)[1]]
+    if every and min(every) > 0:
         ax.set_yscale("log")
-        plain = matplotlib.ticker.FormatStrFormatter("%.2f")  # 2.90, not 2.9 x 10^0
+        plain = viz.matplotlib.ticker.FormatStrFormatter("%.2f")
         ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
-    ax.legend(loc="upper right", fontsize=8)
-    viz.save(fig, path)
-    return True
+        # Label minor ticks only within one decade; across several they crowd into a smear.
+        ax.yaxis.set_minor_formatter(plain if max(every) / min(every) < 10 else viz.matplotlib.ticker.NullFormatter())
+    ax.legend(title="run started (UTC)", fontsize=8, loc="best")
+    return viz.save(fig, path)
 
 
-def compare_figure(base_label: str, base_metrics: Path, head_label: str, head_metrics: Path, title: str,
-                   key_metric: str) -> Path | None:
-    """Both runs' curves overlaid in one figure (cached), or None when neither logged a curve."""
-    inputs = [base_label, _file_sha(base_metrics), head_label, _file_sha(head_metrics), title, key_metric]
-
-    def draw(path: Path) -> None:
-        overlay([(base_label, _rows(base_metrics), BASE_COLOR), (head_label, _rows(head_metrics), HEAD_COLOR)],
-                path, title, key_metric)
-
-    path = cached("loss-overlay", inputs, draw)
-    return path if path.is_file() else None
+def _dates(runs: list[RunView]) -> list[datetime]:
+    return [datetime.fromisoformat(r.started).replace(tzinfo=None) for r in runs]
 
 
-def _rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def draw_metric_history(runs: list[RunView], path: Path, title: str, label: str, goal: str) -> Path:
+    """The key metric of every finished run over time, with the best value so far as a step line."""
+    viz = _viz()
+    ok = [r for r in reversed(runs) if r.status == "ok" and isinstance(r.key_value, (int, float))]
+    fig, ax = viz.figure(title, "run started (UTC)", f"{label} ({'lower' if goal == 'min' else 'higher'} is better)")
+    dates, values = _dates(ok), [r.key_value for r in ok]
+    best, acc = [], None
+    for v in values:
+        acc = v if acc is None else min(acc, v) if goal == "min" else max(acc, v)
+        best.append(acc)
+    ax.plot(dates, values, "o", color=viz.VAL_COLOR, markersize=4, alpha=0.8, label=f"{label} of each run")
+    ax.step(dates, best, where="post", color=viz.TRAIN_COLOR, linewidth=1.4, label="best so far")
+    failed = [r for r in runs if r.status != "ok"]
+    if failed:
+        ax.plot(_dates(failed), [min(values or [0])] * len(failed), "x", color="#555555", label=f"not ok ({len(failed)})")
+    locator = viz.matplotlib.dates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(viz.matplotlib.dates.ConciseDateFormatter(locator))
+    ax.legend(loc="best", fontsize=8)
+    return viz.save(fig, path)
+
+
+def draw_sparkline(values: list[float], path: Path) -> Path:
+    """A word-sized trend line of the last runs' key metric; the alt text carries the numbers."""
+    viz = _viz()
+    with viz.plt.rc_context({"svg.hashsalt": "trainbook"}):
+        fig, ax = viz.plt.subplots(figsize=(2.2, 0.55))
+    ax.plot(range(len(values)), values, color=viz.TRAIN_COLOR, linewidth=1.4)
+    ax.plot([len(values) - 1], [values[-1]], "o", color=viz.VAL_COLOR, markersize=3)
+    ax.set_axis_off()
+    fig.subplots_adjust(0.02, 0.08, 0.98, 0.92)
+    return viz.save(fig, path)
+
+
+def sparkline_alt(values: list[float], label: str) -> str:
+    if len(values) == 1:
+        return f"{label} of the one finished run: {markup.number(values[0])}"
+    return (f"{label} over the last {len(values)} finished runs, from {markup.number(values[0])} to {markup.number(values[-1])} "
+            f"(lowest {markup.number(min(values))}, highest {markup.number(max(values))})")

@@ -17,7 +17,8 @@ import jinja2
 
 # Characters that HTML, Markdown, tables or Hugo shortcodes (`{{< >}}`) give a meaning to.
 _ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#!|~$"}
-_SPACE = str.maketrans({"\r": " ", "\n": " ", "\t": " "})
+_BLOCK = str.maketrans(_ENTITIES)
+_INLINE = str.maketrans({**_ENTITIES, "\r": " ", "\n": " ", "\t": " "})
 
 
 class Safe(str):
@@ -28,13 +29,12 @@ def inline(value) -> Safe:
     """Any value as literal text on one line of Markdown."""
     if isinstance(value, Safe):
         return value
-    text = "" if value is None else str(value)
-    return Safe("".join(_ENTITIES.get(c, c) for c in text.translate(_SPACE)))
+    return Safe("" if value is None else str(value).translate(_INLINE))
 
 
 def block(text: str) -> Safe:
     """Multi-line text shown verbatim in a <pre> block (raw HTML, so shortcodes and Markdown stay inert)."""
-    escaped = "".join(_ENTITIES.get(c, c) for c in text.rstrip("\n"))
+    escaped = text.rstrip("\n").translate(_BLOCK)
     return Safe(f'<pre class="verbatim"><code>{escaped}</code></pre>')
 
 

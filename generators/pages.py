@@ -1,16 +1,23 @@
-"""What the site says about runs: one page per run, per experiment, and the two indexes.
+"""What the site says about runs: one page per run, per experiment, the indexes and the overview.
 
-Pages are built here as (path, front matter, Markdown body, files to copy) and written by
-`content.py`. Formatting decisions (which metrics, what summary) live here, not in templates.
+Pages are built here as (path, front matter, Markdown body, files to publish next to it) and
+written by `content.py`. Formatting decisions (which metrics, what summary) live in Python, not
+in templates. `all_pages` is the one list of everything generated; other modules add their pages
+to it (see `experiment_pages`, `listings`, `home`, `taxonomies`; comparison pages hook in here).
+
+A page may carry a `key`: a hash of every input it is made of. When the key matches the one the
+last publish recorded, the page is not rendered again (its body is a callable for that reason).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from . import markup
+from . import describe, incremental, markup
 from .runs import RunView
+from .targets import TARGETS, Target, href, root_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = markup.environment(TEMPLATES)
@@ -19,11 +26,20 @@ _env = markup.environment(TEMPLATES)
 @dataclass
 class Page:
     path: str
-    """content-relative path, e.g. runs/<id>/index.md (Hugo's bundle and section conventions)"""
+    """content-relative path in Hugo's convention, e.g. runs/<id>/index.md; targets map it to their own files"""
     front: dict
-    body: str
+    """the front matter; for a page rendered lazily, at least its title (the rendered body carries all of it)"""
+    body: str | Callable[[], str]
+    """the whole file (front matter and Markdown), or a function that renders it when it is needed"""
     files: list[Path] = field(default_factory=list)
-    """files published next to the page (figures, raw records)"""
+    """files published next to the page (figures, raw records), linked rather than copied where possible"""
+    key: str | None = None
+    """hash of the page's inputs; None renders and compares the page on every publish"""
+    drawn: dict[str, Callable[[Path], object]] = field(default_factory=dict)
+    """files drawn next to the page (file name -> function that writes it), redrawn when the key changes"""
+
+    def text(self) -> str:
+        return self.body() if callable(self.body) else self.body
 
 
 def front_matter(front: dict) -> markup.Safe:
@@ -40,25 +56,83 @@ def render_section(template: str, **values) -> markup.Safe:
     return markup.Safe(_env.get_template(template).render(**values))
 
 
-def metric_text(run: RunView) -> str:
-    km = run.key_metric
-    arrow = "↓" if km.get("goal") == "min" else "↑"
-    value = run.key_value
-    return f"{km.get('label', km['name'])} {markup.number(value)} {arrow}" if value is not None else "–"
+metric_text = describe.metric_text
 
 
-def summary(run: RunView) -> str:
-    """One sentence a reviewer reads first."""
-    rec, m = run.record, run.metrics
-    env = rec.get("environment", {})
-    where = env.get("gpu") or env.get("device") or "cpu"
-    if run.status != "ok":
-        return f"This run {run.status} after {markup.duration(rec.get('duration_s'))} on {where}."
-    parts = [f"{markup.duration(rec.get('duration_s'))} on {where}"]
-    if "steps" in m:
-        parts.append(f"{markup.number(m['steps'])} steps")
-    parts += [f"{k.replace('_', ' ')} {markup.number(v)}" for k, v in m.items() if k.endswith("_loss") and k not in ("init_loss", "uniform_loss")]
-    return ", ".join(parts) + "."
+@dataclass(frozen=True)
+class Later:
+    """A template value computed only when its page is rendered (most pages of a publish are not)."""
+
+    make: Callable[[], object]
+
+
+@dataclass
+class Site:
+    """Everything pages may depend on, worked out once per publish."""
+
+    runs: list[RunView]
+    target: Target = TARGETS["hugo"]
+    changes: object | None = None
+    """publish_log.Changes since the previous publish (None when not tracked, e.g. in a unit test)"""
+    published: dict | None = None
+    """this publish's snapshot (publish_log), shipped with the site"""
+    version: str = field(default_factory=incremental.code_version)
+    by_experiment: dict[str, list[RunView]] = field(init=False)
+    older: dict[str, RunView | None] = field(init=False)
+    newer: dict[str, RunView | None] = field(init=False)
+    baseline: dict[str, RunView | None] = field(init=False)
+    """run id -> the latest earlier finished run of its experiment with a key metric, to compare against"""
+
+    def __post_init__(self):
+        self.by_experiment, self.older, self.newer, self.baseline = {}, {}, {}, {}
+        for run in self.runs:  # newest first
+            self.by_experiment.setdefault(run.experiment, []).append(run)
+        for group in self.by_experiment.values():
+            comparable = None
+            for run in reversed(group):  # oldest first
+                self.baseline[run.id] = comparable
+                if run.status == "ok" and isinstance(run.key_value, (int, float)):
+                    comparable = run
+            for i, run in enumerate(group):
+                self.newer[run.id] = group[i - 1] if i else None
+                self.older[run.id] = group[i + 1] if i + 1 < len(group) else None
+
+    def page(self, template: str, path: str, meta: dict | Callable[[], dict], **values) -> tuple[dict, Callable[[], str]]:
+        """Front matter for this target, and a function rendering the page with link helpers bound to `path`.
+
+        `meta` and any value wrapped in `Later` are worked out only if the page is rendered; the
+        front matter returned is then only the title (the rendered page carries all of it)."""
+        front = self.target.front(meta) if isinstance(meta, dict) else {"title": values.get("title", path)}
+
+        def body() -> str:
+            root = root_of(path)
+            full = front if isinstance(meta, dict) else self.target.front(meta())
+            ready = {k: v.make() if isinstance(v, Later) else v for k, v in values.items()}
+            return render(template, full, here=path, root=root, link=lambda to: markup.Safe(href(path, to)),
+                          asset=lambda file: markup.Safe(root + file), target=self.target, **ready)
+
+        return front, body
+
+    def key(self, *parts) -> str:
+        return incremental.key(self.version, self.target.name, *parts)
+
+
+def run_fingerprint(run: RunView | None) -> list:
+    """The facts about a run that other pages show: enough to know when they must change."""
+    if run is None:
+        return []
+    return [run.id, run.record_sha256, run.verification, run.sealed]
+
+
+def figure_rows(run: RunView, target: Target) -> list[dict]:
+    rows = []
+    for f in run.record.get("figures", []):
+        if not (run.folder / f["file"]).is_file():
+            continue
+        first_sentence = str(f.get("caption", "")).split(". ")[0].rstrip(".")
+        alt = f"{f['title']}: {first_sentence}" if first_sentence else str(f["title"])
+        rows.append({"title": f["title"], "markup": target.figure(f["file"], alt, f.get("caption", ""))})
+    return rows
 
 
 def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
@@ -84,51 +158,57 @@ def audit_rows(run: RunView) -> list[tuple[str, str]]:
     return rows
 
 
-def run_page(run: RunView) -> Page:
-    figures = [f for f in run.record.get("figures", []) if (run.folder / f["file"]).is_file()]
-    published = {p.name for p in run.published_files}
-    verified = "yes" if run.sealed and not run.verification else "no" if run.verification else "not sealed yet"
-    front = {
-        "title": run.id, "date": run.started, "experiment": run.experiment, "status": run.status,
-        "key_metric": metric_text(run), "verified": verified, "kind": "run",
+def verified_text(run: RunView) -> str:
+    return "yes" if run.sealed and not run.verification else "no" if run.verification else "not sealed yet"
+
+
+def run_meta(run: RunView, before: RunView | None) -> dict:
+    from . import taxonomies
+
+    return {
+        "title": run.id, "page_type": "run", "date": run.started,
+        "description": f"{run.experiment} run: {describe.metric_text(run)}",
+        "terms": taxonomies.run_terms(run),
+        "params": {
+            "experiment": run.experiment, "status": run.status, "key_metric": describe.metric_text(run), "verified": verified_text(run),
+            "duration": markup.duration(run.duration), "commit": markup.short(run.commit), "started": markup.date(run.started),
+            "seconds": run.duration or 0, "key_value": run.key_value if isinstance(run.key_value, (int, float)) else "",
+            "change": describe.change_text(describe.improvement(run, before)),
+        },
     }
+
+
+def run_page(run: RunView, site: Site | None = None) -> Page:
+    from . import taxonomies
     from .sections import render_sections
 
-    body = render("run.md.j2", front, run=run, summary=summary(run), metrics=sorted(run.metrics.items()),
-                  figures=figures, sections=render_sections(run), audit=audit_rows(run), published=published, verified=verified)
-    return Page(f"runs/{run.id}/index.md", front, body, run.published_files)
+    site = site or Site([run])
+    path = f"runs/{run.id}/index.md"
+    before, older, newer = site.baseline.get(run.id), site.older.get(run.id), site.newer.get(run.id)
+    files = run.published_files
+    page_key = site.key("run", run_fingerprint(run), run_fingerprint(before), before and before.key_value,
+                        older and older.id, newer and newer.id, [f.name for f in files])
+    front, body = site.page(
+        "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
+        summary=Later(lambda: describe.summary(run, before)), metrics=Later(lambda: sorted(run.metrics.items())),
+        figures=Later(lambda: figure_rows(run, site.target)), sections=Later(lambda: render_sections(run)),
+        audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
+        reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),
+    )
+    return Page(path, front, body, files, key=page_key)
 
 
-def runs_index(runs: list[RunView]) -> Page:
-    front = {"title": "Runs", "kind": "runs"}
-    rows = [{"run": r, "metric": metric_text(r)} for r in runs]
-    return Page("runs/_index.md", front, render("runs_index.md.j2", front, rows=rows))
-
-
-def experiment_pages(runs: list[RunView]) -> list[Page]:
-    by_name: dict[str, list[RunView]] = {}
-    for run in runs:  # newest first already
-        by_name.setdefault(run.experiment, []).append(run)
-    pages, summaries = [], []
-    for name, group in sorted(by_name.items()):
-        latest = group[0]
-        cfg = latest.record.get("config", {})
-        front = {
-            "title": name, "kind": "experiment", "date": latest.started, "runs": len(group),
-            "latest_status": latest.status, "latest_metric": metric_text(latest),
-            "latest_run": f"runs/{latest.id}/", "description": cfg.get("description", ""),
-        }
-        body = render("experiment.md.j2", front, runs=group, latest=latest, description=cfg.get("description", ""),
-                      tags=cfg.get("tags", []), metric_label=latest.key_metric.get("label", "key metric"),
-                      rows=[{"run": r, "metric": metric_text(r)} for r in group])
-        pages.append(Page(f"experiments/{name}.md", front, body))
-        summaries.append({"name": name, "count": len(group), "latest": latest, "metric": metric_text(latest)})
-    index_front = {"title": "Experiments", "kind": "experiments"}
-    pages.append(Page("experiments/_index.md", index_front, render("experiments_index.md.j2", index_front, experiments=summaries)))
-    return pages
-
-
-def all_pages(runs: list[RunView]) -> list[Page]:
+def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
+    """Every generated page for these runs (newest first), for one site engine."""
+    from . import experiment_pages, home, listings, taxonomies
     from .compare import compare_pages
 
-    return [runs_index(runs), *experiment_pages(runs), *(run_page(r) for r in runs), *compare_pages(runs)]
+    site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published)
+    return [
+        *listings.runs_index(site),
+        *experiment_pages.pages(site),
+        *taxonomies.pages(site),
+        *home.pages(site),
+        *(run_page(r, site) for r in runs),
+        *compare_pages(runs),
+    ]

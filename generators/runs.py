@@ -5,13 +5,17 @@ does not look like a run is reported and skipped, never published.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from trainer.tracking import ledger
+from trainer.tracking.files import sha256_file
 
 EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 PUBLISHED = (".png", ".json", ".jsonl", ".yaml", ".txt")
@@ -23,11 +27,20 @@ class RunView:
     id: str
     folder: Path
     record: dict
-    config_yaml: str
-    samples: str | None
     verification: list[str] = field(default_factory=list)
     """problems `verify` found; empty when the run's record and artifacts match the ledger"""
     sealed: bool = False
+    record_sha256: str = ""
+    """hash of run.json as read: part of every page key that shows this run"""
+
+    @functools.cached_property
+    def config_yaml(self) -> str:
+        """The resolved config as the trainer wrote it (read when a page first needs it)."""
+        return _read_optional(self.folder / "config.yaml") or ""
+
+    @functools.cached_property
+    def samples(self) -> str | None:
+        return _read_optional(self.folder / "samples.txt")
 
     @property
     def experiment(self) -> str:
@@ -40,6 +53,29 @@ class RunView:
     @property
     def started(self) -> str:
         return self.record.get("started_at") or ""
+
+    @property
+    def kind(self) -> str:
+        """The experiment kind the engine declared (language-model, manual-backprop, rl...)."""
+        return self.record.get("kind") or "unknown"
+
+    @property
+    def dataset(self) -> str | None:
+        data = self.record.get("data") or {}
+        return data.get("dataset") or ((self.record.get("config") or {}).get("data") or {}).get("dataset")
+
+    @property
+    def tags(self) -> list[str]:
+        tags = (self.record.get("config") or {}).get("tags") or []
+        return [str(t) for t in tags] if isinstance(tags, list) else []
+
+    @property
+    def duration(self) -> float | None:
+        return self.record.get("duration_s")
+
+    @property
+    def commit(self) -> str | None:
+        return (self.record.get("code") or {}).get("commit")
 
     @property
     def metrics(self) -> dict:
@@ -55,8 +91,10 @@ class RunView:
 
     @property
     def published_files(self) -> list[Path]:
+        """The record and the artifacts it lists that are published; taken from the record, not the disk
+        (a missing artifact is a verification failure, reported on the page, and is skipped when copying)."""
         names = set(self.record.get("artifacts", {})) | {ledger.RECORD}
-        return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and (self.folder / n).is_file())
+        return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and "/" not in n)
 
     def read_json(self, name: str):
         """A JSON artifact the trainer wrote into the folder (e.g. for a page section), or None if absent or unreadable."""
@@ -80,18 +118,21 @@ def _read_optional(path: Path) -> str | None:
     return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
 
 
-def load_runs(runs_dir: Path) -> list[RunView]:
-    """Every run folder with a readable record, newest first, each with its verification result."""
+def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> list[RunView]:
+    """Every run folder with a readable record, newest first, each with its verification result.
+
+    `hash_file` may remember hashes of unchanged files between publishes (see incremental.HashCache)."""
     if not runs_dir.is_dir():
         return []
-    checks, _ = ledger.verify(runs_dir)
+    checks, _ = ledger.verify(runs_dir, hash_file)
     problems = {c.run: c.problems for c in checks}
     entries, _ = ledger.parse(runs_dir)
     sealed = {e["run"] for e in entries}
     runs = []
     for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
-            record = json.loads((folder / ledger.RECORD).read_text())
+            raw = (folder / ledger.RECORD).read_bytes()
+            record = json.loads(raw)
         except (OSError, ValueError) as e:
             print(f"skipping {folder}: no readable run.json ({e})", file=sys.stderr)
             continue
@@ -101,10 +142,9 @@ def load_runs(runs_dir: Path) -> list[RunView]:
             continue
         runs.append(RunView(
             id=folder.name, folder=folder, record=record,
-            config_yaml=_read_optional(folder / "config.yaml") or "",
-            samples=_read_optional(folder / "samples.txt"),
             verification=problems.get(folder.name, []),
             sealed=folder.name in sealed,
+            record_sha256=hashlib.sha256(raw).hexdigest(),
         ))
     runs.sort(key=lambda r: (r.started, r.id), reverse=True)
     return runs

@@ -12,6 +12,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["train.steps=300", "train.eval_interval=100", "sample.count=5"]
 """Overrides that make names-mlp train in about a second."""
+TINY_EXPERIMENTS = {"experiments/names-mlp.yaml": TINY}
+"""Every experiment the browser tests train for real, with overrides that keep it to seconds: one
+entry per engine, so each engine's run page is checked as a reader sees it."""
 
 
 def run_cli(module: str, *args: str, runs_dir: Path | None = None, cwd: Path = REPO, env: dict | None = None,
@@ -58,3 +61,18 @@ TINY_RL = [
     " {name: crash, seed: 2, schedule: [{regime: bull, steps: 16}, {regime: crash, steps: 16}]}]",
 ]
 """Overrides that make market-pg train in about a second: short episodes, few updates, two scenarios."""
+@pytest.fixture(scope="session")
+def synthetic_runs(tmp_path_factory) -> Path:
+    """A runs folder of 24 sealed synthetic runs (no training): every experiment kind, some failed. Copy before changing."""
+    from benchmarks.synthetic_runs import make_runs
+
+    runs = tmp_path_factory.mktemp("synthetic") / "runs"
+    make_runs(runs, 24, failed_every=5)
+    return runs
+
+
+@pytest.fixture
+def synthetic_copy(synthetic_runs, tmp_path) -> Path:
+    dst = tmp_path / "runs"
+    shutil.copytree(synthetic_runs, dst)
+    return dst

@@ -3,29 +3,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 from generators import content, markup
-from tests.conftest import REPO, run_cli, train
-
-HUGO = Path(sys.executable).parent / "hugo"
-
-
-def build_site(runs: Path, work: Path) -> Path:
-    """Hand-written pages + generated pages -> Hugo -> public/; returns public/."""
-    pages = work / "content"
-    if not pages.exists():
-        shutil.copytree(REPO / "content", pages, ignore=shutil.ignore_patterns("runs", "experiments"))
-    result = run_cli("generators", "--runs-dir", str(runs), "--content", str(pages))
-    assert result.returncode == 0, result.stderr
-    public = work / "public"
-    hugo = subprocess.run([str(HUGO), "--quiet", "--source", str(REPO / "site"), "--contentDir", str(pages),
-                           "--destination", str(public), "--cleanDestinationDir"], capture_output=True, text=True)
-    assert hugo.returncode == 0, hugo.stderr
-    return public
-
+from tests.conftest import train
+from tests.sitebuild import build_site
 
 def test_site_has_home_runs_index_and_run_page_with_its_figures(tiny_runs, tmp_path):
     public = build_site(tiny_runs, tmp_path)
@@ -37,10 +18,10 @@ def test_site_has_home_runs_index_and_run_page_with_its_figures(tiny_runs, tmp_p
     page = public / "runs" / run / "index.html"
     html = page.read_text()
     for figure in ("loss.png", "lr.png", "embeddings.png"):
-        assert re.search(rf'<img src="{figure}" alt="[^"]+"', html), figure
+        assert re.search(rf'<figure>\s*<img src="{figure}" alt="[^"]+"', html), figure
         assert (page.parent / figure).stat().st_size > 1000
     assert (page.parent / "run.json").is_file() and not (page.parent / "checkpoint.pt").exists()
-    assert "val loss" in html and re.search(r"<td>Verified</td>\s*<td>yes</td>", html)
+    assert "val loss" in html and re.search(r"<th scope=\"row\">Verified</th><td>yes</td>", html)
     assert (public / "experiments" / "names-mlp" / "index.html").is_file()
 
 

@@ -24,8 +24,11 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Call `write(file)` on a temporary file, then make it `path` in one rename."""
+def write_atomic(path: Path, write: Callable[[IO[bytes]], Any], durable: bool = True) -> None:
+    """Call `write(file)` on a temporary file, then make it `path` in one rename.
+
+    `durable=False` skips the two fsyncs, for files that can be rebuilt (generated pages): the
+    rename still makes the write atomic, and the writer syncs once when it is done (`os.sync`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -33,21 +36,23 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    write_atomic(path, lambda f: f.write(data))
+def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    write_atomic(path, lambda f: f.write(data), durable)
 
 
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: Path, text: str, durable: bool = True) -> None:
+    write_bytes(path, text.encode("utf-8"), durable)
 
 
 def dumps_json(obj: Any) -> str:

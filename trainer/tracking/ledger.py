@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from .files import fsync_dir, sha256_bytes, sha256_file
 
@@ -110,13 +111,15 @@ def parse(runs_dir: Path) -> tuple[list[dict], list[str]]:
     return entries, problems
 
 
-def check_run(run_dir: Path, entry: dict) -> list[str]:
-    """Problems with one sealed run: its record's hash, and each artifact the record lists."""
+def check_run(run_dir: Path, entry: dict, hash_file: Callable[[Path], str] = sha256_file) -> list[str]:
+    """Problems with one sealed run: its record's hash, and each artifact the record lists.
+
+    `hash_file` lets a caller that checks thousands of runs reuse hashes of unchanged files."""
     record_path = run_dir / RECORD
     if not record_path.is_file():
         return ["run.json is missing"]
     problems = []
-    if sha256_file(record_path) != entry.get("record_sha256"):
+    if hash_file(record_path) != entry.get("record_sha256"):
         problems.append("run.json differs from the ledger's hash (record edited)")
     try:
         record = json.loads(record_path.read_text())
@@ -127,16 +130,16 @@ def check_run(run_dir: Path, entry: dict) -> list[str]:
         path = run_dir / name
         if not path.is_file():
             problems.append(f"{name}: missing")
-        elif path.stat().st_size != facts.get("bytes") or sha256_file(path) != facts.get("sha256"):
+        elif path.stat().st_size != facts.get("bytes") or hash_file(path) != facts.get("sha256"):
             problems.append(f"{name}: content differs from its recorded sha256 (artifact edited)")
     return problems
 
 
-def verify(runs_dir: Path) -> tuple[list[RunCheck], list[str]]:
+def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> tuple[list[RunCheck], list[str]]:
     """Check the chain, every sealed run, and flag run folders the ledger does not know."""
     entries, chain_problems = parse(runs_dir)
     latest = {e["run"]: e for e in entries}  # a resumed run is re-sealed; its last line counts
-    checks = [RunCheck(run, check_run(runs_dir / run, entry)) for run, entry in latest.items()]
+    checks = [RunCheck(run, check_run(runs_dir / run, entry, hash_file)) for run, entry in latest.items()]
     for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []:
         if folder.name not in latest and (folder / RECORD).exists():
             checks.append(RunCheck(folder.name, ["not in the ledger (unrecorded run, or still running)"]))

@@ -1,0 +1,131 @@
+"""One page per experiment (its trend over runs, recent curves, every run in several orders) and their index.
+
+An experiment page is a bundle: `experiments/<name>/_index.md` with its figures next to it, and
+its sort and filter pages (see listings) under the same folder.
+"""
+from __future__ import annotations
+
+from . import describe, figures, listings, markup, taxonomies
+from .pages import Later, Page, Site, run_fingerprint
+from .runs import RunView
+
+HISTORY, RECENT, SPARKLINE = "history.png", "recent.png", "sparkline.png"
+
+
+def best_run(runs: list[RunView]) -> RunView | None:
+    ranked = [r for r in listings.best_first(runs) if r.status == "ok" and isinstance(r.key_value, (int, float))]
+    return ranked[0] if ranked else None
+
+
+def spark_values(runs: list[RunView]) -> list[float]:
+    """The key metric of the last finished runs, oldest first."""
+    ok = [r.key_value for r in runs if r.status == "ok" and isinstance(r.key_value, (int, float))][: figures.SPARK]
+    return ok[::-1]
+
+
+def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
+    """The experiment's figures: file, title, caption, and how to draw it."""
+    latest = runs[0]
+    km = latest.key_metric
+    label = km.get("label", km["name"])
+    specs = []  # a trend needs two finished runs; one is already on its run page
+    if sum(r.status == "ok" and isinstance(r.key_value, (int, float)) for r in runs) >= 2:
+        specs.append({
+            "file": HISTORY, "title": f"{label} across runs",
+            "caption": f"The {label} of every finished run by start time (dots) and the best so far (line); "
+                       f"{'lower' if km.get('goal', 'min') == 'min' else 'higher'} is better. Runs that did not finish are marked ×.",
+            "draw": lambda path: figures.draw_metric_history(runs, path, f"{name}: {label} across runs", label, km.get("goal", "min")),
+        })
+    recent = [r for r in runs if r.status == "ok"][: figures.RECENT]
+    series = figures.curve_key(recent[0]) if len(recent) >= 2 else None
+    if series:
+        shown = series.replace("_", " ")
+        specs.append({
+            "file": RECENT, "title": f"{shown} of the last {len(recent)} runs",
+            "caption": f"The {shown} per step of the {len(recent)} most recent finished runs, newest darkest; "
+                       "curves that part ways show where a change of code or config made a difference.",
+            "draw": lambda path: figures.draw_recent_curves(recent, series, path, f"{name}: {shown}, recent runs", shown),
+        })
+    return specs
+
+
+def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
+    latest, best = runs[0], best_run(runs)
+    cfg = latest.record.get("config", {})
+    km = latest.key_metric
+    metric_label = km.get("label", km["name"])
+    path = listings.view_path(name, "newest", "all")
+    specs = figure_specs(site, name, runs)
+    values = spark_values(runs)
+    view_pages, views = listings.experiment_views(site, name, runs, metric_label)
+    _, first_rows, pager = listings.layout(runs, lambda k: listings.view_path(name, "newest", "all", k), anchored=True)[0]
+    originals = {"kinds": [latest.kind], "datasets": [latest.dataset or ""], "tags": latest.tags}
+    meta = {
+        "title": name, "page_type": "experiment", "date": latest.started, "description": cfg.get("description", ""),
+        "terms": taxonomies.experiment_terms(latest),
+        "params": {"runs": len(runs), "latest_status": latest.status, "latest_metric": describe.metric_text(latest),
+                   "latest_run": f"runs/{latest.id}/"},
+    }
+    facts = {
+        "runs": len(runs), "statuses": ", ".join(f"{n} {s}" for s, n in listings.statuses(runs)),
+        "latest": latest, "latest_metric": describe.metric_text(latest), "best": best,
+        "best_metric": describe.metric_text(best) if best else "–",
+    }
+    front, body = site.page(
+        "experiment.md.j2", path, meta, name=name, description=cfg.get("description", ""), facts=facts,
+        terms=taxonomies.links(taxonomies.experiment_terms(latest), originals),
+        figures=[{"title": s["title"], "markup": site.target.figure(s["file"], s["title"], s["caption"])} for s in specs],
+        views=views, rows=Later(lambda: listings.rows(site, first_rows)), pager=pager, with_experiment=False, metric_label=metric_label,
+        config_yaml=Later(lambda: latest.config_yaml), config_source=(latest.record.get("source") or {}).get("file"),
+    )
+    drawn = {s["file"]: s["draw"] for s in specs}
+    if len(values) >= 2:
+        drawn[SPARKLINE] = lambda p: figures.draw_sparkline(values, p)
+    page_key = site.key("experiment", meta, [run_fingerprint(r) for r in runs], [s["file"] for s in specs],
+                        [run_fingerprint(site.baseline.get(r.id)) for r in first_rows])
+    return [Page(path, front, body, key=page_key, drawn=drawn), *view_pages]
+
+
+def card(site: Site, name: str, runs: list[RunView]) -> dict:
+    """What the home page shows of one experiment (formatted here; the card template only prints)."""
+    latest = runs[0]
+    values = spark_values(runs)
+    label = latest.key_metric.get("label", latest.key_metric["name"])
+    finished = next((r for r in runs if r.status == "ok" and isinstance(r.key_value, (int, float))), None)
+    trend = ""
+    if len(values) >= 2:
+        first, last = values[0], values[-1]
+        goal = latest.key_metric.get("goal", "min")
+        better = last < first if goal == "min" else last > first
+        trend = "steady" if first == last else f"{'better' if better else 'worse'} over the last {len(values)} runs"
+    return {
+        "name": name, "path": f"experiments/{name}/_index.md", "latest": latest, "status": latest.status,
+        "metric": describe.metric_text(latest), "date": markup.date(latest.started), "runs": len(runs),
+        "description": (latest.record.get("config") or {}).get("description", ""),
+        "kind": taxonomies.label("kinds", latest.kind), "kind_path": taxonomies.term_path("kinds", latest.kind),
+        "last_finished": describe.metric_text(finished) if finished and finished is not latest else "",
+        "sparkline": f"experiments/{name}/{SPARKLINE}" if len(values) >= 2 else None,
+        "sparkline_alt": figures.sparkline_alt(values, label) if len(values) >= 2 else "", "trend": trend, "values": values,
+        "summary": describe.summary(latest, site.baseline.get(latest.id)),
+    }
+
+
+def card_key(card: dict) -> list:
+    """Everything a card shows: its formatted texts, and the latest run's fingerprint."""
+    return [run_fingerprint(card["latest"]), sorted((k, v) for k, v in card.items() if k != "latest")]
+
+
+def index_page(site: Site) -> Page:
+    rows = [card(site, name, runs) for name, runs in sorted(site.by_experiment.items())]
+    meta = {"title": "Experiments", "page_type": "experiments",
+            "description": "Every experiment, its latest run and how its key metric has moved."}
+    front, body = site.page("experiments_index.md.j2", "experiments/_index.md", meta, experiments=rows)
+    page_key = site.key("experiments", [card_key(r) for r in rows])
+    return Page("experiments/_index.md", front, body, key=page_key)
+
+
+def pages(site: Site) -> list[Page]:
+    out = [index_page(site)]
+    for name, runs in sorted(site.by_experiment.items()):
+        out += experiment_page(site, name, runs)
+    return out

@@ -1,0 +1,103 @@
+"""What lets a publish redo only what changed, kept in `<output>/.trainbook/` between publishes.
+
+- `Manifest`: for every generated page, a key hashed from everything the page is made of (the
+  run records it shows, their verification, the generators' own code and templates, the target
+  engine). A page whose key is unchanged and whose file is still there is neither rendered nor
+  written again.
+- `HashCache`: the sha256 of each run file, reused while the file's size, mtime, ctime and inode
+  are unchanged (as `git status` does), so checking the ledger of 10,000 runs does not re-read
+  every artifact on every publish. Any write to a file changes its ctime, which the owner of the
+  file cannot set back, so a tampered artifact is still hashed again and caught.
+
+Both files are plain JSON, written atomically; deleting the folder only makes the next publish
+a full one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from trainer.tracking.files import sha256_file, write_text
+
+STATE_DIR = ".trainbook"
+_CODE = Path(__file__).parent
+
+
+def code_version() -> str:
+    """A hash of the generators' source and templates: any change to them re-renders every page."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in _CODE.rglob("*") if p.suffix in (".py", ".j2") and "__pycache__" not in p.parts):
+        h.update(str(path.relative_to(_CODE)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def key(*parts) -> str:
+    """A stable hash of JSON-able inputs."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
+
+
+def _load(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
+
+
+class Manifest:
+    """Page path -> input key of its last write, and the files written next to each page."""
+
+    FILE = "pages.json"
+
+    def __init__(self, out_dir: Path, enabled: bool = True):
+        self.path = out_dir / STATE_DIR / self.FILE
+        saved = _load(self.path)
+        self.old: dict[str, str] = saved.get("keys", {}) if enabled else {}
+        self.old_files: dict[str, list[str]] = saved.get("files", {})
+        """kept even for a full publish: they say which files a removed page leaves behind"""
+        self.new: dict[str, str] = {}
+        self.files: dict[str, list[str]] = {}
+
+    def fresh(self, path: str, page_key: str | None, target: Path) -> bool:
+        return page_key is not None and self.old.get(path) == page_key and target.is_file()
+
+    def record(self, path: str, page_key: str | None, files: list[str]) -> None:
+        if page_key is not None:
+            self.new[path] = page_key
+        if files:
+            self.files[path] = files
+
+    def save(self) -> None:
+        _save(self.path, {"keys": self.new, "files": self.files})
+
+
+class HashCache:
+    FILE = "hashes.json"
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / STATE_DIR / self.FILE
+        self.old = _load(self.path)
+        self.new: dict[str, list] = {}
+        self.hashed = 0
+
+    def sha256(self, path: Path) -> str:
+        st = os.stat(path)
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+        name = os.path.abspath(path)
+        cached = self.old.get(name)
+        if cached and cached[:4] == stamp:
+            digest = cached[4]
+        else:
+            digest = sha256_file(path)
+            self.hashed += 1
+        self.new[name] = [*stamp, digest]
+        return digest
+
+    def save(self) -> None:
+        _save(self.path, self.new)

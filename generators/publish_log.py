@@ -1,0 +1,118 @@
+"""What changed since the previous publish: new runs, removed runs, changed statuses and verdicts.
+
+Each publish takes a snapshot of what the site shows about every run (experiment, status, key
+metric, verified) and keeps two of them in `<output>/.trainbook/published.json`: the current
+one and the one before it. A publish whose snapshot equals the current one changes nothing, so
+publishing twice in a row keeps showing the last real change instead of "nothing changed".
+
+The snapshot also ships with the site (`/runs/published.json`). A build that starts from a fresh
+checkout, as CI does, passes the live site's copy with `--previous-publish FILE` so the home page
+still compares against what readers last saw. The snapshot is read from the site itself rather
+than from runs/ because the question is what *readers* saw, and a run may have been trained,
+removed or re-verified between two publishes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from trainer.tracking.files import write_text
+
+from .incremental import STATE_DIR
+from .runs import RunView
+
+FORMAT = "trainbook-published-1"
+
+
+class PublishLogError(ValueError):
+    pass
+FILE = "published.json"
+
+
+def snapshot(runs: list[RunView]) -> dict:
+    return {
+        run.id: {"experiment": run.experiment, "status": run.status, "value": run.key_value,
+                 "label": run.key_metric.get("label", run.key_metric.get("name")), "goal": run.key_metric.get("goal", "min"),
+                 "verified": bool(run.sealed and not run.verification), "started": run.started}
+        for run in runs
+    }
+
+
+@dataclass
+class Changes:
+    since: str | None
+    """when the previous publish happened (ISO time), None at the first publish"""
+    new: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    status: list[tuple[str, str, str]] = field(default_factory=list)
+    """(run, old status, new status)"""
+    verification: list[tuple[str, bool]] = field(default_factory=list)
+    """(run, verified now) for runs whose verdict flipped"""
+    best: list[tuple[str, str, float, float, str]] = field(default_factory=list)
+    """(experiment, label, previous best, best now, goal) where an experiment's best value moved"""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.new or self.removed or self.status or self.verification or self.best)
+
+
+def _best(runs: dict, experiment: str):
+    values = [(r["value"], r["goal"], r["label"]) for r in runs.values()
+              if r["experiment"] == experiment and r["status"] == "ok" and isinstance(r["value"], (int, float))]
+    if not values:
+        return None
+    goal = values[0][1]
+    value = min(v[0] for v in values) if goal == "min" else max(v[0] for v in values)
+    return value, goal, values[0][2]
+
+
+def compare(before: dict | None, now: dict) -> Changes:
+    if before is None:
+        return Changes(since=None, new=sorted(now["runs"], key=lambda r: now["runs"][r]["started"], reverse=True))
+    old, cur = before["runs"], now["runs"]
+    changes = Changes(since=before.get("published_at"))
+    changes.new = sorted((r for r in cur if r not in old), key=lambda r: cur[r]["started"], reverse=True)
+    changes.removed = sorted(r for r in old if r not in cur)
+    for run in sorted(set(old) & set(cur)):
+        if old[run]["status"] != cur[run]["status"]:
+            changes.status.append((run, old[run]["status"], cur[run]["status"]))
+        if old[run]["verified"] != cur[run]["verified"]:
+            changes.verification.append((run, cur[run]["verified"]))
+    for experiment in sorted({r["experiment"] for r in cur.values()}):
+        was, is_ = _best(old, experiment), _best(cur, experiment)
+        if was and is_ and was[0] != is_[0]:
+            changes.best.append((experiment, is_[2], was[0], is_[0], is_[1]))
+    return changes
+
+
+class PublishLog:
+    def __init__(self, out_dir: Path, previous_file: Path | None = None):
+        self.path = out_dir / STATE_DIR / FILE
+        try:
+            self.state = json.loads(self.path.read_text())
+            assert isinstance(self.state, dict)
+        except (OSError, ValueError, AssertionError):
+            self.state = {}
+        if previous_file is not None:  # the live site's snapshot outranks whatever this checkout remembers
+            try:
+                seeded = json.loads(Path(previous_file).read_text())
+                assert isinstance(seeded, dict) and seeded.get("format") == FORMAT and isinstance(seeded.get("runs"), dict)
+            except (OSError, ValueError, AssertionError):
+                raise PublishLogError(f"{previous_file}: not a readable published.json snapshot "
+                                      f"(expected JSON with format {FORMAT!r}, as a site publishes at /runs/published.json)") from None
+            self.state = {"current": seeded, "previous": None}
+
+    def advance(self, runs: list[RunView]) -> tuple[dict, Changes]:
+        """This publish's snapshot and what changed since the last publish that differed from it."""
+        runs_now = snapshot(runs)
+        current = self.state.get("current")
+        if current and current.get("runs") == runs_now:
+            return current, compare(self.state.get("previous"), current)
+        now = {"format": FORMAT, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": runs_now}
+        self.state = {"current": now, "previous": current}
+        return now, compare(current, now)
+
+    def save(self) -> None:
+        write_text(self.path, json.dumps(self.state, sort_keys=True, indent=1, allow_nan=False) + "\n")

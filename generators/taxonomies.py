@@ -1,0 +1,107 @@
+"""Ways to browse runs across experiments: by kind, dataset, status and tag.
+
+Terms are written as slugs (`language-model`), so `/kinds/language-model/` is the same URL in
+both engines. Hugo builds the term pages itself from each page's front matter (taxonomies in
+site/hugo.toml); the generators only give every term a page with its readable title. MkDocs has no
+taxonomies, so for it the generators write the term lists and pages themselves.
+"""
+from __future__ import annotations
+
+import re
+
+from . import listings
+from .pages import Page, Site
+from .runs import RunView
+
+TAXONOMIES = {"kinds": "Kind", "datasets": "Dataset", "statuses": "Status", "tags": "Tags"}
+"""front matter key -> row label on run pages; the keys are Hugo's taxonomy names (site/hugo.toml)"""
+TITLES = {"kinds": "Experiment kinds", "datasets": "Datasets", "statuses": "Run statuses", "tags": "Tags"}
+KIND_LABELS = {"language-model": "language model", "manual-backprop": "manual backprop", "rl": "reinforcement learning"}
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slug(term: str) -> str:
+    return _NOT_SLUG.sub("-", str(term).lower()).strip("-") or "none"
+
+
+def label(taxonomy: str, term: str) -> str:
+    return KIND_LABELS.get(term, term.replace("-", " ")) if taxonomy == "kinds" else term
+
+
+def _terms(run: RunView, with_status: bool) -> dict[str, list[str]]:
+    terms = {"kinds": [run.kind], "datasets": [run.dataset] if run.dataset else [], "tags": run.tags}
+    if with_status:
+        terms["statuses"] = [run.status]
+    return {tax: sorted({slug(t) for t in values}) for tax, values in terms.items()}
+
+
+def run_terms(run: RunView) -> dict[str, list[str]]:
+    return _terms(run, with_status=True)
+
+
+def experiment_terms(latest: RunView) -> dict[str, list[str]]:
+    """An experiment is filed under its latest run's kind, dataset and tags (statuses belong to runs)."""
+    return _terms(latest, with_status=False)
+
+
+def term_path(taxonomy: str, term: str) -> str:
+    return f"{taxonomy}/{slug(term)}/_index.md"
+
+
+def links(terms: dict[str, list[str]], originals: dict[str, list[str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    rows = []
+    for taxonomy, row_label in TAXONOMIES.items():
+        if terms.get(taxonomy):
+            named = {slug(t): t for t in originals.get(taxonomy, [])}
+            rows.append((row_label, [(label(taxonomy, named.get(s, s)), term_path(taxonomy, s)) for s in terms[taxonomy]]))
+    return rows
+
+
+def run_links(run: RunView) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(row label, [(term label, term page path)]) for a run page's fact table."""
+    originals = {"kinds": [run.kind], "datasets": [run.dataset or ""], "statuses": [run.status], "tags": run.tags}
+    return links(run_terms(run), originals)
+
+
+def index(site: Site) -> dict[str, dict[str, dict]]:
+    """taxonomy -> term slug -> {label, runs (newest first), experiments}."""
+    found: dict[str, dict[str, dict]] = {tax: {} for tax in TAXONOMIES}
+    for run in site.runs:
+        originals = {"kinds": [run.kind], "datasets": [run.dataset] if run.dataset else [], "statuses": [run.status], "tags": run.tags}
+        for taxonomy, values in originals.items():
+            for value in values:
+                entry = found[taxonomy].setdefault(slug(value), {"label": label(taxonomy, value), "runs": [], "experiments": []})
+                entry["runs"].append(run)
+                if run.experiment not in entry["experiments"]:
+                    entry["experiments"].append(run.experiment)
+    return found
+
+
+def pages(site: Site) -> list[Page]:
+    found = index(site)
+    pages: list[Page] = []
+    for taxonomy, terms in found.items():
+        if not terms:
+            continue
+        listing = [{"label": t["label"], "path": term_path(taxonomy, s), "runs": len(t["runs"]), "experiments": len(t["experiments"])}
+                   for s, t in sorted(terms.items())]
+        meta = {"title": TITLES[taxonomy], "page_type": "taxonomy", "description": f"Runs and experiments by {TAXONOMIES[taxonomy].lower()}."}
+        front, body = site.page("taxonomy.md.j2", f"{taxonomy}/_index.md", meta, terms=listing)
+        pages.append(Page(f"{taxonomy}/_index.md", front, body, key=site.key("taxonomy", meta, listing)))
+        for term_slug, term in sorted(terms.items()):
+            pages += term_pages(site, taxonomy, term_slug, term)
+    return pages
+
+
+def term_pages(site: Site, taxonomy: str, term_slug: str, term: dict) -> list[Page]:
+    title = f"{TAXONOMIES[taxonomy].rstrip('s')}: {term['label']}"
+    description = f"{len(term['experiments'])} experiment(s) and {len(term['runs'])} run(s) filed under {term['label']}."
+    meta = {"title": title, "page_type": "term", "description": description}
+    experiments = [{"name": name, "path": f"experiments/{name}/_index.md"} for name in term["experiments"]]
+    first = term_path(taxonomy, term_slug)
+    if site.target.name == "hugo":  # Hugo lists the term's pages itself (site/layouts/term.html)
+        front, body = site.page("term.md.j2", first, meta, description=description, experiments=[], listed=False)
+        return [Page(first, front, body, key=site.key("term", meta))]
+    intro = f"{description} Runs newest first."
+    return listings.paged(site, term["runs"], lambda k: first if k == 1 else f"{taxonomy}/{term_slug}/older-{k - 1}.md", meta,
+                          intro=intro, related=experiments, anchored=True)

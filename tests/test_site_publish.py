@@ -1,0 +1,119 @@
+"""Publishing again: only what changed is rendered, tampering is still caught, the home page says what changed."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import datetime, timedelta, timezone
+
+from benchmarks.synthetic_runs import KINDS, make_runs
+from tests.conftest import run_cli
+from tests.sitebuild import generate
+
+LATER = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def rendered(log: str) -> int:
+    return int(re.search(r"\((\d+) rendered", log).group(1))
+
+
+def mtimes(folder) -> dict:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and ".trainbook" not in p.parts}
+
+
+def test_publishing_unchanged_runs_again_renders_and_writes_nothing(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    before = mtimes(tmp_path / "content")
+    log = generate(synthetic_copy, tmp_path)
+    assert rendered(log) == 0
+    assert mtimes(tmp_path / "content") == before
+
+
+def test_adding_a_run_rerenders_its_page_its_neighbour_and_the_lists_but_no_other_run_page(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    runs_before = mtimes(tmp_path / "content" / "runs")
+    (new,) = make_runs(synthetic_copy, 1, seed=99, start=LATER)
+    log = generate(synthetic_copy, tmp_path)
+    changed = {path.split("/")[0] for path, mtime in mtimes(tmp_path / "content" / "runs").items()
+               if path.endswith("/index.md") and runs_before.get(path) != mtime}
+    assert new.name in changed
+    assert len(changed) == 2, changed  # the new run, and the run before it of the same experiment (its "next run" link)
+    assert rendered(log) < 60  # of ~130 pages: the new run, its neighbour, lists, indexes, overview
+
+
+def test_an_edited_artifact_is_caught_even_when_its_hash_was_cached(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    run = next(p for p in synthetic_copy.iterdir() if p.name.startswith("names-mlp-"))
+    metrics = run / "metrics.jsonl"
+    metrics.write_text(metrics.read_text().replace("2", "3"))  # same size, new content
+    generate(synthetic_copy, tmp_path)
+    page = (tmp_path / "content" / "runs" / run.name / "index.md").read_text()
+    assert "Verification failed" in page and "metrics.jsonl: content differs" in page
+
+
+def test_home_page_lists_runs_added_since_the_previous_publish_and_keeps_listing_them_on_a_republish(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    overview = tmp_path / "content" / "overview" / "index.md"
+    assert "This is the first publish of this site" in overview.read_text()
+    (new,) = make_runs(synthetic_copy, 1, seed=7, start=LATER)
+    generate(synthetic_copy, tmp_path)
+    text = overview.read_text()
+    assert "Compared with the publish of" in text and "1 new run(s)" in text and new.name in text
+    generate(synthetic_copy, tmp_path)  # nothing new: the last change is still what the home page shows
+    assert overview.read_text() == text
+
+
+def test_a_fresh_checkout_compares_with_the_live_sites_snapshot(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path / "live")
+    snapshot = tmp_path / "live" / "content" / "runs" / "published.json"
+    assert json.loads(snapshot.read_text())["format"] == "trainbook-published-1"
+    (new,) = make_runs(synthetic_copy, 1, seed=8, start=LATER)
+    generate(synthetic_copy, tmp_path / "ci", "--previous-publish", str(snapshot))
+    text = (tmp_path / "ci" / "content" / "overview" / "index.md").read_text()
+    assert "1 new run(s)" in text and new.name in text and "first publish" not in text
+
+
+def test_a_run_that_no_longer_verifies_is_called_out_on_the_home_page(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    run = next(p for p in synthetic_copy.iterdir() if p.name.startswith("market-pg-"))
+    (run / "run.json").write_text((run / "run.json").read_text().replace('"pid": 1', '"pid": 2'))
+    generate(synthetic_copy, tmp_path)
+    text = (tmp_path / "content" / "overview" / "index.md").read_text()
+    assert re.search(rf"\[{run.name}\]\([^)]*\) \*\*no longer verifies\*\*", text)
+
+
+def test_summary_sentence_compares_with_the_previous_finished_run(tmp_path):
+    runs = tmp_path / "runs"
+    first, second = make_runs(runs, 2, failed_every=0, kinds=KINDS[:1])
+    for run, value in ((first, 2.0), (second, 1.9)):
+        record = json.loads((run / "run.json").read_text())
+        record["metrics"]["val_loss"] = value
+        record["duration_s"] = 192.0
+        (run / "run.json").write_text(json.dumps(record))
+    generate(runs, tmp_path)
+    page = (tmp_path / "content" / "runs" / second.name / "index.md").read_text()
+    assert '<p class="lede">3.2 min on cpu, val loss 1.9000, 2,000 steps, 5.0% better than the previous run.</p>' in page
+
+
+def hugo_build(work) -> str:
+    result = run_cli("generators.hugo_build", "--content", str(work / "content"), "--destination", str(work / "public"))
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_everything_after_one_is_removed(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    assert "full build" in hugo_build(tmp_path)
+    public = tmp_path / "public"
+    untouched = next(public.glob("runs/market-pg-*/index.html"))
+    stamp = untouched.stat().st_mtime_ns
+    (new,) = make_runs(synthetic_copy, 1, seed=11, start=LATER)
+    generate(synthetic_copy, tmp_path)
+    assert "incremental build" in hugo_build(tmp_path)
+    assert (public / "runs" / new.name / "index.html").is_file() and (public / "runs" / new.name / "loss.png").is_file()
+    assert new.name in (public / "index.html").read_text() and new.name in (public / "statuses" / "ok" / "index.html").read_text()
+    assert untouched.stat().st_mtime_ns == stamp
+    shutil.rmtree(new)
+    generate(synthetic_copy, tmp_path)
+    assert "full build" in hugo_build(tmp_path)
+    assert not (public / "runs" / new.name).exists()
