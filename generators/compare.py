@@ -37,6 +37,10 @@ def pairs(runs: list[RunView]) -> list[tuple[RunView, RunView]]:
     return sorted(chosen.values(), key=lambda pair: (pair[1].started, pair[1].id, pair[0].id), reverse=True)
 
 
+def page_path(base: RunView, head: RunView) -> str:
+    return f"compare/{diff.pair_slug(base, head)}/index.md"
+
+
 def _run_link(run: RunView) -> markup.Safe:
     return markup.Safe(f"[{markup.inline(run.id)}](../../runs/{markup.url_part(run.id)}/)")
 
@@ -69,7 +73,6 @@ def _highlight(value: str | None, differs: bool) -> markup.Safe:
 
 
 def compare_page(base: RunView, head: RunView) -> Page:
-    slug = diff.pair_slug(base, head)
     key = head.key_metric
     front = {"title": f"{base.id} vs {head.id}", "page_type": "compare", "experiment": head.experiment,
              "date": head.started, "base": base.id, "head": head.id}
@@ -83,7 +86,7 @@ def compare_page(base: RunView, head: RunView) -> Page:
                                     head.folder / "metrics.jsonl", f"{head.experiment}: base vs head", key["name"])
     body = render("compare.md.j2", front, base=base, head=head, experiment=head.experiment, facts=_facts(base, head),
                   metrics=metrics, config=config, changed=sum(r[3] for r in rows), figure=figure.name if figure else None)
-    return Page(f"compare/{slug}/index.md", front, body, [figure] if figure else [])
+    return Page(page_path(base, head), front, body, [figure] if figure else [])
 
 
 def compare_index(chosen: list[tuple[RunView, RunView]]) -> Page:

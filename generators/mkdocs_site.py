@@ -129,6 +129,8 @@ def nav(pages: list[Page], authored: list[Page]) -> list:
         entries.append({"Experiments": ["experiments/index.md"] + [{p.split("/")[1]: MkDocs().file_of(p)} for p in experiments]})
     if "runs/_index.md" in by_path:
         entries.append({"Runs": "runs/index.md"})
+    if "compare/_index.md" in by_path:
+        entries.append({"Comparisons": "compare/index.md"})
     browse = [{by_path[f"{t}/_index.md"].front["title"]: f"{t}/index.md"} for t in ("kinds", "datasets", "statuses", "tags")
               if f"{t}/_index.md" in by_path]
     if browse:

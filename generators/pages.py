@@ -82,9 +82,16 @@ class Site:
     newer: dict[str, RunView | None] = field(init=False)
     baseline: dict[str, RunView | None] = field(init=False)
     """run id -> the latest earlier finished run of its experiment with a key metric, to compare against"""
+    comparisons: dict[str, list[tuple[str, RunView]]] = field(init=False)
+    """run id -> (comparison page path, the other run) for each comparison page the run is part of"""
 
     def __post_init__(self):
-        self.by_experiment, self.older, self.newer, self.baseline = {}, {}, {}, {}
+        from .compare import pairs, page_path
+
+        self.by_experiment, self.older, self.newer, self.baseline, self.comparisons = {}, {}, {}, {}, {}
+        for base, head in pairs(self.runs):
+            self.comparisons.setdefault(head.id, []).append((page_path(base, head), base))
+            self.comparisons.setdefault(base.id, []).append((page_path(base, head), head))
         for run in self.runs:  # newest first
             self.by_experiment.setdefault(run.experiment, []).append(run)
         for group in self.by_experiment.values():
@@ -186,13 +193,15 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     path = f"runs/{run.id}/index.md"
     before, older, newer = site.baseline.get(run.id), site.older.get(run.id), site.newer.get(run.id)
     files = run.published_files
+    compared = site.comparisons.get(run.id, [])
     page_key = site.key("run", run_fingerprint(run), run_fingerprint(before), before and before.key_value,
-                        older and older.id, newer and newer.id, [f.name for f in files])
+                        older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared])
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
         summary=Later(lambda: describe.summary(run, before)), metrics=Later(lambda: sorted(run.metrics.items())),
         figures=Later(lambda: figure_rows(run, site.target)), sections=Later(lambda: render_sections(run)),
         audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
+        compared=compared,
         reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),
     )
     return Page(path, front, body, files, key=page_key)
