@@ -6,14 +6,15 @@ import math
 
 import torch
 
+from trainer.engines.lm import TIMING_KEYS
 from trainer.engines.optim import lr_at
 from trainer.models.mlp import CharMLP
 from trainer.schemas import MLPModelConfig, OptimConfig
 from trainer.tracking import ledger
 from tests.conftest import REPO, run_cli, train
 
-EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt",
-                  "loss.png", "lr.png", "embeddings.png"}
+EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt", "best.pt",
+                  "loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"}
 
 
 def test_run_folder_holds_every_artifact_and_a_complete_record(tiny_runs):
@@ -29,7 +30,7 @@ def test_run_folder_holds_every_artifact_and_a_complete_record(tiny_runs):
     assert record["data"]["sha256"] and record["data"]["splits"]["train"]["words"] > 70_000
     assert record["environment"]["torch_threads"] >= 1 and record["environment"]["world_size"] == 1
     assert record["seeds"]["seed"] == 1337 and record["seeds"]["data.split_seed"] == 42
-    assert {f["file"] for f in record["figures"]} == {"loss.png", "lr.png", "embeddings.png"}
+    assert {f["file"] for f in record["figures"]} == {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"}
 
 
 def test_finished_run_is_sealed_in_the_ledger(tiny_runs):
@@ -45,10 +46,17 @@ def test_samples_are_lowercase_words(tiny_runs):
     assert len(samples) == 5 and all(s.isalpha() and s.islower() or s == "" for s in samples)
 
 
+def model_metrics(run) -> list[dict]:
+    """metrics.jsonl without the columns that time the machine (step time, tokens/s, MFU)."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+
+
 def test_same_config_and_seed_give_bit_identical_runs(tmp_path):
     first = train(tmp_path / "a")
     second = train(tmp_path / "b")
-    for name in ("metrics.jsonl", "samples.txt", "embeddings.json", "loss.png"):
+    assert model_metrics(first) == model_metrics(second)
+    for name in ("samples.txt", "embeddings.json", "loss.png", "lr.png", "grad_norm.png"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     a = torch.load(first / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(second / "checkpoint.pt", weights_only=True)["model"]

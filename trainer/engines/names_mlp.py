@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import seeding, viz
+from .. import distributed, seeding, viz
 from ..data import words
 from ..models.mlp import CharMLP
 from ..schemas import MLPExperiment
@@ -15,6 +15,7 @@ from . import lm
 
 KIND = "language-model"
 KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
+RESUMABLE = True
 EVAL_CHUNK = 8192  # examples per forward pass when scoring a whole split
 
 
@@ -30,30 +31,32 @@ class Prepared:
 
 
 def prepare(cfg: MLPExperiment, source: str) -> Prepared:
+    lm.accumulation_steps(cfg, 1, distributed.current().size, source)
     data = words.load(cfg.data, source)
     return Prepared(cfg, data, CharMLP(cfg.model, data.vocab_size, cfg.data.context))
 
 
 def _task(p: Prepared) -> lm.LMTask:
     X, Y = p.data.examples["train"]
-    batch_size = p.cfg.train.batch_size
 
-    def train_batch(gen: torch.Generator):
-        ix = torch.randint(0, len(Y), (batch_size,), generator=gen)
+    def train_batch(ix: torch.Tensor):
         return X[ix], Y[ix]
 
     def split_batches(split: str):
         xs, ys = p.data.examples[split]
         return [(xs[i:i + EVAL_CHUNK], ys[i:i + EVAL_CHUNK]) for i in range(0, len(ys), EVAL_CHUNK)]
 
-    return lm.LMTask(p.model, train_batch, split_batches)
+    return lm.LMTask(p.model, len(Y), train_batch, split_batches)
 
 
-def train(p: Prepared, run: Run) -> dict:
+def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
     cfg = p.cfg
-    metrics = lm.train(cfg, _task(p), run)
+    metrics = lm.train(cfg, _task(p), run, resume)
+    if run is None:  # not rank 0: nothing to write
+        return metrics
     metrics["uniform_loss"] = math.log(p.data.vocab_size)
 
+    p.model.cpu()  # sampling and the embedding figure run on the CPU, wherever training ran
     gen = seeding.generator(cfg.sample.seed)
     samples = p.model.generate(cfg.sample.count, cfg.sample.max_length, cfg.sample.temperature, gen)
     run.write_text("samples.txt", "".join(p.data.decode(s) + "\n" for s in samples))

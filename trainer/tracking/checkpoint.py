@@ -11,6 +11,10 @@ import torch
 from .files import write_bytes
 
 FORMAT = "trainbook-checkpoint-1"
+LAST = "checkpoint.pt"
+"""the latest state of a run, written every `checkpoint_interval` steps and at the end: what `resume` reads"""
+BEST = "best.pt"
+"""the state with the lowest validation loss so far"""
 
 
 class CheckpointError(Exception):
