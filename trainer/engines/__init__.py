@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-ENGINES = {"mlp": "names_mlp"}
+ENGINES = {"mlp": "names_mlp", "gpt": "gpt"}
 """model.type -> engine module in this package."""
 
 
