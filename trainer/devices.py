@@ -49,7 +49,8 @@ def configure(device: torch.device) -> None:
 
 
 def autocast(kind: str, device: torch.device):
-    if kind == "off":
+    """A context manager running the forward pass in `kind` (fp32 | bf16 | fp16)."""
+    if kind == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES[kind])
 
@@ -68,5 +69,5 @@ def peak_flops(device: torch.device, kind: str, configured: float = 0.0) -> floa
     name = torch.cuda.get_device_name(device)
     for model, peaks in PEAK_FLOPS:
         if model in name:
-            return peaks["tf32" if kind == "off" else "16-bit"]
+            return peaks["tf32" if kind == "fp32" else "16-bit"]
     return None

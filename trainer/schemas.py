@@ -78,8 +78,8 @@ class LMTrainConfig(TrainConfig):
     0 means one micro-batch per process"""
     device: Literal["cpu", "cuda", "mps", "auto"] = "cpu"
     """where to train: cpu (bit-reproducible), cuda, mps, or auto (cuda, then mps, then cpu)"""
-    autocast: Literal["off", "bf16", "fp16"] = "off"
-    """mixed precision through torch.autocast: off (float32), bf16, or fp16 (with a gradient scaler)"""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """fp32, or mixed precision through torch.autocast: bf16, or fp16 (with a gradient scaler)"""
     compile: bool = False
     """compile the model with torch.compile (slow to start, faster on GPUs)"""
     keep_best: bool = True

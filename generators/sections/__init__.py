@@ -10,10 +10,11 @@ from typing import Callable
 
 from ..markup import Safe
 from ..runs import RunView
+from . import multiple_choice
 
 Builder = Callable[[RunView], "Safe | None"]
 
-BUILDERS: list[Builder] = []
+BUILDERS: list[Builder] = [multiple_choice.build]
 
 
 def render_sections(run: RunView) -> list[Safe]:

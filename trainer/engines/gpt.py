@@ -128,7 +128,7 @@ def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
 
 def _autocast(p: Prepared):
     device = distributed.current().device
-    return lambda: devices.autocast(p.cfg.train.autocast, device)
+    return lambda: devices.autocast(p.cfg.train.precision, device)
 
 
 def _samples(p: Prepared, run: Run) -> None:

@@ -148,8 +148,8 @@ class Loop:
         self.main = self.world.is_main and run is not None
         self.raw = task.model.to(self.device)
         self.optimizer = make_optimizer(self.raw, cfg.optim, fused=self.device.type in FUSED_ADAMW_DEVICES)
-        self.scaler = devices.grad_scaler(cfg.train.autocast, self.device)
-        self.autocast = lambda: devices.autocast(cfg.train.autocast, self.device)
+        self.scaler = devices.grad_scaler(cfg.train.precision, self.device)
+        self.autocast = lambda: devices.autocast(cfg.train.precision, self.device)
         model = torch.compile(self.raw) if cfg.train.compile else self.raw
         if self.world.distributed:
             model = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -157,7 +157,7 @@ class Loop:
         self.accum = accumulation_steps(cfg, task.tokens_per_example, self.world.size, "config")
         self.tokens_per_step = self.accum * self.world.size * cfg.train.batch_size * task.tokens_per_example
         self.batches = seeding.generator(cfg.seed + 1)  # its own stream, so evaluation never shifts the batch order
-        self.peak = devices.peak_flops(self.device, cfg.train.autocast, cfg.train.peak_flops)
+        self.peak = devices.peak_flops(self.device, cfg.train.precision, cfg.train.peak_flops)
         self.state = LoopState()
         self.metrics = MetricsLog(run.file(METRICS_FILE)) if self.main else None
 
@@ -249,11 +249,12 @@ class Loop:
             if self.cfg.train.keep_best:  # for using the best model later; resuming uses the last checkpoint
                 checkpoint.save(self.run.file(checkpoint.BEST), self.checkpoint_state([seeding.capture_rng()]))
 
-    def save(self) -> None:
+    def save(self, progress: Progress | None) -> None:
         state = self.checkpoint_state(self.world.gather(seeding.capture_rng()))  # every process takes part
         if self.main:
             self.metrics.flush()
             checkpoint.save(self.run.file(checkpoint.LAST), state)
+            progress.write(f"{self.cfg.name} step {self.state.step}: checkpoint saved (resumable from here)")
 
     def run_steps(self) -> None:
         cfg, steps = self.cfg, self.cfg.train.steps
@@ -270,7 +271,7 @@ class Loop:
                 self.evaluate(progress)
             interval = cfg.train.checkpoint_interval
             if (interval and done % interval == 0) or last:
-                self.save()
+                self.save(progress)
             if progress:
                 progress.update(done, loss=self.metrics.last("train_loss"), lr=self.lr)
         if progress:
@@ -298,6 +299,8 @@ class Loop:
         mfu = self.mfu(tokens_per_s)
         if mfu is not None:
             out["mfu"] = mfu
+        if self.device.type == "cuda":
+            out["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         return out
 
     def figures(self) -> None:
