@@ -130,9 +130,9 @@ def throughput_figure(rows: list[dict], path: Path, title: str) -> Path:
     fig, ax = figure(f"{title} (median {median:,.0f} tokens/s)", "step", "training tokens per second")
     ax.plot(steps, rate, color=TRAIN_COLOR, linewidth=1.0, label="tokens/s per logged step")
     ax.axhline(median, color=TEST_COLOR, linestyle="--", linewidth=1.0, label="median")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(bottom=0, top=max(rate, default=1) * 1.25)  # headroom above the data for the legend
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right", ncols=2)
     return save(fig, path)
 
 

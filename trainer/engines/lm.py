@@ -214,10 +214,11 @@ class Loop:
         s = self.state
         s.step = step + 1
         s.init_loss = loss if s.init_loss is None else s.init_loss
-        s.window["loss"].append(loss)
-        s.window["grad_norm"].append(norm)
-        s.window["seconds"].append(seconds)
         self.lr = lr
+        if self.main:  # only rank 0 logs rows, and so empties the window
+            s.window["loss"].append(loss)
+            s.window["grad_norm"].append(norm)
+            s.window["seconds"].append(seconds)
 
     # --- what happens after a step ------------------------------------------------------------
 
