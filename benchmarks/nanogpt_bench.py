@@ -59,7 +59,8 @@ def _timed(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, floa
 
 
 def _eval_interval(iters: int) -> int:
-    return min(250, iters)  # nanoGPT's; the last iteration must be an evaluation for both
+    """nanoGPT's 250 when it divides the run; else the whole run (nanoGPT evaluates only on multiples of it)."""
+    return 250 if iters % 250 == 0 else iters
 
 
 def run_trainbook(iters: int, runs_dir: Path) -> dict:

@@ -88,3 +88,19 @@ def test_top_k_1_sampling_is_greedy_and_never_emits_padded_ids():
     assert rows[0][5] == model(idx)[0][0, -1, :5].argmax().item()
     wide = sampling.generate(model, [1], 50, 10, block_size=8, vocab_size=5, generator=gen, temperature=5.0)
     assert max(max(r) for r in wide) < 5
+
+
+@pytest.mark.parametrize("experiment", ["shakespeare-char-gpt.yaml", "shakespeare-bpe-gpt.yaml", "gpu/gpt2-small.yaml",
+                                        "bench/nanogpt-baby.yaml"])
+def test_gpt_experiments_round_trip_through_their_resolved_yaml(experiment):
+    """`resume` rebuilds the config from the run's config.yaml, so nothing (e.g. a newline prompt) may change."""
+    import dataclasses
+
+    import yaml
+
+    from trainer import config
+    from tests.conftest import REPO
+
+    cfg = config.load(REPO / "experiments" / experiment)
+    again = config.from_dict(yaml.safe_load(config.dump_yaml(cfg)), "config.yaml")
+    assert dataclasses.asdict(again) == dataclasses.asdict(cfg)
