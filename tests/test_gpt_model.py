@@ -1,18 +1,14 @@
-"""The GPT model: its size, causality, initialisation, FLOPs estimate; the loop's accumulation and sampling."""
+"""The GPT model: its size, causality, initialisation, FLOPs estimate; sampling; its experiment files."""
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest
 import torch
 
-from trainer.config import ConfigError
-from trainer.engines import lm
-from trainer.engines.optim import make_optimizer
 from trainer.evals import sampling
 from trainer.models.gpt import GPT
-from trainer.schemas import GPTExperiment, GPTModelConfig, OptimConfig
+from trainer.schemas import GPTModelConfig
 
 CFG = GPTModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=8)
 
@@ -51,31 +47,6 @@ def test_initial_loss_is_close_to_uniform_and_residual_projections_are_scaled_by
 def test_vocabulary_is_padded_to_the_requested_multiple():
     model = GPT(GPTModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=4, vocab_multiple=64), 50257)
     assert model.wte.weight.shape[0] == 50304 and model.vocab_size == 50257
-
-
-def test_accumulating_n_micro_batches_of_one_equals_one_batch_of_n():
-    torch.manual_seed(0)
-    one, many = GPT(CFG, 11), None
-    many = copy.deepcopy(one)
-    optim = OptimConfig(name="adamw", lr=1e-2, weight_decay=0.1)
-    opt_one, opt_many = make_optimizer(one, optim, fused=True), make_optimizer(many, optim, fused=True)
-    for _ in range(2):
-        x, y = torch.randint(0, 11, (4, 8)), torch.randint(0, 11, (4, 8))
-        a = lm.train_step(one, opt_one, [(x, y)], grad_clip=0.5)
-        b = lm.train_step(many, opt_many, [(x[i:i + 1], y[i:i + 1]) for i in range(4)], grad_clip=0.5)
-        assert torch.allclose(a.loss, b.loss, atol=1e-6) and torch.allclose(a.grad_norm, b.grad_norm, rtol=1e-5)
-    for (name, p), q in zip(one.named_parameters(), many.parameters()):
-        assert torch.allclose(p, q, atol=1e-6), name
-
-
-def test_tokens_per_step_must_be_a_whole_number_of_micro_batches():
-    cfg = GPTExperiment(name="x", model=GPTModelConfig())
-    cfg.train.tokens_per_step = 3 * 12 * 64
-    assert lm.accumulation_steps(cfg, 64, 1, "exp.yaml") == 3
-    assert lm.accumulation_steps(cfg, 64, 3, "exp.yaml") == 1
-    with pytest.raises(ConfigError, match=r"multiple of .* = 12 x 64 x 2 = 1536, got 2304") as e:
-        lm.accumulation_steps(cfg, 64, 2, "exp.yaml")
-    assert e.value.key == "train.tokens_per_step"
 
 
 def test_top_k_1_sampling_is_greedy_and_never_emits_padded_ids():

@@ -3,7 +3,9 @@
 An engine hands it an `LMTask` (model, a way to build batches from example indices, split
 evaluators); the loop owns the optimiser, schedule, gradient accumulation, mixed precision,
 compilation, data parallelism, metrics, validation, checkpoints (last and best), resumption,
-progress, and the loss, learning-rate, gradient-norm and throughput figures.
+progress, and the loss, learning-rate, gradient-norm and throughput figures. A task may bring its
+own backward pass and optimiser (manual backprop) and observers that watch chosen steps
+(introspection, gradient checks).
 
 Batches are drawn from one seeded generator that every process advances identically: each step
 draws the indices of every micro-batch of every process, and a process builds only its own. So
@@ -42,6 +44,32 @@ class TrainingFailed(Exception):
     """Training cannot go on (e.g. the loss is no longer finite); the message says where and why."""
 
 
+class StepObserver:
+    """Watches chosen training steps without changing them (introspection, gradient checks).
+
+    On each step it `wants` (1-based), the loop calls `before_forward`, then `after_backward` once
+    every `.grad` is in place (accumulated over the step's micro-batches, unscaled, before clipping;
+    `batch` is the step's micro-batches joined), then `after_update` after the optimiser step;
+    `finish` runs once after the last step. Raising TrainingFailed from any of them fails the run
+    with that reason. Observers run in the process that writes the run (rank 0).
+    """
+
+    def wants(self, step: int, steps: int) -> bool:
+        return False
+
+    def before_forward(self, step: int) -> None:
+        pass
+
+    def after_backward(self, step: int, batch: Batch, loss: torch.Tensor, lr: float) -> None:
+        pass
+
+    def after_update(self, step: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
 @dataclass
 class LMTask:
     model: nn.Module
@@ -56,6 +84,12 @@ class LMTask:
     flops_per_token: float | None = None
     """training FLOPs per token, for model FLOPs utilisation (None: not reported)"""
     final_splits: tuple[str, ...] = ("train", "val", "test")
+    make_optimizer: Callable | None = None
+    """(model, OptimConfig) -> optimiser, for a model that brings its own (manual backprop's hand-written
+    SGD); default: AdamW or SGD from optim.py"""
+    backward: Callable[[torch.Tensor], None] = torch.Tensor.backward
+    """fills every parameter's .grad from the loss; manual backprop passes its hand-written backward"""
+    observers: list[StepObserver] = field(default_factory=list)
 
 
 def accumulation_steps(cfg, tokens_per_example: int, world_size: int, source: str) -> int:
@@ -97,12 +131,14 @@ class StepResult:
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, micro_batches: list[Batch], *,
                grad_clip: float = 0.0, scaler: torch.amp.GradScaler | None = None,
-               autocast: Callable = contextlib.nullcontext) -> StepResult:
+               autocast: Callable = contextlib.nullcontext, backward: Callable = torch.Tensor.backward,
+               after_backward: Callable[[torch.Tensor], None] | None = None) -> StepResult:
     """One optimisation step over `micro_batches`: their gradients accumulated, clipped, applied.
 
     Each micro-batch's loss is divided by their number, so the accumulated gradient is the
     gradient of the mean loss, as if they had been one batch. Under DDP the gradient all-reduce
-    runs only after the last micro-batch (`no_sync` for the others).
+    runs only after the last micro-batch (`no_sync` for the others). `after_backward(loss)` sees the
+    finished gradients before they are clipped.
     """
     scaler = scaler or torch.amp.GradScaler("cpu", enabled=False)
     optimizer.zero_grad(set_to_none=True)
@@ -112,9 +148,12 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, micro_batches
         with model.no_sync() if skip_sync else contextlib.nullcontext():
             with autocast():
                 _, loss = model(x, y)
-            scaler.scale(loss / n).backward()
+            backward(scaler.scale(loss / n))
         total = total + loss.detach()
     scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
+    mean_loss = total / n if n > 1 else total
+    if after_backward is not None:
+        after_backward(mean_loss)
     params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     if grad_clip > 0:
         norm = nn.utils.clip_grad_norm_(params, grad_clip)
@@ -122,7 +161,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, micro_batches
         norm = nn.utils.get_total_norm([p.grad for p in params])
     scaler.step(optimizer)
     scaler.update()
-    return StepResult(total / n if n > 1 else total, norm)
+    return StepResult(mean_loss, norm)
 
 
 @dataclass
@@ -147,7 +186,8 @@ class Loop:
         self.device = self.world.device
         self.main = self.world.is_main and run is not None
         self.raw = task.model.to(self.device)
-        self.optimizer = make_optimizer(self.raw, cfg.optim, fused=self.device.type in FUSED_ADAMW_DEVICES)
+        self.optimizer = task.make_optimizer(self.raw, cfg.optim) if task.make_optimizer else \
+            make_optimizer(self.raw, cfg.optim, fused=self.device.type in FUSED_ADAMW_DEVICES)
         self.scaler = devices.grad_scaler(cfg.train.precision, self.device)
         self.autocast = lambda: devices.autocast(cfg.train.precision, self.device)
         model = torch.compile(self.raw) if cfg.train.compile else self.raw
@@ -204,8 +244,21 @@ class Loop:
         t0 = time.perf_counter()
         lr = lr_at(cfg.optim, step, cfg.train.steps)
         set_lr(self.optimizer, lr)
-        result = train_step(self.model, self.optimizer, self.micro_batches(), grad_clip=cfg.optim.grad_clip,
-                            scaler=self.scaler, autocast=self.autocast)
+        batches = self.micro_batches()
+        watching = [o for o in self.task.observers if o.wants(step + 1, cfg.train.steps)] if self.main else []
+        for observer in watching:
+            observer.before_forward(step + 1)
+
+        def after_backward(loss: torch.Tensor) -> None:
+            joined = batches[0] if len(batches) == 1 else tuple(torch.cat(parts) for parts in zip(*batches))
+            for observer in watching:
+                observer.after_backward(step + 1, joined, loss, lr)
+
+        result = train_step(self.model, self.optimizer, batches, grad_clip=cfg.optim.grad_clip, scaler=self.scaler,
+                            autocast=self.autocast, backward=self.task.backward,
+                            after_backward=after_backward if watching else None)
+        for observer in watching:
+            observer.after_update(step + 1)
         loss = self.world.mean(result.loss).item()
         norm = result.grad_norm.item()
         seconds = time.perf_counter() - t0
@@ -331,4 +384,6 @@ def train(cfg, task: LMTask, run: Run | None, resume: dict | None = None) -> dic
         return {}
     metrics = loop.final_metrics()
     loop.figures()
+    for observer in task.observers:
+        observer.finish()
     return metrics

@@ -37,11 +37,12 @@ class MLP(nn.Module):
     def __init__(self, cfg: GPTModelConfig):
         super().__init__()
         self.up = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
+        self.act = nn.GELU()  # a module, not F.gelu, so forward hooks (introspection) can find the activations
         self.proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.up(x))))
+        return self.dropout(self.proj(self.act(self.up(x))))
 
 
 class Block(nn.Module):
