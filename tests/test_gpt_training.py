@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -199,7 +200,7 @@ def test_resume_refuses_a_finished_run(gpt_runs):
 def test_gpt_run_page_shows_figures_samples_and_the_evaluation(gpt_runs, tmp_path):
     public = build_site(gpt_runs, tmp_path)
     run = only_run(gpt_runs)
-    html = (public / "runs" / run.name / "index.html").read_text()
+    html = unescape((public / "runs" / run.name / "index.html").read_text())  # values are entity-escaped
     for figure in ("loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"):
         assert re.search(rf'<img src="{figure}" alt="[^"]+"', html), figure
     assert "Multiple-choice evaluation" in html and "acc_norm" in html and "true ending" in html
