@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.nanogpt_bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--nanogpt-dir", type=Path, help="a nanoGPT checkout to run side by side (default: Trainbook alone)")
     p.add_argument("--iters", type=int, default=FULL_ITERS, help=f"iterations (default {FULL_ITERS}, the baby config's)")
-    p.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "bench", help="where Trainbook's run goes")
+    p.add_argument("--runs-dir", type=Path, default=REPO / "runs",
+                   help="where Trainbook's run goes (default runs/: it is an audited run like any other)")
     p.add_argument("--threads", type=int, help="torch threads for both (OMP_NUM_THREADS; default: torch's, one per core)")
     args = p.parse_args(argv)
     if args.threads:
