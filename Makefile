@@ -21,11 +21,24 @@ REPORT      ?= report.md
 ENGINE      ?= hugo
 MKDOCS_OUT  := build/mkdocs
 HISTORY_ARG  = $(if $(HISTORY),--history $(HISTORY_DIR))
+# GPT-2's BPE ranks, offline: openai-whisper's source archive on PyPI ships them (checked by sha256).
+WHISPER     := openai-whisper==20250625
+WHISPER_TAR := .cache/sdist/openai_whisper-20250625.tar.gz
+GPT2_RANKS  ?= .cache/gpt2.tiktoken
+# `make bench`: nanoGPT's CPU baby config; side by side with nanoGPT's train.py when NANOGPT_DIR is a checkout.
+NANOGPT_DIR ?=
+BENCH_ITERS ?= 2000
+BENCH_ARGS  ?=
+# `make bench-gpu`: runs with a plain python3 (torch, numpy, tiktoken, pyyaml, matplotlib, jinja2, tqdm), no venv.
+PYTHON_GPU  ?= python3
+GPU_TEXT    ?= ../shared/data/tinyshakespeare.txt
+GPU_STEPS   ?= 300
+GPU_ARGS    ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench clean distclean history report gate
+.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench bench-gpu clean distclean history report gate
 
-setup: $(READY)
+setup: $(READY) $(GPT2_RANKS)
 
 # The stamp depends on the pins, so editing requirements reinstalls on the next command.
 $(READY): requirements.txt requirements-data.txt
@@ -33,6 +46,10 @@ $(READY): requirements.txt requirements-data.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
 	touch $@
+
+$(GPT2_RANKS): | $(READY)
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary openai-whisper $(WHISPER) -d $(dir $(WHISPER_TAR))
+	$(PY) -m trainer.data.gpt2_ranks $(WHISPER_TAR) $@
 
 train: $(READY)
 	@set -e; for f in $(EXPERIMENTS); do echo "== $$f" >&2; $(PY) -m trainer run $$f; done
@@ -60,7 +77,7 @@ else
 	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
 endif
 
-test: $(READY)
+test: $(READY) $(GPT2_RANKS)
 	$(PY) -m pytest
 
 # Restore and verify the published history (HISTORY=<site URL or folder>) into $(HISTORY_DIR)/.
@@ -81,6 +98,12 @@ gate: $(READY)
 bench: $(READY)
 	$(PY) -m benchmarks.site_scale
 	$(PY) benchmarks/introspection_overhead.py
+	$(PY) -m benchmarks.nanogpt_bench --iters $(BENCH_ITERS) $(if $(NANOGPT_DIR),--nanogpt-dir $(NANOGPT_DIR)) $(BENCH_ARGS)
+
+# No venv and no $(READY): the GPU machine has its own python3 and no package index.
+bench-gpu:
+	$(PYTHON_GPU) -m benchmarks.gpu_bench --text $(GPU_TEXT) --ranks $(GPT2_RANKS) --steps $(GPU_STEPS) $(GPU_ARGS)
+	@if [ -n "$$OUT" ]; then cp -r benchmarks/gpu "$$OUT/"; echo "copied benchmarks/gpu to $$OUT" >&2; fi
 
 clean:
 	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache .cache $(HISTORY_DIR) $(REPORT)

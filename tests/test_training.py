@@ -6,15 +6,16 @@ import math
 
 import torch
 
+from trainer.engines.lm import TIMING_KEYS
 from trainer.engines.optim import lr_at
 from trainer.models.mlp import CharMLP
 from trainer.schemas import MLPModelConfig, OptimConfig
 from trainer.tracking import ledger
 from tests.conftest import REPO, run_cli, train
 
-FIGURES = {"loss.png", "lr.png", "embeddings.png",
+FIGURES = {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png",
            "activations.png", "gradients.png", "update_ratio.png", "saturation.png", "batchnorm.png"}
-EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt",
+EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt", "best.pt",
                   "introspection.json"} | FIGURES
 
 
@@ -47,10 +48,17 @@ def test_samples_are_lowercase_words(tiny_runs):
     assert len(samples) == 5 and all(s.isalpha() and s.islower() or s == "" for s in samples)
 
 
+def model_metrics(run) -> list[dict]:
+    """metrics.jsonl without the columns that time the machine (step time, tokens/s, MFU)."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+
+
 def test_same_config_and_seed_give_bit_identical_runs(tmp_path):
     first = train(tmp_path / "a")
     second = train(tmp_path / "b")
-    for name in ("metrics.jsonl", "samples.txt", "embeddings.json", "loss.png", "introspection.json", "update_ratio.png"):
+    assert model_metrics(first) == model_metrics(second)
+    for name in ("samples.txt", "embeddings.json", "loss.png", "lr.png", "grad_norm.png", "introspection.json", "update_ratio.png"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     a = torch.load(first / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(second / "checkpoint.pt", weights_only=True)["model"]

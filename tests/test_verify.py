@@ -9,8 +9,8 @@ import pytest
 from trainer.tracking import ledger
 from tests.conftest import run_cli
 
-ARTIFACTS = ["run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt",
-             "loss.png", "lr.png", "embeddings.png"]
+ARTIFACTS = ["run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt", "best.pt",
+             "loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"]
 
 
 def only_run(runs):

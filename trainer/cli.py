@@ -12,8 +12,10 @@ import traceback
 from pathlib import Path
 
 from . import config
+from .config import ConfigError
 from .tracking import ledger
-from .tracking.run import Run, runs_dir
+from .tracking.files import sha256_file
+from .tracking.run import Run, RunBusy, runs_dir
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -29,35 +31,39 @@ def _seeds(tree: dict, prefix: str = "") -> dict:
     return found
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    cfg = config.load(args.file, args.overrides)
-    import torch  # after the config is known good: a typo should not wait for torch to import
+def _setup(cfg, source: str):
+    """Threads, the process group under torchrun, and this process's device; a missing device is a config mistake."""
+    import torch
 
-    from . import engines, runtime, seeding
-    from .engines.lm import TrainingFailed
+    from . import devices, distributed
 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    seeding.seed_everything(cfg.seed)
-    engine = engines.for_model(cfg.model.type)
-    prepared = engine.prepare(cfg, args.file)
-
-    resolved = config.to_dict(cfg)
-    run = Run.create(
-        runs_dir(args.runs_dir), experiment=cfg.name, config=resolved, config_sha256=config.config_sha256(cfg),
-        config_yaml=config.dump_yaml(cfg), source=args.file, overrides=args.overrides,
-        seeds=_seeds(resolved), data=prepared.data_record,
-    )
-    run.record["environment"].update(runtime.torch_facts())
-    run.record["kind"] = engine.KIND
-    run.record["key_metric"] = engine.KEY_METRIC
-    run.save_record()
-    print(f"run {run.id} started in {run.path}", file=sys.stderr)
     try:
-        metrics = engine.train(prepared, run)
+        return distributed.setup(getattr(cfg.train, "device", "cpu"))
+    except devices.DeviceError as e:
+        raise ConfigError(source, "train.device", str(e)) from None
+
+
+def _prepare(engine, cfg, source: str, world):
+    from . import seeding
+
+    seeding.seed_everything(cfg.seed)
+    prepared = engine.prepare(cfg, source)
+    if world.distributed:
+        seeding.seed_rank(cfg.seed, world.rank)
+    return prepared
+
+
+def _train(engine, prepared, run: Run, resume: dict | None = None) -> int:
+    """Train, then seal the run with how it ended; returns the exit status."""
+    from .engines.lm import TrainingFailed
+
+    try:
+        metrics = engine.train(prepared, run, resume) if resume is not None else engine.train(prepared, run)
     except KeyboardInterrupt:
         run.finish("interrupted", {}, "interrupted by the user (SIGINT)")
-        print(f"run {run.id} interrupted", file=sys.stderr)
+        print(f"run {run.id} interrupted; continue it with: python -m trainer resume {run.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except TrainingFailed as e:
         run.finish("failed", {}, str(e))
@@ -68,10 +74,96 @@ def cmd_run(args: argparse.Namespace) -> int:
         run.finish("failed", {}, f"{type(e).__name__}: {e}")
         return EXIT_FAILED
     run.finish("ok", metrics)
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith("_loss") or k == engine.KEY_METRIC["name"])
+    key = engine.KEY_METRIC["name"]
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if (k.endswith("_loss") or k == key) and v is not None)
     print(f"run {run.id} ok: {shown}", file=sys.stderr)
     print(run.path)
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = config.load(args.file, args.overrides)
+    # torch is imported only after the config is known good: a typo should not wait for it
+    from . import distributed, engines, runtime
+
+    world = _setup(cfg, args.file)
+    try:
+        engine = engines.for_model(cfg.model.type)
+        prepared = _prepare(engine, cfg, args.file, world)
+        if not world.is_main:  # rank > 0 under torchrun: train, write nothing
+            engine.train(prepared, None)
+            return 0
+        resolved = config.to_dict(cfg)
+        run = Run.create(
+            runs_dir(args.runs_dir), experiment=cfg.name, config=resolved, config_sha256=config.config_sha256(cfg),
+            config_yaml=config.dump_yaml(cfg), source=args.file, overrides=args.overrides,
+            seeds=_seeds(resolved), data=prepared.data_record,
+        )
+        run.record["environment"].update(runtime.torch_facts(str(world.device), world.size))
+        run.record["kind"] = engine.KIND
+        run.record["key_metric"] = engine.KEY_METRIC
+        run.save_record()
+        print(f"run {run.id} started in {run.path}", file=sys.stderr)
+        return _train(engine, prepared, run)
+    finally:
+        distributed.teardown()
+
+
+def _resumable(folder: Path) -> tuple[dict, Path]:
+    """The record and config file of an unfinished run folder, or a ConfigError saying why not."""
+    record_path, config_path = folder / ledger.RECORD, folder / "config.yaml"
+    if not record_path.is_file() or not config_path.is_file():
+        raise ConfigError(str(folder), "", "not a run folder (expected run.json and config.yaml in it)")
+    try:
+        record = json.loads(record_path.read_text())
+    except ValueError as e:
+        raise ConfigError(str(record_path), "", f"not valid JSON: {e}") from None
+    if record.get("status") == "ok":
+        raise ConfigError(str(record_path), "status", "the run already finished (status ok); there is nothing to resume")
+    return record, config_path
+
+
+def _same_data(prepared, record: dict, source: str) -> None:
+    now, then = prepared.data_record, record.get("data") or {}
+    for key in ("sha256", "tokenizer"):
+        a, b = now.get(key), then.get(key)
+        a, b = (a.get("sha256"), b.get("sha256")) if isinstance(a, dict) and isinstance(b, dict) else (a, b)
+        if a != b:
+            raise ConfigError(source, f"data.{key}", f"differs from the run's (now {a}, recorded {b}); "
+                              "resuming on other data would not continue the same run")
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    folder = Path(args.run)
+    record, config_path = _resumable(folder)
+    cfg = config.from_dict(config.read_yaml(config_path), str(config_path))
+    from . import distributed, engines, runtime
+    from .tracking import checkpoint
+
+    engine = engines.for_model(cfg.model.type)
+    if not getattr(engine, "RESUMABLE", False):
+        raise ConfigError(str(config_path), "model.type", f"{cfg.model.type!r} runs cannot be resumed")
+    world = _setup(cfg, str(config_path))
+    try:
+        try:
+            state = checkpoint.load(folder / checkpoint.LAST)
+        except checkpoint.CheckpointError as e:
+            raise ConfigError(str(folder / checkpoint.LAST), "", str(e).removeprefix(f"{folder / checkpoint.LAST}: ")) from None
+        prepared = _prepare(engine, cfg, str(config_path), world)
+        _same_data(prepared, record, str(config_path))
+        if not world.is_main:
+            engine.train(prepared, None, state)
+            return 0
+        try:
+            run = Run.open(folder, claim=True)
+        except RunBusy as e:
+            raise ConfigError(str(folder), "", str(e)) from None
+        run.mark_resumed(step=state["step"], checkpoint_sha256=sha256_file(folder / checkpoint.LAST),
+                         elapsed_s=state["loop"]["elapsed_s"], facts=runtime.torch_facts(str(world.device), world.size))
+        print(f"run {run.id} resumed at step {state['step']} in {run.path}", file=sys.stderr)
+        return _train(engine, prepared, run, resume=state)
+    finally:
+        distributed.teardown()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -146,6 +238,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("file", help="experiment YAML file")
     run.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=0.05")
     run.set_defaults(func=cmd_run)
+
+    resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint, in its folder")
+    resume.add_argument("run", help="the run folder, e.g. runs/<run id>")
+    resume.set_defaults(func=cmd_resume)
 
     verify = sub.add_parser("verify", parents=[runs], help="check the ledger chain and every run's record and artifacts")
     verify.set_defaults(func=cmd_verify)

@@ -63,7 +63,18 @@ Fraction = Range(ge=0, le=1)
 # --- reading field docstrings ----------------------------------------------------------------
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The docstring written under each field of a dataclass (CleanRL style), by field name."""
+    """The docstring written under each field of a dataclass (CleanRL style), by field name.
+
+    Inherited fields keep the docstring of the class that declares them (a subclass may re-document).
+    """
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        if dataclasses.is_dataclass(klass):
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
     except (OSError, TypeError):

@@ -18,6 +18,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def seed_rank(seed: int, rank: int) -> None:
+    """Reseed a data-parallel process after its model was built (identically on every rank), so that
+    each rank draws its own dropout masks."""
+    seed_everything(seed + rank)
+
+
 def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

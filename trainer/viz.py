@@ -110,3 +110,42 @@ def embedding_figure(weights: np.ndarray, labels: list[str], path: Path, title: 
         ax.annotate(label, (x, y), ha="center", va="center", fontsize=9, zorder=3)
     ax.set_aspect("equal", adjustable="datalim")
     return save(fig, path)
+
+
+def grad_norm_figure(rows: list[dict], path: Path, title: str, clip: float = 0.0) -> Path:
+    fig, ax = figure(title, "step", "gradient L2 norm (log scale)")
+    steps, norms = series(rows, "grad_norm")
+    ax.plot(steps, norms, color=TRAIN_COLOR, alpha=0.25, linewidth=0.8, label="per logged step")
+    ax.plot(steps, ema(norms), color=TRAIN_COLOR, linewidth=1.6, label="smoothed")
+    if clip > 0:
+        ax.axhline(clip, color=VAL_COLOR, linestyle="--", linewidth=1.0, label=f"clipping threshold ({clip:g})")
+    ax.set_yscale("log")
+    ax.legend(loc="upper right")
+    return save(fig, path)
+
+
+def throughput_figure(rows: list[dict], path: Path, title: str) -> Path:
+    steps, rate = series(rows, "tokens_per_s")
+    median = float(np.median(rate)) if rate else 0.0
+    fig, ax = figure(f"{title} (median {median:,.0f} tokens/s)", "step", "training tokens per second")
+    ax.plot(steps, rate, color=TRAIN_COLOR, linewidth=1.0, label="tokens/s per logged step")
+    ax.axhline(median, color=TEST_COLOR, linestyle="--", linewidth=1.0, label="median")
+    ax.set_ylim(bottom=0, top=max(rate, default=1) * 1.25)  # headroom above the data for the legend
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.legend(loc="upper right", ncols=2)
+    return save(fig, path)
+
+
+def token_embedding_figure(weights: np.ndarray, labels: list[str], path: Path, title: str, labelled: int = 40) -> Path:
+    """Rows of `weights` (most frequent token first) in 2-D; the first `labelled` are named."""
+    points, how = project_2d(np.asarray(weights, dtype=np.float64))
+    fig, ax = figure(f"{title} ({how})", "component 1", "component 2")
+    fig.set_size_inches(7.0, 6.5)
+    ax.scatter(points[:, 0], points[:, 1], s=10, color="#9ecae1", edgecolor="none", zorder=2,
+               label=f"{len(points)} most frequent tokens")
+    top = points[:labelled]
+    ax.scatter(top[:, 0], top[:, 1], s=22, color="#3182bd", zorder=3, label=f"{len(top)} most frequent (labelled)")
+    for (x, y), label in zip(top, labels[:labelled]):
+        ax.annotate(label, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=8, zorder=4)
+    ax.legend(loc="best", fontsize=8)
+    return save(fig, path)

@@ -10,13 +10,13 @@ from typing import Callable
 
 from ..markup import Safe
 from ..runs import RunView
-from . import gradcheck, introspection
+from . import gradcheck, introspection, multiple_choice
 from .gates import gates_section
 from .published import published_section
 
 Builder = Callable[[RunView], "Safe | None"]
 
-BUILDERS: list[Builder] = [gates_section, published_section, gradcheck.build, introspection.build]
+BUILDERS: list[Builder] = [gates_section, published_section, gradcheck.build, introspection.build, multiple_choice.build]
 
 
 def render_sections(run: RunView) -> list[Safe]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-ENGINES = {"mlp": "names_mlp", "policy": "policy_gradient"}
+ENGINES = {"mlp": "names_mlp", "gpt": "gpt", "policy": "policy_gradient"}
 """model.type -> engine module in this package."""
 
 

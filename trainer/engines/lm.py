@@ -1,21 +1,32 @@
 """The language-model training loop, shared by every model that maps token windows to next-token logits.
 
-An engine hands it an `LMTask` (model, a batch sampler, split evaluators); the loop owns the
-optimiser, schedule, metrics, validation, checkpoints, progress and the loss and LR figures.
-A task may bring its own backward pass and optimiser (manual backprop) and observers that watch
-chosen steps (introspection, gradient checks).
+An engine hands it an `LMTask` (model, a way to build batches from example indices, split
+evaluators); the loop owns the optimiser, schedule, gradient accumulation, mixed precision,
+compilation, data parallelism, metrics, validation, checkpoints (last and best), resumption,
+progress, and the loss, learning-rate, gradient-norm and throughput figures. A task may bring its
+own backward pass and optimiser (manual backprop) and observers that watch chosen steps
+(introspection, gradient checks).
+
+Batches are drawn from one seeded generator that every process advances identically: each step
+draws the indices of every micro-batch of every process, and a process builds only its own. So
+the data a step sees depends only on the seed and `tokens_per_step`, not on how many processes
+share the work, and a checkpoint's generator state is the data loader's exact position.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from .. import seeding, viz
+from .. import devices, distributed, seeding, viz
+from ..config import ConfigError
 from ..tracking import checkpoint
 from ..tracking.metrics import FILE as METRICS_FILE, MetricsLog
 from ..tracking.run import Run
@@ -24,6 +35,9 @@ from .optim import lr_at, make_optimizer, set_lr
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 MAX_METRIC_ROWS = 2000  # long runs log interval means, so metrics.jsonl stays small enough to publish
+FUSED_ADAMW_DEVICES = ("cpu", "cuda")
+TIMING_KEYS = ("step_ms", "tokens_per_s", "mfu")
+"""Metrics that measure the machine rather than the model: they differ between identical runs."""
 
 
 class TrainingFailed(Exception):
@@ -34,9 +48,10 @@ class StepObserver:
     """Watches chosen training steps without changing them (introspection, gradient checks).
 
     On each step it `wants` (1-based), the loop calls `before_forward`, then `after_backward` once
-    every `.grad` is in place (before clipping), then `after_update` after the optimiser step;
+    every `.grad` is in place (accumulated over the step's micro-batches, unscaled, before clipping;
+    `batch` is the step's micro-batches joined), then `after_update` after the optimiser step;
     `finish` runs once after the last step. Raising TrainingFailed from any of them fails the run
-    with that reason.
+    with that reason. Observers run in the process that writes the run (rank 0).
     """
 
     def wants(self, step: int, steps: int) -> bool:
@@ -58,96 +73,317 @@ class StepObserver:
 @dataclass
 class LMTask:
     model: nn.Module
-    train_batch: Callable[[torch.Generator], Batch]
-    """one random training batch, drawn from the given generator"""
+    examples: int
+    """how many distinct training examples (windows, contexts) there are to draw from"""
+    train_batch: Callable[[torch.Tensor], Batch]
+    """the training batch made of the examples at the given indices (CPU tensors)"""
     split_batches: Callable[[str], Iterable[Batch]]
-    """every batch of a named split ('train', 'val', 'test'), for exact split losses"""
+    """the evaluation batches of a named split ('train', 'val', 'test')"""
+    tokens_per_example: int = 1
+    """predicted tokens in one example: 1 for a fixed-context model, the block size for a GPT"""
+    flops_per_token: float | None = None
+    """training FLOPs per token, for model FLOPs utilisation (None: not reported)"""
     final_splits: tuple[str, ...] = ("train", "val", "test")
-    make_optimizer: Callable = make_optimizer
-    """(model, OptimConfig) -> optimiser; manual backprop passes its hand-written SGD"""
+    make_optimizer: Callable | None = None
+    """(model, OptimConfig) -> optimiser, for a model that brings its own (manual backprop's hand-written
+    SGD); default: AdamW or SGD from optim.py"""
     backward: Callable[[torch.Tensor], None] = torch.Tensor.backward
     """fills every parameter's .grad from the loss; manual backprop passes its hand-written backward"""
     observers: list[StepObserver] = field(default_factory=list)
 
 
+def accumulation_steps(cfg, tokens_per_example: int, world_size: int, source: str) -> int:
+    """Micro-batches per process per step that make `train.tokens_per_step`, or a ConfigError."""
+    micro = cfg.train.batch_size * tokens_per_example * world_size
+    wanted = cfg.train.tokens_per_step
+    if not wanted:
+        return 1
+    if wanted % micro:
+        raise ConfigError(source, "train.tokens_per_step", f"must be a multiple of batch_size x tokens per example x processes "
+                          f"= {cfg.train.batch_size} x {tokens_per_example} x {world_size} = {micro}, got {wanted}")
+    return wanted // micro
+
+
 @torch.no_grad()
-def split_loss(model: nn.Module, batches: Iterable[Batch]) -> float:
-    """Mean per-token loss over a whole split, in eval mode (BatchNorm uses its running statistics)."""
+def split_loss(model: nn.Module, batches: Iterable[Batch], device: torch.device = torch.device("cpu"),
+               autocast: Callable = contextlib.nullcontext) -> float:
+    """Mean per-token loss over a split's batches, in eval mode (BatchNorm uses its running statistics)."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for x, y in batches:
-        _, loss = model(x, y)
+        x, y = x.to(device), y.to(device)
+        with autocast():
+            _, loss = model(x, y)
         total += loss.item() * y.numel()
         count += y.numel()
     model.train(was_training)
     return total / max(count, 1)
 
 
-def train(cfg, task: LMTask, run: Run) -> dict:
-    """Train `task.model` for cfg.train.steps and return the final metrics."""
-    model, steps = task.model, cfg.train.steps
-    optimizer = task.make_optimizer(model, cfg.optim)
-    batches = seeding.generator(cfg.seed + 1)  # its own stream, so evaluation never shifts the batch order
-    metrics = MetricsLog(run.file(METRICS_FILE))
-    every = math.ceil(steps / MAX_METRIC_ROWS)
-    progress = Progress(steps, 0, cfg.name, cfg.train.log_interval)
-    window, train_time, init_loss = [], 0.0, None
-    model.train()
-    for step in range(steps):
+@dataclass
+class StepResult:
+    loss: torch.Tensor
+    """this process's mean loss over its micro-batches"""
+    grad_norm: torch.Tensor
+    """global gradient norm before clipping"""
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, micro_batches: list[Batch], *,
+               grad_clip: float = 0.0, scaler: torch.amp.GradScaler | None = None,
+               autocast: Callable = contextlib.nullcontext, backward: Callable = torch.Tensor.backward,
+               after_backward: Callable[[torch.Tensor], None] | None = None) -> StepResult:
+    """One optimisation step over `micro_batches`: their gradients accumulated, clipped, applied.
+
+    Each micro-batch's loss is divided by their number, so the accumulated gradient is the
+    gradient of the mean loss, as if they had been one batch. Under DDP the gradient all-reduce
+    runs only after the last micro-batch (`no_sync` for the others). `after_backward(loss)` sees the
+    finished gradients before they are clipped.
+    """
+    scaler = scaler or torch.amp.GradScaler("cpu", enabled=False)
+    optimizer.zero_grad(set_to_none=True)
+    n, total = len(micro_batches), 0.0
+    for i, (x, y) in enumerate(micro_batches):
+        skip_sync = isinstance(model, DistributedDataParallel) and i < n - 1
+        with model.no_sync() if skip_sync else contextlib.nullcontext():
+            with autocast():
+                _, loss = model(x, y)
+            backward(scaler.scale(loss / n))
+        total = total + loss.detach()
+    scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
+    mean_loss = total / n if n > 1 else total
+    if after_backward is not None:
+        after_backward(mean_loss)
+    params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if grad_clip > 0:
+        norm = nn.utils.clip_grad_norm_(params, grad_clip)
+    else:
+        norm = nn.utils.get_total_norm([p.grad for p in params])
+    scaler.step(optimizer)
+    scaler.update()
+    return StepResult(mean_loss, norm)
+
+
+@dataclass
+class LoopState:
+    """Everything the loop carries between steps that a resumed run needs to continue exactly."""
+
+    step: int = 0
+    window: dict[str, list[float]] = field(default_factory=lambda: {"loss": [], "grad_norm": [], "seconds": []})
+    """per-step values since the last metrics row"""
+    init_loss: float | None = None
+    best_val: float | None = None
+    best_step: int | None = None
+    elapsed_s: float = 0.0
+
+
+class Loop:
+    """The pieces of one training run, put together once; `run_steps` then trains."""
+
+    def __init__(self, cfg, task: LMTask, run: Run | None):
+        self.cfg, self.task, self.run = cfg, task, run
+        self.world = distributed.current()
+        self.device = self.world.device
+        self.main = self.world.is_main and run is not None
+        self.raw = task.model.to(self.device)
+        self.optimizer = task.make_optimizer(self.raw, cfg.optim) if task.make_optimizer else \
+            make_optimizer(self.raw, cfg.optim, fused=self.device.type in FUSED_ADAMW_DEVICES)
+        self.scaler = devices.grad_scaler(cfg.train.precision, self.device)
+        self.autocast = lambda: devices.autocast(cfg.train.precision, self.device)
+        model = torch.compile(self.raw) if cfg.train.compile else self.raw
+        if self.world.distributed:
+            model = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.model = model
+        self.accum = accumulation_steps(cfg, task.tokens_per_example, self.world.size, "config")
+        self.tokens_per_step = self.accum * self.world.size * cfg.train.batch_size * task.tokens_per_example
+        self.batches = seeding.generator(cfg.seed + 1)  # its own stream, so evaluation never shifts the batch order
+        self.peak = devices.peak_flops(self.device, cfg.train.precision, cfg.train.peak_flops)
+        self.state = LoopState()
+        self.metrics = MetricsLog(run.file(METRICS_FILE)) if self.main else None
+
+    # --- state in and out ---------------------------------------------------------------------
+
+    def checkpoint_state(self, rng: list[dict]) -> dict:
+        """The state to continue from; `rng` holds every process's RNG states, by rank."""
+        s = self.state
+        return {
+            "step": s.step, "model": self.raw.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(), "batch_rng": self.batches.get_state(), "rng": rng,
+            "world_size": self.world.size, "accumulation": self.accum,
+            "loop": {"window": s.window, "init_loss": s.init_loss, "best_val": s.best_val, "best_step": s.best_step,
+                     "elapsed_s": self.run.elapsed_s() if self.run else 0.0},
+        }
+
+    def restore(self, saved: dict) -> None:
+        self.raw.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
+        self.batches.set_state(saved["batch_rng"])
+        rng = saved["rng"]
+        seeding.restore_rng(rng[self.world.rank] if self.world.rank < len(rng) else rng[0])
+        loop = saved["loop"]
+        self.state = LoopState(saved["step"], loop["window"], loop["init_loss"], loop["best_val"], loop["best_step"],
+                               loop["elapsed_s"])
+        if self.main:
+            self.metrics = MetricsLog.resume(self.run.file(METRICS_FILE), saved["step"])
+
+    # --- one step -----------------------------------------------------------------------------
+
+    def micro_batches(self) -> list[Batch]:
+        """Draw every process's micro-batch indices; build (and move to the device) this process's."""
+        size = (self.cfg.train.batch_size,)
+        draws = [torch.randint(0, self.task.examples, size, generator=self.batches) for _ in range(self.world.size * self.accum)]
+        mine = draws[self.world.rank * self.accum:(self.world.rank + 1) * self.accum]
+        pin = self.device.type == "cuda"
+        return [tuple(t.pin_memory().to(self.device, non_blocking=True) if pin else t.to(self.device)
+                      for t in self.task.train_batch(ix)) for ix in mine]
+
+    def step(self, step: int) -> None:
+        cfg = self.cfg
         t0 = time.perf_counter()
-        lr = lr_at(cfg.optim, step, steps)
-        set_lr(optimizer, lr)
-        x, y = task.train_batch(batches)
-        watching = [o for o in task.observers if o.wants(step + 1, steps)]
+        lr = lr_at(cfg.optim, step, cfg.train.steps)
+        set_lr(self.optimizer, lr)
+        batches = self.micro_batches()
+        watching = [o for o in self.task.observers if o.wants(step + 1, cfg.train.steps)] if self.main else []
         for observer in watching:
             observer.before_forward(step + 1)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        task.backward(loss)
-        for observer in watching:  # before clipping: observers see the gradients the backward pass computed
-            observer.after_backward(step + 1, (x, y), loss, lr)
-        if cfg.optim.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-        optimizer.step()
+
+        def after_backward(loss: torch.Tensor) -> None:
+            joined = batches[0] if len(batches) == 1 else tuple(torch.cat(parts) for parts in zip(*batches))
+            for observer in watching:
+                observer.after_backward(step + 1, joined, loss, lr)
+
+        result = train_step(self.model, self.optimizer, batches, grad_clip=cfg.optim.grad_clip, scaler=self.scaler,
+                            autocast=self.autocast, backward=self.task.backward,
+                            after_backward=after_backward if watching else None)
         for observer in watching:
             observer.after_update(step + 1)
-        value = loss.item()
-        train_time += time.perf_counter() - t0
-        if not math.isfinite(value):
-            raise TrainingFailed(f"training loss became {value} at step {step + 1}")
-        window.append(value)
-        init_loss = value if init_loss is None else init_loss
-        done = step + 1
-        if done % every == 0 or done == steps:
-            metrics.log(done, train_loss=sum(window) / len(window), lr=lr)
-            window = []
-        if done % cfg.train.eval_interval == 0 or done == steps:
-            val = split_loss(model, task.split_batches("val"))
-            metrics.log(done, val_loss=val)
-            progress.write(f"{cfg.name} step {done}: val loss {val:.4f}")
-        interval = cfg.train.checkpoint_interval
-        if (interval and done % interval == 0) or done == steps:
-            metrics.flush()
-            checkpoint.save(run.file("checkpoint.pt"), {
-                "step": done, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "batch_rng": batches.get_state(), "rng": seeding.capture_rng(),
-            })
-        progress.update(done, loss=metrics.last("train_loss"), lr=lr)
-    progress.close()
+        loss = self.world.mean(result.loss).item()
+        norm = result.grad_norm.item()
+        seconds = time.perf_counter() - t0
+        if not math.isfinite(loss):
+            raise TrainingFailed(f"training loss became {loss} at step {step + 1}")
+        s = self.state
+        s.step = step + 1
+        s.init_loss = loss if s.init_loss is None else s.init_loss
+        self.lr = lr
+        if self.main:  # only rank 0 logs rows, and so empties the window
+            s.window["loss"].append(loss)
+            s.window["grad_norm"].append(norm)
+            s.window["seconds"].append(seconds)
 
-    final = {f"{split}_loss": split_loss(model, task.split_batches(split)) for split in task.final_splits}
-    viz.loss_figure(metrics.rows, run.file("loss.png"), f"{cfg.name}: loss")
-    run.add_figure("loss.png", "Loss", "Training loss (light: per logged step; dark: smoothed) and validation loss, log scale. "
-                   "Healthy: both fall and flatten together; a widening gap means overfitting.")
-    viz.lr_figure(metrics.rows, run.file("lr.png"))
-    run.add_figure("lr.png", "Learning-rate schedule", "The learning rate used at each step (warmup, then the configured decay).")
+    # --- what happens after a step ------------------------------------------------------------
+
+    def log_row(self) -> None:
+        w, done = self.state.window, self.state.step
+        seconds = sum(w["seconds"]) / len(w["seconds"])
+        tokens_per_s = self.tokens_per_step / max(seconds, 1e-12)
+        row = {"train_loss": sum(w["loss"]) / len(w["loss"]), "lr": self.lr,
+               "grad_norm": sum(w["grad_norm"]) / len(w["grad_norm"]), "step_ms": seconds * 1000, "tokens_per_s": tokens_per_s}
+        mfu = self.mfu(tokens_per_s)
+        if mfu is not None:
+            row["mfu"] = mfu
+        self.metrics.log(done, **row)
+        self.state.window = {k: [] for k in w}
+
+    def mfu(self, tokens_per_s: float) -> float | None:
+        if self.peak is None or self.task.flops_per_token is None:
+            return None
+        return self.task.flops_per_token * tokens_per_s / (self.peak * self.world.size)
+
+    def evaluate(self, progress: Progress) -> None:
+        done = self.state.step
+        val = split_loss(self.raw, self.task.split_batches("val"), self.device, self.autocast)
+        self.metrics.log(done, val_loss=val)
+        progress.write(f"{self.cfg.name} step {done}: val loss {val:.4f}")
+        s = self.state
+        if s.best_val is None or val < s.best_val:
+            s.best_val, s.best_step = val, done
+            if self.cfg.train.keep_best:  # for using the best model later; resuming uses the last checkpoint
+                checkpoint.save(self.run.file(checkpoint.BEST), self.checkpoint_state([seeding.capture_rng()]))
+
+    def save(self, progress: Progress | None) -> None:
+        state = self.checkpoint_state(self.world.gather(seeding.capture_rng()))  # every process takes part
+        if self.main:
+            self.metrics.flush()
+            checkpoint.save(self.run.file(checkpoint.LAST), state)
+            progress.write(f"{self.cfg.name} step {self.state.step}: checkpoint saved (resumable from here)")
+
+    def run_steps(self) -> None:
+        cfg, steps = self.cfg, self.cfg.train.steps
+        every = math.ceil(steps / MAX_METRIC_ROWS)
+        progress = Progress(steps, self.state.step, cfg.name, cfg.train.log_interval) if self.main else None
+        self.raw.train()
+        for step in range(self.state.step, steps):
+            self.step(step)
+            done = step + 1
+            last = done == steps
+            if self.main and (done % every == 0 or last):
+                self.log_row()
+            if self.main and (done % cfg.train.eval_interval == 0 or last):
+                self.evaluate(progress)
+            interval = cfg.train.checkpoint_interval
+            if (interval and done % interval == 0) or last:
+                self.save(progress)
+            if progress:
+                progress.update(done, loss=self.metrics.last("train_loss"), lr=self.lr)
+        if progress:
+            progress.close()
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def final_metrics(self) -> dict:
+        task, rows = self.task, self.metrics.rows
+        final = {f"{split}_loss": split_loss(self.raw, task.split_batches(split), self.device, self.autocast)
+                 for split in task.final_splits}
+        step_ms = statistics.median(r["step_ms"] for r in rows if "step_ms" in r)
+        tokens_per_s = self.tokens_per_step * 1000 / step_ms
+        out = {
+            **final,
+            "init_loss": self.state.init_loss,
+            "best_val_loss": self.state.best_val,
+            "best_step": self.state.best_step,
+            "steps": self.cfg.train.steps,
+            "params": sum(p.numel() for p in self.raw.parameters()),
+            "tokens_per_step": self.tokens_per_step,
+            "steps_per_s": 1000 / step_ms,
+            "tokens_per_s": tokens_per_s,
+        }
+        mfu = self.mfu(tokens_per_s)
+        if mfu is not None:
+            out["mfu"] = mfu
+        if self.device.type == "cuda":
+            out["peak_memory_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        return out
+
+    def figures(self) -> None:
+        run, rows, name = self.run, self.metrics.rows, self.cfg.name
+        viz.loss_figure(rows, run.file("loss.png"), f"{name}: loss")
+        run.add_figure("loss.png", "Loss", "Training loss (light: per logged step; dark: smoothed) and validation loss, log scale. "
+                       "Healthy: both fall and flatten together; a widening gap means overfitting.")
+        viz.lr_figure(rows, run.file("lr.png"))
+        run.add_figure("lr.png", "Learning-rate schedule", "The learning rate used at each step (warmup, then the configured decay).")
+        viz.grad_norm_figure(rows, run.file("grad_norm.png"), f"{name}: gradient norm", self.cfg.optim.grad_clip)
+        run.add_figure("grad_norm.png", "Gradient norm", "Global L2 norm of the gradient before clipping, per logged step. "
+                       "Spikes that do not settle, or a steady climb, are signs of instability.")
+        viz.throughput_figure(rows, run.file("throughput.png"), f"{name}: throughput")
+        run.add_figure("throughput.png", "Throughput", "Training tokens processed per second at each logged step "
+                       "(includes data loading and the optimiser; evaluations are excluded). The first steps include "
+                       "warm-up and, with torch.compile, compilation.")
+
+
+def train(cfg, task: LMTask, run: Run | None, resume: dict | None = None) -> dict:
+    """Train `task.model` for cfg.train.steps (from a checkpoint's state when resuming) and return
+    the final metrics. `run` is None on every process but rank 0, which alone evaluates and writes."""
+    loop = Loop(cfg, task, run)
+    if resume is not None:
+        loop.restore(resume)
+    loop.run_steps()
+    if not loop.main:
+        return {}
+    metrics = loop.final_metrics()
+    loop.figures()
     for observer in task.observers:
         observer.finish()
-    return {
-        **final,
-        "init_loss": init_loss,
-        "steps": steps,
-        "params": sum(p.numel() for p in model.parameters()),
-        "steps_per_s": steps / max(train_time, 1e-9),
-    }
+    return metrics

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import seeding, viz
+from .. import distributed, seeding, viz
 from ..data import words
 from ..introspect.recorder import Introspector
 from ..models.mlp import CharMLP
@@ -23,6 +23,7 @@ from .manual_sgd import make_manual_sgd
 
 KIND = "language-model"
 KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
+RESUMABLE = True
 EVAL_CHUNK = 8192  # examples per forward pass when scoring a whole split
 
 
@@ -38,29 +39,29 @@ class Prepared:
 
 
 def prepare(cfg: MLPExperiment, source: str) -> Prepared:
+    lm.accumulation_steps(cfg, 1, distributed.current().size, source)
     data = words.load(cfg.data, source)
     model_class = ManualCharMLP if cfg.model.backprop == "manual" else CharMLP
     return Prepared(cfg, data, model_class(cfg.model, data.vocab_size, cfg.data.context))
 
 
-def _task(p: Prepared, run: Run) -> lm.LMTask:
+def _task(p: Prepared, run: Run | None) -> lm.LMTask:
     X, Y = p.data.examples["train"]
-    batch_size = p.cfg.train.batch_size
 
-    def train_batch(gen: torch.Generator):
-        ix = torch.randint(0, len(Y), (batch_size,), generator=gen)
+    def train_batch(ix: torch.Tensor):
         return X[ix], Y[ix]
 
     def split_batches(split: str):
         xs, ys = p.data.examples[split]
         return [(xs[i:i + EVAL_CHUNK], ys[i:i + EVAL_CHUNK]) for i in range(0, len(ys), EVAL_CHUNK)]
 
-    task = lm.LMTask(p.model, train_batch, split_batches)
+    task = lm.LMTask(p.model, len(Y), train_batch, split_batches)
     if p.cfg.model.backprop == "manual":
         task.make_optimizer = make_manual_sgd
         task.backward = lambda loss: p.model.backward()  # the model kept what its last forward needs
-        task.observers.append(_gradient_check(p, run))
-    if p.cfg.introspect.interval:
+        if run is not None:  # observers write into the run: rank 0 only
+            task.observers.append(_gradient_check(p, run))
+    if p.cfg.introspect.interval and run is not None:
         task.observers.append(Introspector(p.model, p.cfg.introspect, run, math.log(p.data.vocab_size), p.cfg.name))
     return task
 
@@ -72,11 +73,14 @@ def _gradient_check(p: Prepared, run: Run) -> GradientCheck:
     return GradientCheck(p.model, twin, OUTPUTS, run, m.grad_check_interval, m.grad_check_rtol, m.grad_check_atol)
 
 
-def train(p: Prepared, run: Run) -> dict:
+def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
     cfg = p.cfg
-    metrics = lm.train(cfg, _task(p, run), run)
+    metrics = lm.train(cfg, _task(p, run), run, resume)
+    if run is None:  # not rank 0: nothing to write
+        return metrics
     metrics["uniform_loss"] = math.log(p.data.vocab_size)
 
+    p.model.cpu()  # sampling and the embedding figure run on the CPU, wherever training ran
     gen = seeding.generator(cfg.sample.seed)
     samples = p.model.generate(cfg.sample.count, cfg.sample.max_length, cfg.sample.temperature, gen)
     run.write_text("samples.txt", "".join(p.data.decode(s) + "\n" for s in samples))

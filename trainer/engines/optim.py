@@ -9,15 +9,18 @@ from torch import nn
 from ..schemas import OptimConfig
 
 
-def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """AdamW with weight decay on matrices only (biases and norm gains are not decayed), or SGD."""
+def make_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:
+    """AdamW with weight decay on matrices only (biases and norm gains are not decayed), or SGD.
+
+    `fused` asks for AdamW's single-kernel update (CPU and CUDA): about 4x cheaper per step than the
+    per-tensor loop torch uses by default on a CPU, with the same update up to float rounding."""
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), fused=fused or None)
 
 
 def lr_at(cfg: OptimConfig, step: int, total_steps: int) -> float:

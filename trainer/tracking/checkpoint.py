@@ -11,6 +11,10 @@ import torch
 from .files import write_bytes
 
 FORMAT = "trainbook-checkpoint-1"
+LAST = "checkpoint.pt"
+"""the latest state of a run, written every `checkpoint_interval` steps and at the end: what `resume` reads"""
+BEST = "best.pt"
+"""the state with the lowest validation loss so far"""
 
 
 class CheckpointError(Exception):
@@ -30,7 +34,7 @@ def load(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__  # torch adds a paragraph
         raise CheckpointError(f"{path}: not a readable Trainbook checkpoint (truncated, corrupt or unsafe): {first}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a Trainbook checkpoint (expected format {FORMAT!r})")

@@ -7,6 +7,7 @@ Torch-free: the engine hands in what only torch knows.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from . import audit, ledger
 from .files import sha256_file, write_json, write_jsonl, write_text
 
 DEFAULT_RUNS_DIR = "runs"
+LOCK = ".lock"
 
 
 def runs_dir(explicit: str | None = None) -> Path:
@@ -30,10 +32,25 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class RunBusy(Exception):
+    """Another process is still working on this run folder."""
+
+
 class Run:
     def __init__(self, path: Path, record: dict):
         self.path, self.record = path, record
         self._t0 = time.monotonic()
+        self._lock = None
+
+    def claim(self) -> None:
+        """Hold the folder's lock while this process works on it (the OS releases it if the process dies)."""
+        lock = open(self.path / LOCK, "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise RunBusy(f"another process is still working on this run (pid {self.record.get('pid')})") from None
+        self._lock = lock
 
     @property
     def id(self) -> str:
@@ -75,13 +92,32 @@ class Run:
             "artifacts": {},
         }
         run = cls(path, record)
+        run.claim()
         write_text(path / "config.yaml", config_yaml)
         run.save_record()
         return run
 
     @classmethod
-    def open(cls, path: Path) -> "Run":
-        return cls(path, json.loads((path / ledger.RECORD).read_text()))
+    def open(cls, path: Path, claim: bool = False) -> "Run":
+        run = cls(path, json.loads((path / ledger.RECORD).read_text()))
+        if claim:
+            run.claim()
+        return run
+
+    def mark_resumed(self, *, step: int, checkpoint_sha256: str, elapsed_s: float, facts: dict) -> None:
+        """Record that this process continues the run from a checkpoint (and what it runs on)."""
+        entry = {
+            "step": step,
+            "checkpoint_sha256": checkpoint_sha256,
+            "previous_status": self.record.get("status"),
+            "at": _now().isoformat(timespec="seconds"),
+            "code": audit.code_facts(),
+            "environment": {**audit.environment_facts(), **facts},
+        }
+        self.record["resume_history"] = [*(self.record.get("resume_history") or []), entry]
+        self.update(status="running", reason=None, ended_at=None, pid=os.getpid(), duration_s=round(elapsed_s, 3),
+                    resumed_from={k: entry[k] for k in ("step", "checkpoint_sha256", "previous_status", "at")})
+        self._t0 = time.monotonic()
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -117,6 +153,10 @@ class Run:
             if p.is_file() and p.name != ledger.RECORD and not p.name.startswith(".")
         }
 
+    def elapsed_s(self) -> float:
+        """Seconds this run has been running, over every process that worked on it."""
+        return (self.record.get("duration_s") or 0.0) + time.monotonic() - self._t0
+
     def finish(self, status: str, metrics: dict, reason: str | None = None) -> dict:
         """Seal the run: final record with artifact hashes, then the ledger line."""
         self.record.update(
@@ -124,7 +164,7 @@ class Run:
             reason=reason,
             metrics=metrics,
             ended_at=_now().isoformat(timespec="seconds"),
-            duration_s=round((self.record.get("duration_s") or 0.0) + time.monotonic() - self._t0, 3),
+            duration_s=round(self.elapsed_s(), 3),
             artifacts=self._artifacts(),
         )
         self.save_record()

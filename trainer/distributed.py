@@ -1,0 +1,91 @@
+"""Data-parallel training under `torchrun`: one process per device, gradients averaged by DDP.
+
+`torchrun --standalone --nproc_per_node=N -m trainer run EXPERIMENT` starts N copies of the
+same command; each reads its rank from the environment torchrun sets. Rank 0 alone writes the
+run folder, the ledger and the console; the others only train. Without torchrun the world is
+one process and nothing here does anything.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from . import devices
+
+
+@dataclass
+class World:
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    @contextlib.contextmanager
+    def main_first(self):
+        """Rank 0 does the body first (e.g. fills a cache), then the others, who find it done."""
+        if not self.is_main:
+            self.barrier()
+        yield
+        if self.is_main:
+            self.barrier()
+
+    def gather(self, obj) -> list:
+        """`obj` from every process, by rank (a one-element list when alone)."""
+        if not self.distributed:
+            return [obj]
+        out = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean of `value` over all processes (itself when alone)."""
+        if not self.distributed:
+            return value
+        value = value.detach().clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        return value / self.size
+
+
+_world = World()
+
+
+def current() -> World:
+    return _world
+
+
+def setup(device_name: str) -> World:
+    """Join torchrun's process group if there is one, and pick this process's device."""
+    global _world
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = devices.resolve(device_name, local_rank)
+    if size > 1 and not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    devices.configure(device)
+    _world = World(rank, local_rank, size, device)
+    return _world
+
+
+def teardown() -> None:
+    global _world
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    _world = World()

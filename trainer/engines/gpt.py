@@ -1,0 +1,177 @@
+"""Engine for GPT language models on text (`model.type: gpt`).
+
+Prepares the corpus, tokenizer, cached token streams, model and the multiple-choice set; the
+shared loop in `lm.py` trains; then this engine samples text, scores the multiple-choice set and
+draws the token embeddings, on rank 0 only.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import devices, distributed, seeding, viz
+from ..config import ConfigError
+from ..data import streams, text, tokenizers
+from ..evals import heldout_choices, multiple_choice, sampling
+from ..models.gpt import GPT
+from ..schemas import GPTExperiment
+from ..tracking.files import sha256_bytes, sha256_file
+from ..tracking.run import Run
+from . import lm
+
+KIND = "language-model"
+KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
+RESUMABLE = True
+EMBEDDING_TOKENS = 400  # tokens drawn in the embedding figure (most frequent first); the first 40 are labelled
+
+
+@dataclass
+class Prepared:
+    cfg: GPTExperiment
+    corpus: text.TextCorpus
+    tokenizer: tokenizers.Tokenizer
+    streams: dict[str, np.ndarray]
+    model: GPT
+    choices: list[multiple_choice.Example]
+    choices_source: dict
+    data_record: dict
+
+
+def _choices(cfg: GPTExperiment, corpus: text.TextCorpus, source: str) -> tuple[list, dict]:
+    ev = cfg.eval
+    if ev.examples == 0:
+        return [], {}
+    if ev.file:
+        path = Path(ev.file)
+        examples = multiple_choice.read_jsonl(path, source, ev.examples)
+        return examples, {"file": str(path), "sha256": sha256_file(path), "built": False}
+    examples = heldout_choices.build(corpus.splits["val"], ev.examples, ev.seed, ev.context_chars)
+    return examples, {"file": "choices.jsonl", "built": True,
+                      "how": f"built from the validation split: {len(examples)} lines cut after their middle word; "
+                             "the true rest of the line against three rests of other held-out lines of similar length"}
+
+
+def prepare(cfg: GPTExperiment, source: str) -> Prepared:
+    world = distributed.current()
+    lm.accumulation_steps(cfg, cfg.model.block_size, world.size, source)
+    with world.main_first():  # rank 0 fills the caches (downloads, learned BPE, token streams) first
+        corpus = text.load(cfg.data, source)
+        tokenizer = tokenizers.build(cfg.data, corpus, source)
+        ids = {split: streams.load(t, tokenizer) for split, t in corpus.splits.items()}
+    for split, stream in ids.items():
+        if len(stream) <= cfg.model.block_size + 1:
+            raise ConfigError(source, "model.block_size", f"the {split} split has only {len(stream)} tokens; "
+                              f"it needs more than block_size + 1 ({cfg.model.block_size + 1})")
+    try:
+        prompt = tokenizer.encode(cfg.sample.prompt)
+    except ValueError as e:
+        raise ConfigError(source, "sample.prompt", f"cannot be encoded: {e}") from None
+    if len(prompt) == 0 and cfg.sample.count:
+        raise ConfigError(source, "sample.prompt", "must encode to at least one token")
+    choices, choices_source = _choices(cfg, corpus, source)
+    record = {
+        **corpus.record,
+        "tokenizer": tokenizer.record(),
+        "splits": {s: {**corpus.record["splits"][s], "tokens": int(len(ids[s]))} for s in ids},
+    }
+    return Prepared(cfg, corpus, tokenizer, ids, GPT(cfg.model, tokenizer.vocab_size), choices, choices_source, record)
+
+
+def _windows(stream: np.ndarray, starts: np.ndarray, block: int) -> lm.Batch:
+    """Inputs and next-token targets for the windows beginning at `starts`."""
+    chunk = torch.from_numpy(stream[starts[:, None] + np.arange(block + 1)].astype(np.int64))
+    return chunk[:, :-1], chunk[:, 1:]
+
+
+def _eval_starts(n_tokens: int, block: int, windows: int) -> np.ndarray:
+    """Starts of non-overlapping windows over the whole split, or `windows` of them spread evenly."""
+    starts = np.arange(0, n_tokens - block, block)
+    if windows and windows < len(starts):
+        starts = starts[np.linspace(0, len(starts) - 1, windows).round().astype(np.int64)]
+    return starts
+
+
+def _task(p: Prepared) -> lm.LMTask:
+    cfg, block = p.cfg, p.cfg.model.block_size
+    train = p.streams["train"]
+
+    def train_batch(ix: torch.Tensor) -> lm.Batch:
+        return _windows(train, ix.numpy(), block)
+
+    def split_batches(split: str):
+        stream, size = p.streams[split], cfg.train.batch_size
+        starts = _eval_starts(len(stream), block, cfg.train.eval_batches * size)
+        return (_windows(stream, starts[i:i + size], block) for i in range(0, len(starts), size))
+
+    return lm.LMTask(p.model, len(train) - block, train_batch, split_batches, tokens_per_example=block,
+                     flops_per_token=p.model.flops_per_token(), final_splits=("train", "val"))
+
+
+def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
+    metrics = lm.train(p.cfg, _task(p), run, resume)
+    if run is None:  # not rank 0: nothing to write
+        return metrics
+    for name, data in p.tokenizer.files().items():
+        run.write_text(name, data.decode("utf-8"))
+    metrics["uniform_loss"] = math.log(p.tokenizer.vocab_size)
+    val = p.corpus.record["splits"]["val"]
+    metrics["val_bpc"] = metrics["val_loss"] / math.log(2) * len(p.streams["val"]) / val["chars"]
+    _samples(p, run)
+    metrics.update(_multiple_choice(p, run))
+    _embeddings(p, run)
+    return metrics
+
+
+def _autocast(p: Prepared):
+    device = distributed.current().device
+    return lambda: devices.autocast(p.cfg.train.precision, device)
+
+
+def _samples(p: Prepared, run: Run) -> None:
+    s = p.cfg.sample
+    if not s.count:
+        return
+    prompt = [int(t) for t in p.tokenizer.encode(s.prompt)]
+    rows = sampling.generate(p.model, prompt, s.count, s.max_length, block_size=p.cfg.model.block_size,
+                             vocab_size=p.tokenizer.vocab_size, generator=seeding.generator(s.seed),
+                             temperature=s.temperature, top_k=s.top_k)
+    how = f"temperature {s.temperature:g}, " + (f"top-k {s.top_k}, " if s.top_k else "") + f"{s.max_length} tokens, seed {s.seed}"
+    parts = [f"prompt {s.prompt!r}; {how}\n"]
+    parts += [f"\n--- sample {i} ---\n{p.tokenizer.decode(prompt + row)}\n" for i, row in enumerate(rows, start=1)]
+    run.write_text("samples.txt", "".join(parts))
+
+
+def _multiple_choice(p: Prepared, run: Run) -> dict:
+    if not p.choices:
+        return {}
+    if p.choices_source.get("built"):
+        run.write_text("choices.jsonl", multiple_choice.dumps_jsonl(p.choices))
+        p.choices_source["sha256"] = sha256_bytes(run.file("choices.jsonl").read_bytes())
+    encode = lambda s: [int(t) for t in p.tokenizer.encode(s)]  # noqa: E731
+    scored, skipped = multiple_choice.score(p.model, encode, p.choices, block_size=p.cfg.model.block_size,
+                                            autocast=_autocast(p))
+    result = multiple_choice.summary(scored, skipped)
+    run.write_json("choices.json", {**result, "source": p.choices_source, "shown": multiple_choice.shown(scored)})
+    return {"mc_acc": result["acc"], "mc_acc_norm": result["acc_norm"], "mc_examples": result["examples"]}
+
+
+def _embeddings(p: Prepared, run: Run) -> None:
+    counts = np.bincount(np.asarray(p.streams["train"]), minlength=p.tokenizer.vocab_size)
+    order = [int(i) for i in np.argsort(-counts, kind="stable")[:EMBEDDING_TOKENS] if counts[i] > 0]
+    weights = p.model.wte.weight.detach().float().cpu().numpy()[order]
+    labels = [p.tokenizer.label(i) for i in order]
+    run.write_json("embeddings.json", {
+        "labels": labels,
+        "token_ids": order,
+        "counts": [int(counts[i]) for i in order],
+        "vectors": [[round(float(v), 5) for v in row] for row in weights],
+        "note": f"token embeddings (tied with the output layer) of the {len(order)} most frequent training tokens, most frequent first",
+    })
+    viz.token_embedding_figure(weights, labels, run.file("embeddings.png"), f"{p.cfg.name}: token embeddings")
+    run.add_figure("embeddings.png", "Token embeddings", f"The {len(order)} most frequent tokens' embeddings projected to two "
+                   "dimensions, the 40 most frequent labelled (⏎ newline, ␣ space). Tokens the model uses alike sit close "
+                   "together, e.g. upper- and lower-case vowels, or punctuation that ends a sentence.")

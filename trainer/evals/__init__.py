@@ -1,0 +1,1 @@
+"""Evaluations of trained models: sampling, and multiple-choice completion in HellaSwag's format."""
