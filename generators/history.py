@@ -323,6 +323,8 @@ def restore(where: str, into: Path) -> str:
 class PublishedRun(RunView):
     """A run read from a restored history: its record and carried files verified, its checkpoint not published."""
 
+    from_history = True
+
 
 def check_folder(folder: Path) -> list[str]:
     """Problems with a local history folder (the same rules as a restore, read from disk)."""
@@ -341,16 +343,10 @@ def load_views(folder: Path) -> list[PublishedRun]:
     entries, _ = ledger.parse(folder)
     views = []
     for run_id in {e["run"]: e for e in entries}:
-        run_dir = folder / run_id
-        record = json.loads((run_dir / ledger.RECORD).read_text())
-        config_yaml = run_dir / "config.yaml"
-        samples = run_dir / "samples.txt"
-        views.append(PublishedRun(
-            id=run_id, folder=run_dir, record=record,
-            config_yaml=config_yaml.read_text(encoding="utf-8", errors="replace") if config_yaml.is_file() else "",
-            samples=samples.read_text(encoding="utf-8", errors="replace") if samples.is_file() else None,
-            sealed=True,
-        ))
+        raw = (folder / run_id / ledger.RECORD).read_bytes()
+        # Verified above, so sealed with no problems; the record's hash keys its pages like any run's.
+        views.append(PublishedRun(id=run_id, folder=folder / run_id, record=json.loads(raw), sealed=True,
+                                  record_sha256=sha256_bytes(raw)))
     views.sort(key=lambda r: (r.started, r.id), reverse=True)
     return views
 

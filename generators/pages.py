@@ -194,7 +194,7 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     before, older, newer = site.baseline.get(run.id), site.older.get(run.id), site.newer.get(run.id)
     files = run.published_files
     compared = site.comparisons.get(run.id, [])
-    page_key = site.key("run", run_fingerprint(run), run_fingerprint(before), before and before.key_value,
+    page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
                         older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared])
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
