@@ -174,8 +174,8 @@ def test_run_page_shows_the_gradient_check_table_and_introspection(manual_run, t
     assert len(re.findall(r"<tr>\s*<td><code>", table)) == 11
     assert re.search(r"<td><code>hidden\.weight</code></td>\s*<td>200 × 30</td>\s*<td>(yes|no)</td>\s*<td>yes</td>", table)
     assert "NO" not in table
-    for figure in INTROSPECTION_FIGURES:
-        assert re.search(rf'<img src="{figure}" alt="[^"]*Healthy', html), figure
+    for figure in INTROSPECTION_FIGURES:  # each with alt text, and the caption saying what healthy looks like
+        assert re.search(rf'<img src="{figure}" alt="[^"]+"[^>]*>\s*<figcaption>[^<]*Healthy', html), figure
 
 
 def test_sections_show_values_from_the_run_folder_literally(tmp_path):
