@@ -83,7 +83,7 @@ bench: $(READY)
 	$(PY) benchmarks/introspection_overhead.py
 
 clean:
-	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache .cache $(HISTORY_DIR) $(REPORT)
+	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache $(HISTORY_DIR) $(REPORT)
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean

@@ -28,8 +28,7 @@ def publish(runs: Path, work: Path, restored: Path | None = None) -> Path:
     if not content.exists():
         shutil.copytree(REPO / "content", content, ignore=shutil.ignore_patterns("runs", "experiments", "compare"))
     with_history = ["--history", str(restored)] if restored else []
-    env = {"TRAINBOOK_CACHE_DIR": str(work.parent / "figure-cache")}
-    result = run_cli("generators", "--runs-dir", str(runs), "--content", str(content), *with_history, env=env)
+    result = run_cli("generators", "--runs-dir", str(runs), "--content", str(content), *with_history)
     assert result.returncode == 0, result.stderr
     site = work / "public"
     hugo = subprocess.run([str(HUGO), "--quiet", "--source", str(REPO / "site"), "--contentDir", str(content),
@@ -253,8 +252,7 @@ def test_make_publish_with_history_and_make_report_work_like_ci(published_site, 
     (repo / ".venv").symlink_to(REPO / ".venv")
     new = clone_run(template(tiny_runs), repo / "runs", "names-mlp", minute=None)
     make = ["make", "--no-print-directory", "READY="]  # READY= : use the symlinked venv as it is
-    env = {**os.environ, "TRAINBOOK_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("TRAINBOOK_RUNS_DIR", None)
+    env = {k: v for k, v in os.environ.items() if k != "TRAINBOOK_RUNS_DIR"}
 
     published = subprocess.run([*make, "publish", f"HISTORY={published_site}"], cwd=repo, env=env, capture_output=True, text=True)
     assert published.returncode == 0, published.stderr
