@@ -1,21 +1,36 @@
-"""Comparison pages: two runs side by side (configs with differences marked, metrics with deltas, loss
-curves overlaid in one figure), pre-rendered so they work without JavaScript.
+"""Comparison pages: two runs side by side (configs with differences marked, metrics with deltas, both runs'
+curves in one figure), pre-rendered so they work without JavaScript, in either site engine.
 
-Which pairs: the newest RECENT runs of each experiment, each against the finished run before it; and each
-run not yet in the published history against the newest published run of its experiment, which is the
-pair the pull-request report links to (both use `diff.latest_ok`, so the link always exists in a site
-built with that history).
+Which pairs: the newest runs of each experiment, each against the finished run before it; and each run not
+yet in the published history against the newest published run of its experiment, which is the pair the
+pull-request report links to (both use `diff.latest_ok`, so the link always exists in a site built with
+that history). Like every generated page, a comparison carries a key of what it shows, so a publish that
+changes neither run renders and draws nothing for it.
 """
 from __future__ import annotations
 
-from . import compare_figures, diff, markup
-from .history import PublishedRun
-from .pages import Page, render
-from .runs import RunView
+import functools
+
 from trainer import gates
 
+from . import diff, figures, markup
+from .pages import Later, Page, Site, run_fingerprint
+from .runs import RunView
+
 RECENT = 10
-"""runs per experiment that get a page comparing them with their predecessor; older pairs are not drawn"""
+"""the newest RECENT to 2 x RECENT - 1 runs of an experiment (all, while it has fewer) get a page comparing
+them with their predecessor"""
+INDEX = "compare/_index.md"
+
+
+def recent(group: list[RunView]) -> list[RunView]:
+    """The runs of one experiment (newest first) compared with their predecessors.
+
+    Counted from the oldest run in blocks of RECENT, as listings' anchored pages are: a new run adds a page,
+    and only every RECENT-th removes the oldest RECENT at once. A removed page makes the next Hugo build a
+    full one, so a window sliding by one run would make every publish of a busy experiment a full build."""
+    archived = max(0, len(group) // RECENT - 1) * RECENT
+    return group[: len(group) - archived]
 
 
 def pairs(runs: list[RunView]) -> list[tuple[RunView, RunView]]:
@@ -25,13 +40,14 @@ def pairs(runs: list[RunView]) -> list[tuple[RunView, RunView]]:
     for run in sorted(runs, key=lambda r: (r.started, r.id), reverse=True):
         by_experiment.setdefault(run.experiment, []).append(run)
     for group in by_experiment.values():
-        for run in group[:RECENT]:
+        for run in recent(group):
             base = diff.previous_ok(run, group)
             if base is not None:
                 chosen[(base.id, run.id)] = (base, run)
-    published = [r for r in runs if isinstance(r, PublishedRun)]
+    published = [r for r in runs if r.published]
+    newest_published = {name: diff.latest_ok(published, name) for name in by_experiment}
     for run in runs:
-        base = None if isinstance(run, PublishedRun) else diff.latest_ok(published, run.experiment)
+        base = None if run.published else newest_published[run.experiment]
         if base is not None and base.id != run.id:
             chosen[(base.id, run.id)] = (base, run)
     return sorted(chosen.values(), key=lambda pair: (pair[1].started, pair[1].id, pair[0].id), reverse=True)
@@ -41,11 +57,7 @@ def page_path(base: RunView, head: RunView) -> str:
     return f"compare/{diff.pair_slug(base, head)}/index.md"
 
 
-def _run_link(run: RunView) -> markup.Safe:
-    return markup.Safe(f"[{markup.inline(run.id)}](../../runs/{markup.url_part(run.id)}/)")
-
-
-def _facts(base: RunView, head: RunView) -> list[tuple[str, str, str]]:
+def facts(base: RunView, head: RunView) -> list[tuple[str, str, str]]:
     def commit(run: RunView) -> str:
         code = run.record.get("code") or {}
         return markup.short(code.get("commit")) + (" (uncommitted changes)" if code.get("dirty") else "")
@@ -56,10 +68,9 @@ def _facts(base: RunView, head: RunView) -> list[tuple[str, str, str]]:
 
     data_a, data_b = diff.data_hash(base), diff.data_hash(head)
     return [
-        ("Run", _run_link(base), _run_link(head)),
         ("Status", base.status, head.status),
         ("Started", markup.date(base.started), markup.date(head.started)),
-        ("Duration", markup.duration(base.record.get("duration_s")), markup.duration(head.record.get("duration_s"))),
+        ("Duration", markup.duration(base.duration), markup.duration(head.duration)),
         ("Code", commit(base), commit(head)),
         ("Data sha256", markup.short(data_a), markup.short(data_b) + ("" if data_a == data_b else " (changed)")),
         ("Reproduction", diff.reproduction(base) or "not checked", diff.reproduction(head) or "not checked"),
@@ -67,38 +78,76 @@ def _facts(base: RunView, head: RunView) -> list[tuple[str, str, str]]:
     ]
 
 
+def metric_rows(base: RunView, head: RunView) -> list[dict]:
+    return [{"name": d.name + (" (key metric)" if d.is_key else ""), "base": markup.number(d.base),
+             "head": markup.number(d.head), "delta": diff.delta_text(d), "mark": diff.mark(d)}
+            for d in diff.metric_deltas(base, head)]
+
+
 def _highlight(value: str | None, differs: bool) -> markup.Safe:
     text = markup.inline("–" if value is None else value)
     return markup.Safe(f"<mark>{text}</mark>") if differs else text
 
 
-def compare_page(base: RunView, head: RunView) -> Page:
-    key = head.key_metric
-    front = {"title": f"{base.id} vs {head.id}", "page_type": "compare", "experiment": head.experiment,
-             "date": head.started, "base": base.id, "head": head.id}
-    metrics = [{"name": d.name + (" (key metric)" if d.is_key else ""), "base": markup.number(d.base),
-                "head": markup.number(d.head), "delta": diff.delta_text(d), "mark": diff.mark(d)}
-               for d in diff.metric_deltas(base, head)]
+def config_table(base: RunView, head: RunView) -> dict:
+    """Every resolved setting of either run, the differing ones first and highlighted."""
     rows = diff.config_rows(base, head)
-    config = [{"key": _highlight(k, differs), "base": _highlight(a, differs), "head": _highlight(b, differs),
-               "sign": "≠" if differs else ""} for k, a, b, differs in sorted(rows, key=lambda r: (not r[3], r[0]))]
-    figure = compare_figures.compare_figure(f"base {base.id}", base.folder / "metrics.jsonl", f"head {head.id}",
-                                    head.folder / "metrics.jsonl", f"{head.experiment}: base vs head", key["name"])
-    body = render("compare.md.j2", front, base=base, head=head, experiment=head.experiment, facts=_facts(base, head),
-                  metrics=metrics, config=config, changed=sum(r[3] for r in rows), figure=figure.name if figure else None)
-    return Page(page_path(base, head), front, body, [figure] if figure else [])
+    return {"changed": sum(r[3] for r in rows),
+            "rows": [{"key": _highlight(k, differs), "base": _highlight(a, differs), "head": _highlight(b, differs),
+                      "sign": "≠" if differs else ""} for k, a, b, differs in sorted(rows, key=lambda r: (not r[3], r[0]))]}
 
 
-def compare_index(chosen: list[tuple[RunView, RunView]]) -> Page:
-    front = {"title": "Comparisons", "page_type": "comparisons"}
+def figure(site: Site, series: list[tuple[str, str]]) -> dict | None:
+    """The figure's title and markup for this engine, or None when neither run logged a curve."""
+    if not series:
+        return None
+    what = " and ".join(label for _, label in series)
+    losses = all(k in figures.LOSS_SERIES for k, _ in series)
+    validation = ", validation dashed with points" if any(k == "val_loss" for k, _ in series) else ""
+    caption = f"{what.capitalize()} of both runs per training step: the base run in blue, the head run in red{validation}."
+    alt = f"{what.capitalize()} of the base run and the head run over training steps"
+    return {"title": "Loss curves" if losses else f"{series[0][1].capitalize()} per step",
+            "markup": site.target.figure(diff.PAIR_FIGURE, alt, caption)}
+
+
+def compare_page(site: Site, base: RunView, head: RunView) -> Page:
+    path = page_path(base, head)
+    series = functools.cache(lambda: figures.pair_series(base, head))
+    meta = {"title": f"{base.id} vs {head.id}", "page_type": "compare", "date": head.started,
+            "description": f"{head.experiment}: run {head.id} side by side with {base.id}",
+            "params": {"experiment": head.experiment}}
+
+    def draw(target) -> None:
+        if series():
+            figures.draw_pair(base, head, series(), target, f"{head.experiment}: base vs head")
+        else:
+            target.unlink(missing_ok=True)
+
+    front, body = site.page(
+        "compare.md.j2", path, meta, base=base, head=head, experiment=head.experiment,
+        facts=Later(lambda: facts(base, head)), metrics=Later(lambda: metric_rows(base, head)),
+        config=Later(lambda: config_table(base, head)), figure=Later(lambda: figure(site, series())),
+    )
+    page_key = site.key("compare", run_fingerprint(base), run_fingerprint(head))
+    return Page(path, front, body, key=page_key, drawn={diff.PAIR_FIGURE: draw})
+
+
+def index_rows(chosen: list[tuple[RunView, RunView]]) -> list[dict]:
     rows = []
     for base, head in chosen:
         d = diff.key_delta(base, head)
-        rows.append({"slug": diff.pair_slug(base, head), "experiment": head.experiment, "base": base.id, "head": head.id,
+        rows.append({"path": page_path(base, head), "experiment": head.experiment, "base": base.id, "head": head.id,
                      "metric": head.key_metric.get("label", d.name), "delta": diff.delta_text(d), "mark": diff.mark(d)})
-    return Page("compare/_index.md", front, render("compare_index.md.j2", front, rows=rows, recent=RECENT))
+    return rows
 
 
-def compare_pages(runs: list[RunView]) -> list[Page]:
-    chosen = pairs(runs)
-    return [compare_index(chosen), *(compare_page(base, head) for base, head in chosen)] if chosen else []
+def index_page(site: Site) -> Page:
+    meta = {"title": "Comparisons", "page_type": "comparisons",
+            "description": "Pairs of runs side by side: configuration, metrics and curves."}
+    front, body = site.page("compare_index.md.j2", INDEX, meta, rows=Later(lambda: index_rows(site.pairs)), recent=RECENT)
+    page_key = site.key("comparisons", [(run_fingerprint(base), run_fingerprint(head)) for base, head in site.pairs])
+    return Page(INDEX, front, body, key=page_key)
+
+
+def pages(site: Site) -> list[Page]:
+    return [index_page(site), *(compare_page(site, base, head) for base, head in site.pairs)] if site.pairs else []

@@ -145,6 +145,10 @@ def pair_slug(base: RunView, head: RunView) -> str:
     return f"{base.id}--{head.id}"
 
 
+PAIR_FIGURE = "loss-overlay.png"
+"""the file name of a comparison page's figure of both runs' curves (the report shows it inline)"""
+
+
 # --- the same words everywhere ---------------------------------------------------------------------
 
 MARKS = {"better": "✅ better", "worse": "❌ worse", "same": "= same"}

@@ -1,4 +1,5 @@
-"""Figures about many runs of one experiment, drawn with the trainer's figure helpers (`trainer.viz`).
+"""Figures about several runs (an experiment's trend and recent curves, two runs compared), drawn with the
+trainer's figure helpers (`trainer.viz`).
 
 matplotlib is imported only when a figure is actually drawn, so a publish that changes nothing
 (or a test that never draws) does not pay for it. PNGs through `viz.save` are byte-identical for
@@ -16,6 +17,10 @@ RECENT = 8
 """runs overlaid in the recent-curves figure"""
 SPARK = 20
 """runs in a home-page sparkline"""
+BASE_COLOR, HEAD_COLOR = "#4a78a8", "#e4572e"
+"""the two runs of a comparison: blue for the base, red for the head"""
+LOSS_SERIES = {"train_loss": "smoothed training loss", "val_loss": "validation loss"}
+"""the series a comparison draws when the runs log them, as the run pages' loss figure does"""
 
 
 def _viz():
@@ -42,6 +47,24 @@ def curve_key(run: RunView) -> str | None:
     return rest[0] if rest else None
 
 
+def _curve(viz, rows: list[dict], series: str) -> tuple[list[int], list[float]]:
+    """One per-step series of a run; training loss is logged every step or interval, so it is smoothed as on run pages."""
+    steps, values = viz.series(rows, series)
+    return steps, viz.ema(values) if series == "train_loss" else values
+
+
+def _log_scale(viz, ax, values: list[float]) -> bool:
+    """A log scale with plain tick labels (2.90, not 2.9 x 10^0) when every value is positive, as losses are."""
+    if not values or min(values) <= 0:
+        return False
+    ax.set_yscale("log")
+    plain = viz.matplotlib.ticker.FormatStrFormatter("%.2f")
+    ax.yaxis.set_major_formatter(plain)
+    # Label minor ticks only within one decade; across several they crowd into a smear.
+    ax.yaxis.set_minor_formatter(plain if max(values) / min(values) < 10 else viz.matplotlib.ticker.NullFormatter())
+    return True
+
+
 def draw_recent_curves(runs: list[RunView], series: str, path: Path, title: str, ylabel: str) -> Path:
     """Overlay one per-step series of the most recent runs (newest darkest)."""
     viz = _viz()
@@ -49,20 +72,42 @@ def draw_recent_curves(runs: list[RunView], series: str, path: Path, title: str,
     shown = runs[:RECENT]
     cmap = viz.plt.get_cmap("viridis")
     for i, run in enumerate(reversed(shown)):
-        steps, values = viz.series(run.metric_rows(), series)
-        if series == "train_loss":  # logged every step or interval: noisy, so smoothed as on run pages
-            values = viz.ema(values)
+        steps, values = _curve(viz, run.metric_rows(), series)
         shade = cmap(0.85 * (1 - i / max(len(shown) - 1, 1)))
         ax.plot(steps, values, color=shade, linewidth=1.8 if run is shown[0] else 1.1,
                 label=f"{run.started[:16].replace('T', ' ')} ({run.id[-7:]})")
-    every = [v for run in shown for v in viz.series(run.metric_rows(), series)[1]]
-    if every and min(every) > 0:
-        ax.set_yscale("log")
-        plain = viz.matplotlib.ticker.FormatStrFormatter("%.2f")
-        ax.yaxis.set_major_formatter(plain)
-        # Label minor ticks only within one decade; across several they crowd into a smear.
-        ax.yaxis.set_minor_formatter(plain if max(every) / min(every) < 10 else viz.matplotlib.ticker.NullFormatter())
+    _log_scale(viz, ax, [v for run in shown for v in viz.series(run.metric_rows(), series)[1]])
     ax.legend(title="run started (UTC)", fontsize=8, loc="best")
+    return viz.save(fig, path)
+
+
+def pair_series(base: RunView, head: RunView) -> list[tuple[str, str]]:
+    """What a comparison of two runs draws, as (series, label): training and validation loss where either run
+    logs them, else the series `curve_key` picks for the head run (or the base run); empty when neither logs a curve."""
+    logged = {k for run in (base, head) for row in run.metric_rows() for k in row}
+    losses = [(k, label) for k, label in LOSS_SERIES.items() if k in logged]
+    if losses:
+        return losses
+    key = curve_key(head) or curve_key(base)
+    return [(key, key.replace("_", " "))] if key else []
+
+
+def draw_pair(base: RunView, head: RunView, series: list[tuple[str, str]], path: Path, title: str) -> Path:
+    """Both runs' curves in one figure: each series of `pair_series` in the run's colour, validation as points."""
+    viz = _viz()
+    fig, ax = viz.figure(title, "step", "")
+    every = []
+    for run, role, color in ((base, "base", BASE_COLOR), (head, "head", HEAD_COLOR)):
+        rows = run.metric_rows()
+        for key, label in series:
+            steps, values = _curve(viz, rows, key)
+            style = {"marker": "o", "linestyle": "--", "markersize": 4, "linewidth": 1.0} if key == "val_loss" else {"linewidth": 1.6}
+            ax.plot(steps, values, color=color, label=f"{role}: {label}", **style)
+            every += values
+    scale = ", log scale" if _log_scale(viz, ax, every) else ""
+    losses = all(k in LOSS_SERIES for k, _ in series)
+    ax.set_ylabel(f"cross-entropy loss (nats{scale})" if losses else f"{series[0][1]}{' (log scale)' if scale else ''}")
+    ax.legend(loc="best", fontsize=8)
     return viz.save(fig, path)
 
 

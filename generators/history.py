@@ -21,6 +21,7 @@ written outside the target folder. Torch-free.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -323,6 +324,8 @@ def restore(where: str, into: Path) -> str:
 class PublishedRun(RunView):
     """A run read from a restored history: its record and carried files verified, its checkpoint not published."""
 
+    from_history = True
+
 
 def check_folder(folder: Path) -> list[str]:
     """Problems with a local history folder (the same rules as a restore, read from disk)."""
@@ -341,23 +344,19 @@ def load_views(folder: Path) -> list[PublishedRun]:
     entries, _ = ledger.parse(folder)
     views = []
     for run_id in {e["run"]: e for e in entries}:
-        run_dir = folder / run_id
-        record = json.loads((run_dir / ledger.RECORD).read_text())
-        config_yaml = run_dir / "config.yaml"
-        samples = run_dir / "samples.txt"
-        views.append(PublishedRun(
-            id=run_id, folder=run_dir, record=record,
-            config_yaml=config_yaml.read_text(encoding="utf-8", errors="replace") if config_yaml.is_file() else "",
-            samples=samples.read_text(encoding="utf-8", errors="replace") if samples.is_file() else None,
-            sealed=True,
-        ))
+        raw = (folder / run_id / ledger.RECORD).read_bytes()
+        # Verified above, so sealed with no problems; the record's hash keys its pages like any run's.
+        views.append(PublishedRun(id=run_id, folder=folder / run_id, record=json.loads(raw), sealed=True,
+                                  record_sha256=sha256_bytes(raw), published=True))
     views.sort(key=lambda r: (r.started, r.id), reverse=True)
     return views
 
 
 def merge_views(published: list[RunView], local: list[RunView]) -> list[RunView]:
-    """Published and local runs on one site, newest first; a run present in both is shown from runs/."""
-    by_id = {r.id: r for r in published} | {r.id: r for r in local}
+    """Published and local runs on one site, newest first; a run present in both is shown from runs/ and
+    marked published (it is not new to the site, so it gets no comparison with the newest published run)."""
+    ids = {r.id for r in published}
+    by_id = {r.id: r for r in published} | {r.id: dataclasses.replace(r, published=True) if r.id in ids else r for r in local}
     return sorted(by_id.values(), key=lambda r: (r.started, r.id), reverse=True)
 
 

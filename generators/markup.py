@@ -4,11 +4,14 @@ Every value a template prints is escaped by default (the environment's `finalize
 name, tag, note or generated sample containing HTML, Markdown, or Hugo shortcode syntax is shown
 literally. Only values wrapped in `Safe` (markup built here from escaped parts) pass through.
 Entities are used instead of backslashes because both Hugo's Goldmark and MkDocs' Python-Markdown
-decode them, inside tables too.
+decode them, inside tables too. Hugo's typographer rewrites `--`, `---` and `...` in text (inline code
+written as HTML included) into dashes and an ellipsis, so those runs are entities too: a command line
+copied from a page must still run.
 """
 from __future__ import annotations
 
 import math
+import re
 import urllib.parse
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +22,8 @@ import jinja2
 _ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#!|~$"}
 _BLOCK = str.maketrans(_ENTITIES)
 _INLINE = str.maketrans({**_ENTITIES, "\r": " ", "\n": " ", "\t": " "})
+# Runs of them, not every hyphen or dot: run ids and numbers stay short and readable in the Markdown.
+_TYPOGRAPHY = re.compile(r"-{2,}|\.{3,}")
 
 
 class Safe(str):
@@ -29,7 +34,10 @@ def inline(value) -> Safe:
     """Any value as literal text on one line of Markdown."""
     if isinstance(value, Safe):
         return value
-    return Safe("" if value is None else str(value).translate(_INLINE))
+    text = "" if value is None else str(value).translate(_INLINE)
+    if "--" in text or "..." in text:
+        text = _TYPOGRAPHY.sub(lambda m: m.group(0).replace("-", "&#45;").replace(".", "&#46;"), text)
+    return Safe(text)
 
 
 def block(text: str) -> Safe:

@@ -3,7 +3,7 @@
 Pages are built here as (path, front matter, Markdown body, files to publish next to it) and
 written by `content.py`. Formatting decisions (which metrics, what summary) live in Python, not
 in templates. `all_pages` is the one list of everything generated; other modules add their pages
-to it (see `experiment_pages`, `listings`, `home`, `taxonomies`; comparison pages hook in here).
+to it (see `experiment_pages`, `listings`, `home`, `taxonomies`, `compare`).
 
 A page may carry a `key`: a hash of every input it is made of. When the key matches the one the
 last publish recorded, the page is not rendered again (its body is a callable for that reason).
@@ -82,6 +82,8 @@ class Site:
     newer: dict[str, RunView | None] = field(init=False)
     baseline: dict[str, RunView | None] = field(init=False)
     """run id -> the latest earlier finished run of its experiment with a key metric, to compare against"""
+    pairs: list[tuple[RunView, RunView]] = field(init=False)
+    """(base, head) of every comparison page (see compare), newest head first"""
     comparisons: dict[str, list[tuple[str, RunView]]] = field(init=False)
     """run id -> (comparison page path, the other run) for each comparison page the run is part of"""
 
@@ -89,7 +91,8 @@ class Site:
         from .compare import pairs, page_path
 
         self.by_experiment, self.older, self.newer, self.baseline, self.comparisons = {}, {}, {}, {}, {}
-        for base, head in pairs(self.runs):
+        self.pairs = pairs(self.runs)
+        for base, head in self.pairs:
             self.comparisons.setdefault(head.id, []).append((page_path(base, head), base))
             self.comparisons.setdefault(base.id, []).append((page_path(base, head), head))
         for run in self.runs:  # newest first
@@ -194,7 +197,7 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     before, older, newer = site.baseline.get(run.id), site.older.get(run.id), site.newer.get(run.id)
     files = run.published_files
     compared = site.comparisons.get(run.id, [])
-    page_key = site.key("run", run_fingerprint(run), run_fingerprint(before), before and before.key_value,
+    page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
                         older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared])
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
@@ -209,8 +212,7 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
 
 def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
     """Every generated page for these runs (newest first), for one site engine."""
-    from . import experiment_pages, home, listings, taxonomies
-    from .compare import compare_pages
+    from . import compare, experiment_pages, home, listings, taxonomies
 
     site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published)
     return [
@@ -219,5 +221,5 @@ def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, 
         *taxonomies.pages(site),
         *home.pages(site),
         *(run_page(r, site) for r in runs),
-        *compare_pages(runs),
+        *compare.pages(site),
     ]

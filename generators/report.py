@@ -128,7 +128,7 @@ class Links:
         """A small inline figure, only where GitHub can fetch it (a public https site)."""
         if not (self.site and self.site.startswith("https://") and entry.base and entry.head) or entry.base.id == entry.head.id:
             return ""
-        src = f"{self.site}compare/{diff.pair_slug(entry.base, entry.head)}/loss-overlay.png"
+        src = f"{self.site}compare/{diff.pair_slug(entry.base, entry.head)}/{diff.PAIR_FIGURE}"
         return f'\n<img src="{src}" width="420" alt="loss curves of both runs">\n'
 
 

@@ -32,6 +32,10 @@ class RunView:
     sealed: bool = False
     record_sha256: str = ""
     """hash of run.json as read: part of every page key that shows this run"""
+    published: bool = False
+    """in the published history given to this publish (shown from there, or from runs/ when both have it)"""
+    from_history = False
+    """True for a run restored from the published history (history.PublishedRun) rather than read from runs/"""
 
     @functools.cached_property
     def config_yaml(self) -> str:

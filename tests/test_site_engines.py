@@ -1,6 +1,7 @@
 """The same runs as a Hugo site and a MkDocs Material site: same URLs, each engine's own syntax only."""
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from generators.targets import TARGETS
 from tests.conftest import run_cli
 from tests.sitebuild import author_pages, build_site, generate
+from tests.synthetic import clone_run, template
 
 
 def pages_under(public: Path) -> set[str]:
@@ -97,3 +99,16 @@ def test_pages_from_other_modules_written_with_directory_links_get_markdown_file
     assert "[the run](../runs/a-20260101T000000Z-abcdef0/index.md)" in out
     assert "[runs](../runs/index.md)" in out and "[raw](data.json)" in out
     assert TARGETS["hugo"].finish_body("compare/x.md", body, known) == body
+
+
+def test_command_lines_and_user_strings_keep_their_dashes_and_dots_in_both_engines(tiny_runs, tmp_path):
+    """Hugo's typographer turns -- into an en dash, --- into an em dash and ... into an ellipsis in Markdown text,
+    inline code written as HTML included; a command line copied from the page must still run."""
+    command = "python -m trainer run x.yaml --runs-dir /tmp/r -- a---b ..."
+    runs = tmp_path / "runs"
+    run = clone_run(template(tiny_runs), runs, "names-mlp", minute=1, status="failed", reason=f"crashed in: {command}",
+                    extra={"source": {"file": "experiments/names-mlp.yaml", "overrides": [command]}})
+    for engine in ("hugo", "mkdocs"):
+        page = html.unescape((build_site(runs, tmp_path / engine, engine=engine) / "runs" / run.name / "index.html").read_text())
+        assert f"<strong>failed:</strong> crashed in: {command}</p>" in page, engine  # Markdown text (the failure callout)
+        assert f"with overrides <code>{command}</code>" in page, engine  # inline code

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from .. import markup
-from ..history import PublishedRun, carried
+from ..history import carried
 from ..markup import Safe
 from ..runs import RunView
 
 
 def published_section(run: RunView) -> Safe | None:
-    if not isinstance(run, PublishedRun):
+    if not run.from_history:
         return None
     from ..pages import render_section
 
