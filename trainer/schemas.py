@@ -159,12 +159,12 @@ class IntrospectConfig:
     """the first loss is flagged when it differs from -log(1/vocab) by more than this fraction of it"""
 
 
-@dataclass
-class MLPExperiment:
+@dataclass(kw_only=True)
+class ExperimentHeader:
+    """What every experiment file has, whatever it trains."""
+
     name: str
     """experiment name: names the run folders and the experiment page"""
-    model: MLPModelConfig
-    """the model"""
     description: str = ""
     """one or two sentences shown at the top of the experiment page"""
     tags: list[str] = field(default_factory=list)
@@ -172,7 +172,18 @@ class MLPExperiment:
     notes: str = ""
     """anything a reviewer should know about this experiment"""
     seed: int = 1337
-    """seed of all training randomness (initialisation, batch order)"""
+    """seed of all training randomness (initialisation, batch order, sampled actions)"""
+    gates: dict[str, str] = field(default_factory=dict)
+    """quality gates a run must pass, e.g. {val_loss: "<= 2.35", reproduce: identical}; checked by `make gate`"""
+
+    def check(self):
+        return check_name(self.name) or gate_rules.check(self.gates)
+
+
+@dataclass(kw_only=True)
+class MLPExperiment(ExperimentHeader):
+    model: MLPModelConfig
+    """the model"""
     data: NamesDataConfig = field(default_factory=NamesDataConfig)
     """the word list"""
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -181,15 +192,13 @@ class MLPExperiment:
     """the training loop"""
     sample: SampleConfig = field(default_factory=lambda: SampleConfig(max_length=30))
     """names drawn from the trained model"""
-    gates: dict[str, str] = field(default_factory=dict)
-    """quality gates a run must pass, e.g. {val_loss: "<= 2.35", reproduce: identical}; checked by `make gate`"""
     introspect: IntrospectConfig = field(default_factory=IntrospectConfig)
     """architectural introspection: what the network's layers, gradients and updates look like during training"""
 
     def check(self):
         if self.model.backprop == "manual" and self.optim.name != "sgd":
             return "optim.name", f"manual backprop updates parameters with hand-written SGD; expected 'sgd', got {self.optim.name!r}"
-        return check_name(self.name) or gate_rules.check(self.gates)
+        return super().check()
 
 
 def check_name(name: str):
@@ -373,22 +382,12 @@ class PolicyModelConfig:
     """hidden layer widths of both the policy and the value net (tanh activations)"""
 
 
-@dataclass
-class PolicyExperiment:
-    name: str
-    """experiment name: names the run folders and the experiment page"""
+@dataclass(kw_only=True)
+class PolicyExperiment(ExperimentHeader):
     model: PolicyModelConfig
     """the policy and value nets"""
     eval: EvalConfig
     """evaluation scenarios and baselines"""
-    description: str = ""
-    """one or two sentences shown at the top of the experiment page"""
-    tags: list[str] = field(default_factory=list)
-    """free labels for grouping on the site"""
-    notes: str = ""
-    """anything a reviewer should know about this experiment"""
-    seed: int = 1337
-    """seed of all training randomness (initialisation, training price paths, action sampling)"""
     market: MarketConfig = field(default_factory=MarketConfig)
     """the simulated market"""
     reward: RewardConfig = field(default_factory=RewardConfig)
@@ -397,11 +396,9 @@ class PolicyExperiment:
     """the optimiser of both nets"""
     train: PolicyTrainConfig = field(default_factory=PolicyTrainConfig)
     """the policy-gradient loop"""
-    gates: dict[str, str] = field(default_factory=dict)
-    """quality gates a run must pass, e.g. {eval_return: ">= 5", reproduce: identical}; checked by `make gate`"""
 
     def check(self):
-        problem = check_name(self.name) or gate_rules.check(self.gates)
+        problem = super().check()
         if problem:
             return problem
         regimes = [r.name for r in self.market.regimes]
@@ -507,20 +504,10 @@ class ChoiceEvalConfig:
     """characters of held-out text before the cut in each built example"""
 
 
-@dataclass
-class GPTExperiment:
-    name: str
-    """experiment name: names the run folders and the experiment page"""
+@dataclass(kw_only=True)
+class GPTExperiment(ExperimentHeader):
     model: GPTModelConfig
     """the model"""
-    description: str = ""
-    """one or two sentences shown at the top of the experiment page"""
-    tags: list[str] = field(default_factory=list)
-    """free labels for grouping on the site"""
-    notes: str = ""
-    """anything a reviewer should know about this experiment"""
-    seed: int = 1337
-    """seed of all training randomness (initialisation, batch order, dropout)"""
     data: TextDataConfig = field(default_factory=TextDataConfig)
     """the text corpus, its split and its tokenizer"""
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(weight_decay=0.1, betas=[0.9, 0.95], grad_clip=1.0))
@@ -531,11 +518,6 @@ class GPTExperiment:
     """text generated by the trained model"""
     eval: ChoiceEvalConfig = field(default_factory=ChoiceEvalConfig)
     """the multiple-choice completion evaluation (HellaSwag format)"""
-    gates: dict[str, str] = field(default_factory=dict)
-    """quality gates a run must pass, e.g. {val_loss: "<= 2.0", reproduce: identical}; checked by `make gate`"""
-
-    def check(self):
-        return check_name(self.name) or gate_rules.check(self.gates)
 
 
 SCHEMAS: dict[str, type] = {"mlp": MLPExperiment, "gpt": GPTExperiment, "policy": PolicyExperiment}
