@@ -2,7 +2,7 @@
 
 Each run looks like one the trainer wrote (record, resolved config, metrics, samples, figures with
 their titles) for one of the project's experiment kinds, and is sealed in the ledger through
-`trainer.tracking.ledger.append`, so `python -m trainer verify` passes on them. Figures are one
+`trainer.tracking.ledger.append_many`, so `python -m trainer verify` passes on them. Figures are one
 small PNG (15 KB), drawn once and copied into every run folder: 10,000 runs do not need 10,000 drawings.
 No torch, no training: a folder takes about a millisecond.
 """
@@ -93,7 +93,7 @@ def make_runs(runs_dir: Path, count: int, *, seed: int = 0, start: datetime | No
     if not figure.exists():
         _png(figure, "Synthetic loss")
     figure_facts = {"sha256": sha256_file(figure), "bytes": figure.stat().st_size}
-    made = []
+    made, seals = [], []
     for i in range(count):
         kind = kinds[i % len(kinds)]
         started = start + timedelta(hours=i)
@@ -118,6 +118,7 @@ def make_runs(runs_dir: Path, count: int, *, seed: int = 0, start: datetime | No
                               "bytes": p.stat().st_size} for p in sorted(folder.iterdir())}
         record["artifacts"] = artifacts
         write_text(folder / ledger.RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
-        ledger.append(runs_dir, run_id, kind.experiment, status)
+        seals.append((run_id, kind.experiment, status))
         made.append(folder)
+    ledger.append_many(runs_dir, seals)  # one write: the ledger is rewritten atomically on every append
     return made

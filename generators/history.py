@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.tracking import ledger
+from trainer.tracking import integrity, ledger
 from trainer.tracking.files import dumps_json, sha256_bytes, sha256_file, write_bytes, write_text
 from trainer.tracking.run import runs_dir as default_runs_dir
 
@@ -196,9 +196,7 @@ def _read_index(source: Source) -> dict:
 
 
 def _parse_ledger(raw: bytes, where: str) -> list[dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / ledger.LEDGER).write_bytes(raw)
-        entries, problems = ledger.parse(Path(tmp))
+    entries, problems = integrity.chain(raw.splitlines(keepends=True))
     if problems:
         raise HistoryError(f"{where}: the ledger does not verify (edited, truncated or reordered):{_problems_text(problems)}")
     return entries
@@ -341,7 +339,7 @@ def load_views(folder: Path) -> list[PublishedRun]:
     problems = check_folder(folder)
     if problems:
         raise HistoryError(problems[0])
-    entries, _ = ledger.parse(folder)
+    entries, _ = integrity.parse(folder)
     views = []
     for run_id in {e["run"]: e for e in entries}:
         raw = (folder / run_id / ledger.RECORD).read_bytes()
@@ -376,7 +374,7 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
     entries = _parse_ledger(b"".join(lines), f"{history}/{ledger.LEDGER}") if history else []
     folders = {e["run"]: history / e["run"] for e in entries}
     published = {e["run"]: e["record_sha256"] for e in entries}
-    local, chain_problems = ledger.parse(runs)
+    local, chain_problems = integrity.parse(runs)
     if chain_problems:
         raise HistoryError(f"{runs}/{ledger.LEDGER} does not verify; run `python -m trainer verify`:{_problems_text(chain_problems)}")
     latest = {e["run"]: e for e in local}
@@ -387,7 +385,7 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
         if not (runs / run_id).exists():
             print(f"note: {run_id} is in {runs}/{ledger.LEDGER} but its folder was removed; not published", file=sys.stderr)
             continue
-        found = ledger.check_run(runs / run_id, entry)
+        found = integrity.check_run(runs / run_id, entry)
         if found:
             problems += [f"{run_id}: {p}" for p in found]
             continue

@@ -131,7 +131,7 @@ def run_fingerprint(run: RunView | None) -> list:
     """The facts about a run that other pages show: enough to know when they must change."""
     if run is None:
         return []
-    return [run.id, run.record_sha256, run.verification, run.sealed]
+    return [run.id, run.record_sha256, run.verification, run.sealed, run.state]
 
 
 def figure_rows(run: RunView, target: Target) -> list[dict]:
@@ -169,7 +169,11 @@ def audit_rows(run: RunView) -> list[tuple[str, str]]:
 
 
 def verified_text(run: RunView) -> str:
-    return "yes" if run.sealed and not run.verification else "no" if run.verification else "not sealed yet"
+    if run.verification:
+        return "no"
+    if run.state == "interrupted":
+        return "not sealed (the run was interrupted; the next trainer command seals it)"
+    return "yes" if run.sealed else "not sealed yet (still running)"
 
 
 def run_meta(run: RunView, before: RunView | None) -> dict:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from trainer.tracking import ledger
+from trainer.tracking import integrity, ledger
 from trainer.tracking.files import sha256_file
 
 EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -29,6 +29,8 @@ class RunView:
     record: dict
     verification: list[str] = field(default_factory=list)
     """problems `verify` found; empty when the run's record and artifacts match the ledger"""
+    state: str = integrity.SEALED
+    """what `verify` says the run is: sealed, running, interrupted (died without sealing) or unsealed"""
     sealed: bool = False
     record_sha256: str = ""
     """hash of run.json as read: part of every page key that shows this run"""
@@ -52,7 +54,9 @@ class RunView:
 
     @property
     def status(self) -> str:
-        return self.record.get("status") or "unknown"
+        """How the run ended; `interrupted` for a run whose record still says running but whose process is gone."""
+        status = self.record.get("status") or "unknown"
+        return integrity.INTERRUPTED if status == "running" and self.state == integrity.INTERRUPTED else status
 
     @property
     def started(self) -> str:
@@ -128,9 +132,9 @@ def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) ->
     `hash_file` may remember hashes of unchanged files between publishes (see incremental.HashCache)."""
     if not runs_dir.is_dir():
         return []
-    checks, _ = ledger.verify(runs_dir, hash_file)
-    problems = {c.run: c.problems for c in checks}
-    entries, _ = ledger.parse(runs_dir)
+    result = integrity.verify(runs_dir, hash_file)
+    states = {c.run: c.state for c in result.runs}
+    entries, _ = integrity.parse(runs_dir)
     sealed = {e["run"] for e in entries}
     runs = []
     for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -146,7 +150,7 @@ def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) ->
             continue
         runs.append(RunView(
             id=folder.name, folder=folder, record=record,
-            verification=problems.get(folder.name, []),
+            verification=result.for_run(folder.name), state=states.get(folder.name, integrity.SEALED),
             sealed=folder.name in sealed,
             record_sha256=hashlib.sha256(raw).hexdigest(),
         ))

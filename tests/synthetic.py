@@ -53,7 +53,12 @@ def clone_run(source: Path, runs: Path, experiment: str, minute: int | None, *, 
     record["metrics"] = {**record["metrics"], **(metrics or {})} if status == "ok" else {}
     if data_sha256:
         record["data"]["sha256"] = data_sha256
-    (folder / ledger.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
+    record.pop("sealed", None)  # a new record: the original's seal is not its own
+
+    def save() -> None:
+        (folder / ledger.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
+
+    save()
     if seal:
-        ledger.append(runs, run_id, experiment, status)
+        ledger.seal(runs, run_id, record, save)
     return folder

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.engines.lm import TIMING_KEYS
-from trainer.tracking import ledger
+from trainer.tracking import timing
+from trainer.tracking import integrity, ledger
 from tests.conftest import REPO, run_cli, snapshot, train
 from tests.test_site import build_site
 
@@ -25,18 +25,16 @@ GPT_TINY = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block
             "train.log_interval=50", "sample.count=1", "sample.max_length=40", "eval.examples=20"]
 """A GPT that trains 200 steps in about a second, checkpointing every 20 steps."""
 MLP_LONG = ["train.steps=1500", "train.checkpoint_interval=250", "train.eval_interval=500", "train.log_interval=100"]
-MACHINE_METRICS = {"steps_per_s", "tokens_per_s", "mfu"}
-"""Final metrics that time the machine, not the model."""
 
 
 def model_rows(run: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+    return [{k: v for k, v in row.items() if k not in timing.METRICS} for row in rows]
 
 
 def model_metrics(run: Path) -> dict:
     metrics = json.loads((run / "run.json").read_text())["metrics"]
-    return {k: v for k, v in metrics.items() if k not in MACHINE_METRICS}
+    return {k: v for k, v in metrics.items() if k not in timing.METRICS}
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +103,7 @@ def assert_resumed_run_equals_uninterrupted(killed: Path, reference: Path) -> No
     record = json.loads((killed / "run.json").read_text())
     assert record["status"] == "ok" and record["resumed_from"]["previous_status"] == "running"
     assert 0 < record["resumed_from"]["step"] < record["metrics"]["steps"] and len(record["resume_history"]) == 1
-    entries, problems = ledger.parse(killed.parent)
+    entries, problems = integrity.parse(killed.parent)
     assert problems == [] and [e["run"] for e in entries] == [killed.name]
     assert run_cli("trainer", "verify", runs_dir=killed.parent).returncode == 0
 
@@ -133,7 +131,7 @@ def test_two_torchrun_processes_match_one_process_with_the_same_global_batch(tmp
     one = train(tmp_path / "one", *same, experiment=CHAR_GPT)
 
     ddp = only_run(tmp_path / "two")  # rank 0 alone wrote a run folder and one ledger line
-    assert len(ledger.parse(tmp_path / "two")[0]) == 1
+    assert len(integrity.parse(tmp_path / "two")[0]) == 1
     assert json.loads((ddp / "run.json").read_text())["environment"]["world_size"] == 2
     a, b = model_rows(one), model_rows(ddp)
     assert [r["step"] for r in a] == [r["step"] for r in b]

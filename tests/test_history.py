@@ -188,7 +188,7 @@ TAMPERING = {
     "record edited": (lambda s: _flip(s / "runs" / _one_run(s) / "run.json"), "run.json differs from the ledger's hash"),
     "first ledger line removed": (lambda s: _edit_ledger(s, lambda lines: "".join(lines[1:])), "the ledger does not verify"),
     "ledger status edited": (lambda s: _edit_ledger(s, lambda lines: lines[0].replace('"ok"', '"failed"') + "".join(lines[1:])),
-                             "does not chain to the line before"),
+                             "ledger line 1: edited (its sha256 is no longer the one line 2 chains to)"),
     "hostile run id": (lambda s: _edit_ledger(s, lambda lines: lines[0].replace('"run": "', '"run": "../../') + "".join(lines[1:])),
                        "not a ledger entry"),
     "index sends a file elsewhere": (lambda s: (s / "history" / "index.json").write_text(

@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from trainer import cli, config
+from trainer import cli, commands, config
 from trainer.engines.gradcheck import compare
 from trainer.engines.manual_sgd import ManualSGD
 from trainer.engines.optim import lr_at
@@ -134,7 +134,7 @@ def test_wrong_backward_fails_the_run_naming_the_tensor(case, tmp_path, monkeypa
     monkeypatch.setattr(layer, "backward", wrong)
     runs = tmp_path / "runs"
     code = cli.main(["run", str(REPO / MANUAL), "train.steps=50", "sample.count=0", "--runs-dir", str(runs)])
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     (run,) = [p for p in runs.iterdir() if p.is_dir()]
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "failed"

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from trainer.tracking import ledger
+from trainer.tracking import integrity, ledger
 from tests.conftest import REPO, TINY_RL, run_cli, snapshot
 from tests.test_site import build_site
 
@@ -40,7 +40,7 @@ def test_cli_run_leaves_a_sealed_rl_run_with_figures_scenario_table_and_traces(r
     assert {f["file"] for f in record["figures"]} == FIGURES
     assert {"eval_return", "eval_return_random", "eval_return_buy_and_hold", "eval_return_flat", "eval_beats_random"} <= set(record["metrics"])
     assert record["data"]["dataset"] == "synthetic-market" and len(record["data"]["sha256"]) == 64
-    entries, problems = ledger.parse(rl_runs)
+    entries, problems = integrity.parse(rl_runs)
     assert problems == [] and [e["run"] for e in entries] == [run.name]
     assert run_cli("trainer", "verify", runs_dir=rl_runs).returncode == 0
 

@@ -48,7 +48,7 @@ def test_an_edited_artifact_is_caught_even_when_its_hash_was_cached(synthetic_co
     metrics.write_text(metrics.read_text().replace("2", "3"))  # same size, new content
     generate(synthetic_copy, tmp_path)
     page = (tmp_path / "content" / "runs" / run.name / "index.md").read_text()
-    assert "Verification failed" in page and "metrics.jsonl: content differs" in page
+    assert "Verification failed" in page and "metrics.jsonl: edited" in page
 
 
 def test_home_page_lists_runs_added_since_the_previous_publish_and_keeps_listing_them_on_a_republish(synthetic_copy, tmp_path):

@@ -6,11 +6,11 @@ import math
 
 import torch
 
-from trainer.engines.lm import TIMING_KEYS
+from trainer.tracking import timing
 from trainer.engines.optim import lr_at
 from trainer.models.mlp import CharMLP
 from trainer.schemas import MLPModelConfig, OptimConfig
-from trainer.tracking import ledger
+from trainer.tracking import integrity, ledger
 from tests.conftest import REPO, run_cli, train
 
 FIGURES = {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png",
@@ -36,7 +36,7 @@ def test_run_folder_holds_every_artifact_and_a_complete_record(tiny_runs):
 
 
 def test_finished_run_is_sealed_in_the_ledger(tiny_runs):
-    entries, problems = ledger.parse(tiny_runs)
+    entries, problems = integrity.parse(tiny_runs)
     assert problems == [] and len(entries) == 1
     (run,) = [p for p in tiny_runs.iterdir() if p.is_dir()]
     assert entries[0]["run"] == run.name and entries[0]["prev_sha256"] == ledger.GENESIS
@@ -51,7 +51,7 @@ def test_samples_are_lowercase_words(tiny_runs):
 def model_metrics(run) -> list[dict]:
     """metrics.jsonl without the columns that time the machine (step time, tokens/s, MFU)."""
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+    return [{k: v for k, v in row.items() if k not in timing.METRICS} for row in rows]
 
 
 def test_same_config_and_seed_give_bit_identical_runs(tmp_path):

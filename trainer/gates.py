@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tracking import ledger
+from .tracking import integrity, ledger
 
 COMPARISONS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -139,7 +139,7 @@ def judge_all(gates: dict, record: dict) -> list[Verdict]:
 
 def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None, list[str]]:
     """(run id, record, problems) of the newest sealed run of `experiment`; problems say why it can't be judged."""
-    entries, _ = ledger.parse(runs_dir)
+    entries, _ = integrity.parse(runs_dir)
     latest = {e["run"]: e for e in entries if e.get("experiment") == experiment}
     candidates = []
     for run_id, entry in latest.items():
@@ -151,5 +151,5 @@ def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None
     if not candidates:
         return None, None, [f"no sealed run of {experiment} in {runs_dir} (run `make train` first)"]
     _, run_id, entry, record = max(candidates, key=lambda c: (c[0], c[1]))
-    problems = ledger.check_run(runs_dir / run_id, entry)
+    problems = integrity.check_run(runs_dir / run_id, entry)
     return run_id, record, [f"{run_id} does not verify: {p}" for p in problems]

@@ -67,6 +67,10 @@ class TrainConfig:
     """steps between checkpoints; 0 writes one only at the end"""
     threads: Annotated[int, Range(ge=0, le=1024)] = 0
     """torch CPU threads; 0 keeps torch's default (one per core)"""
+    deterministic: bool = False
+    """use only deterministic algorithms (torch.use_deterministic_algorithms, deterministic cuDNN, a fixed cuBLAS
+    workspace); an operation without one stops the run. The record says whether it was on. CPU runs are
+    bit-identical without it, at the same thread count"""
 
 
 @dataclass
@@ -372,6 +376,10 @@ class PolicyTrainConfig:
     """updates between checkpoints; 0 writes one only at the end"""
     threads: Annotated[int, Range(ge=0, le=1024)] = 1
     """torch CPU threads; 0 keeps torch's default. The nets are tiny, so one thread is fastest"""
+    deterministic: bool = False
+    """use only deterministic algorithms (torch.use_deterministic_algorithms, deterministic cuDNN, a fixed cuBLAS
+    workspace); an operation without one stops the run. The record says whether it was on. CPU runs are
+    bit-identical without it, at the same thread count"""
 
 
 @dataclass

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .. import devices, distributed, seeding, viz
+from .. import devices, distributed, seeding, stopping, viz
 from ..config import ConfigError
 from ..tracking import checkpoint
 from ..tracking.metrics import FILE as METRICS_FILE, MetricsLog
@@ -36,12 +36,14 @@ from .optim import lr_at, make_optimizer, set_lr
 Batch = tuple[torch.Tensor, torch.Tensor]
 MAX_METRIC_ROWS = 2000  # long runs log interval means, so metrics.jsonl stays small enough to publish
 FUSED_ADAMW_DEVICES = ("cpu", "cuda")
-TIMING_KEYS = ("step_ms", "tokens_per_s", "mfu")
-"""Metrics that measure the machine rather than the model: they differ between identical runs."""
 
 
 class TrainingFailed(Exception):
     """Training cannot go on (e.g. the loss is no longer finite); the message says where and why."""
+
+    def __init__(self, message: str, step: int | None = None):
+        super().__init__(message)
+        self.step = step
 
 
 class StepObserver:
@@ -263,7 +265,7 @@ class Loop:
         norm = result.grad_norm.item()
         seconds = time.perf_counter() - t0
         if not math.isfinite(loss):
-            raise TrainingFailed(f"training loss became {loss} at step {step + 1}")
+            raise TrainingFailed(f"training loss became {loss} at step {step + 1}", step + 1)
         s = self.state
         s.step = step + 1
         s.init_loss = loss if s.init_loss is None else s.init_loss
@@ -315,21 +317,36 @@ class Loop:
         every = math.ceil(steps / MAX_METRIC_ROWS)
         progress = Progress(steps, self.state.step, cfg.name, cfg.train.log_interval) if self.main else None
         self.raw.train()
-        for step in range(self.state.step, steps):
-            self.step(step)
-            done = step + 1
-            last = done == steps
-            if self.main and (done % every == 0 or last):
-                self.log_row()
-            if self.main and (done % cfg.train.eval_interval == 0 or last):
-                self.evaluate(progress)
-            interval = cfg.train.checkpoint_interval
-            if (interval and done % interval == 0) or last:
-                self.save(progress)
+        try:
+            for step in range(self.state.step, steps):
+                self.step(step)
+                self.after_step(step + 1, every, progress)
+        except TrainingFailed:
+            if self.main:
+                self.metrics.flush()  # the curve up to the failure, for the run page
+            raise
+        finally:
             if progress:
-                progress.update(done, loss=self.metrics.last("train_loss"), lr=self.lr)
+                progress.close()
+
+    def after_step(self, done: int, every: int, progress: Progress | None) -> None:
+        """Log, evaluate and checkpoint as scheduled; stop here, checkpointed, if a signal asked to."""
+        cfg, last = self.cfg, done == self.cfg.train.steps
+        if self.main and (done % every == 0 or last):
+            self.log_row()
+        if self.main and (done % cfg.train.eval_interval == 0 or last):
+            self.evaluate(progress)
+        interval = cfg.train.checkpoint_interval
+        saved = (interval and done % interval == 0) or last
+        if saved:
+            self.save(progress)
         if progress:
-            progress.close()
+            progress.update(done, loss=self.metrics.last("train_loss"), lr=self.lr)
+        signal_name = stopping.requested(self.world) if not last else None
+        if signal_name:
+            if not saved:
+                self.save(progress)
+            raise stopping.StopRequested(f"stopped by {signal_name} after step {done}, with a checkpoint there")
 
     # --- the end ------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ baselines too and kept as replayable traces (trainer/envs/scenarios.py).
 Randomness: the nets are initialised from the global seed (cli seeds it), training price paths
 use seeds derived from (seed, update) so they never depend on what ran before, and actions are
 sampled from one explicit torch.Generator whose state the checkpoint keeps. Resuming from a
-checkpoint therefore continues the exact trajectory: `train(prepared, run, resume_state=checkpoint)`.
+checkpoint therefore continues the exact trajectory: `train(prepared, run, resume_state=checkpoint)`,
+which `python -m trainer resume` calls.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import torch
 import yaml
 from torch import nn
 
-from .. import config, seeding, viz_rl
+from .. import config, seeding, stopping, viz_rl
 from ..envs import scenarios
 from ..envs.market import MarketEnv
 from ..envs.rewards import TERMS
@@ -43,6 +44,7 @@ from .optim import lr_at, make_optimizer, set_lr
 
 KIND = "rl"
 KEY_METRIC = {"name": "eval_return", "goal": "max", "label": "eval return"}
+RESUMABLE = True
 CHECKPOINT = "checkpoint.pt"
 SCENARIOS_FILE = "scenarios.json"
 
@@ -158,7 +160,11 @@ def update_step(model: PolicyValueNets, optimizer: torch.optim.Optimizer, rollou
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip or float("inf")).item()
+    if not np.isfinite(grad_norm):
+        raise TrainingFailed(f"gradient norm became {grad_norm}")
     optimizer.step()
+    if not all(torch.isfinite(p).all() for p in model.parameters()):  # the next rollout would sample from NaN
+        raise TrainingFailed("the policy's parameters became non-finite after the update")
     return {**parts, "grad_norm": grad_norm}
 
 
@@ -173,10 +179,11 @@ def greedy_policy(model: PolicyValueNets) -> scenarios.Policy:
 
 # --- the training loop ----------------------------------------------------------------------
 
-def checkpoint_state(update: int, model: nn.Module, optimizer: torch.optim.Optimizer, actions: torch.Generator) -> dict:
+def checkpoint_state(update: int, model: nn.Module, optimizer: torch.optim.Optimizer, actions: torch.Generator,
+                     elapsed_s: float = 0.0) -> dict:
     """Everything the next update depends on; `train(..., resume_state=this)` continues from it exactly."""
     return {"engine": "policy_gradient", "step": update, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "action_rng": actions.get_state(), "rng": seeding.capture_rng()}
+            "action_rng": actions.get_state(), "rng": seeding.capture_rng(), "elapsed_s": elapsed_s}
 
 
 def _episode_metrics(cfg: PolicyExperiment, rollout: Rollout) -> dict:
@@ -199,40 +206,73 @@ def _evaluation_metrics(results: dict) -> dict:
             **{f"eval_return_{name}": value for name, value in per_scenario.items()}}
 
 
+@dataclass
+class _Training:
+    """The pieces of one policy-gradient run, put together once; `update` runs one update and what follows it."""
+
+    cfg: PolicyExperiment
+    model: PolicyValueNets
+    run: Run
+    optimizer: torch.optim.Optimizer
+    actions: torch.Generator
+    """the action-sampling generator (its own stream, so evaluation never shifts the sampled actions)"""
+    metrics: MetricsLog
+    envs: object
+    progress: Progress
+
+    def update(self, update: int) -> None:
+        cfg, tc = self.cfg, self.cfg.train
+        t0 = time.perf_counter()
+        lr = lr_at(cfg.optim, update, tc.iterations)
+        set_lr(self.optimizer, lr)
+        rollout = collect(self.envs, self.model, self.actions, training_seeds(cfg.seed, update, tc.episodes))
+        try:
+            parts = update_step(self.model, self.optimizer, rollout, tc, cfg.optim.grad_clip)
+        except TrainingFailed as e:
+            self.metrics.flush()  # the curves up to the failure, for the run page
+            raise TrainingFailed(f"{e} at update {update + 1}", update + 1) from None
+        done, seconds = update + 1, time.perf_counter() - t0
+        episode = _episode_metrics(cfg, rollout)
+        self.metrics.log(done, **episode, **parts, lr=lr, env_steps=int(rollout.lengths.sum()),
+                         steps_per_s=float(rollout.lengths.sum() / max(seconds, 1e-9)))
+        if done % tc.eval_interval == 0 or done == tc.iterations:
+            evaluation = _evaluation_metrics(scenarios.evaluate(cfg, greedy_policy(self.model), baselines=False))
+            self.metrics.log(done, **evaluation)
+            self.progress.write(f"{cfg.name} update {done}: eval return {evaluation['eval_return']:.3f}")
+        saved = (tc.checkpoint_interval and done % tc.checkpoint_interval == 0) or done == tc.iterations
+        if saved:
+            self.save(done)
+        self.progress.update(done, ret=episode["return_mean"], entropy=parts["entropy"])
+        signal_name = stopping.requested() if done < tc.iterations else None
+        if signal_name:
+            if not saved:
+                self.save(done)
+            raise stopping.StopRequested(f"stopped by {signal_name} after update {done}, with a checkpoint there")
+
+    def save(self, done: int) -> None:
+        """metrics.jsonl and the checkpoint together, so the rows on disk always match a resumable state."""
+        self.metrics.flush()
+        state = checkpoint_state(done, self.model, self.optimizer, self.actions, self.run.elapsed_s())
+        checkpoint.save(self.run.file(CHECKPOINT), state)
+
+
 def train(p: Prepared, run: Run, resume_state: dict | None = None) -> dict:
     """Train for cfg.train.iterations updates (continuing after `resume_state`'s if given); return the final metrics."""
     cfg, model, tc = p.cfg, p.model, p.cfg.train
     optimizer = make_optimizer(model, cfg.optim)
-    actions = seeding.generator(cfg.seed + 1)  # its own stream, so evaluation never shifts the sampled actions
+    actions = seeding.generator(cfg.seed + 1)
     metrics, start = MetricsLog(run.file(METRICS_FILE)), 0
     if resume_state is not None:
         start = _restore(resume_state, model, optimizer, actions)
         metrics = MetricsLog.resume(run.file(METRICS_FILE), start)
-    envs = scenarios.make_envs(cfg, tc.episodes)
-    progress = Progress(tc.iterations, start, cfg.name, tc.log_interval)
-    for update in range(start, tc.iterations):
-        t0 = time.perf_counter()
-        lr = lr_at(cfg.optim, update, tc.iterations)
-        set_lr(optimizer, lr)
-        rollout = collect(envs, model, actions, training_seeds(cfg.seed, update, tc.episodes))
-        try:
-            parts = update_step(model, optimizer, rollout, tc, cfg.optim.grad_clip)
-        except TrainingFailed as e:
-            raise TrainingFailed(f"{e} at update {update + 1}") from None
-        done, seconds = update + 1, time.perf_counter() - t0
-        episode = _episode_metrics(cfg, rollout)
-        metrics.log(done, **episode, **parts, lr=lr, env_steps=int(rollout.lengths.sum()),
-                    steps_per_s=float(rollout.lengths.sum() / max(seconds, 1e-9)))
-        if done % tc.eval_interval == 0 or done == tc.iterations:
-            evaluation = _evaluation_metrics(scenarios.evaluate(cfg, greedy_policy(model), baselines=False))
-            metrics.log(done, **evaluation)
-            progress.write(f"{cfg.name} update {done}: eval return {evaluation['eval_return']:.3f}")
-        if (tc.checkpoint_interval and done % tc.checkpoint_interval == 0) or done == tc.iterations:
-            metrics.flush()
-            checkpoint.save(run.file(CHECKPOINT), checkpoint_state(done, model, optimizer, actions))
-        progress.update(done, ret=episode["return_mean"], entropy=parts["entropy"])
-    progress.close()
-    envs.close()
+    training = _Training(cfg, model, run, optimizer, actions, metrics, scenarios.make_envs(cfg, tc.episodes),
+                         Progress(tc.iterations, start, cfg.name, tc.log_interval))
+    try:
+        for update in range(start, tc.iterations):
+            training.update(update)
+    finally:
+        training.progress.close()
+        training.envs.close()
     return _finish(cfg, model, metrics.rows, run)
 
 

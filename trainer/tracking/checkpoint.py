@@ -21,6 +21,11 @@ class CheckpointError(Exception):
     pass
 
 
+def elapsed_s(state: dict) -> float:
+    """The run's elapsed seconds when the checkpoint was written (language models keep it in the loop state)."""
+    return float(state.get("elapsed_s", (state.get("loop") or {}).get("elapsed_s", 0.0)))
+
+
 def save(path: Path, state: dict) -> None:
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buffer)

@@ -47,6 +47,14 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], Any], durable: bool = 
         fsync_dir(path.parent)
 
 
+def remove_temporaries(folder: Path) -> list[str]:
+    """Delete the temporary files of writes that a crash cut short (never renamed into place); returns their names."""
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return [p.name for p in stale]
+
+
 def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     write_atomic(path, lambda f: f.write(data), durable)
 

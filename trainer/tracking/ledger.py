@@ -2,22 +2,21 @@
 
 A line holds the sha256 of its run's `run.json` and of the previous line's bytes, so editing,
 removing or reordering any line, any record, or (through the record's artifact hashes) any
-artifact is detectable by `verify`. Lines are appended under an exclusive lock so concurrent
-runs never interleave. Torch-free.
+artifact is detectable (`integrity.py` checks it all and names what it finds). A line is added
+under an exclusive lock, by writing the whole ledger anew and renaming it into place, so concurrent
+runs never lose or interleave lines and a crash never leaves half a line. Torch-free.
 """
 from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .files import fsync_dir, sha256_bytes, sha256_file
+from .files import sha256_bytes, sha256_file, write_bytes
 
 LEDGER = "ledger.jsonl"
 RECORD = "run.json"
@@ -45,102 +44,68 @@ def read_lines(runs_dir: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
-def append(runs_dir: Path, run_id: str, experiment: str, status: str) -> dict:
-    """Append the line that seals `runs_dir/run_id/run.json` as it is now."""
-    record_sha = sha256_file(runs_dir / run_id / RECORD)
+def _complete(lines: list[bytes], runs_dir: Path) -> None:
+    if lines and not lines[-1].endswith(b"\n"):
+        raise LedgerError(f"{runs_dir / LEDGER}: its last line is incomplete, so no run can be sealed after it; "
+                          "run `python -m trainer verify` to see what happened")
+
+
+def check_appendable(runs_dir: Path) -> None:
+    """Raise LedgerError now, before a run trains, if no line could be appended to the ledger later."""
+    _complete(read_lines(runs_dir)[-1:], runs_dir)
+
+
+def _append_lines(runs_dir: Path, lines: list[bytes], entries: list[dict]) -> None:
+    """The ledger with more lines, written atomically: a crash leaves the old ledger or the new one."""
+    added = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode()
+    write_bytes(runs_dir / LEDGER, b"".join(lines) + added)
+
+
+def _entry(seq: int, run_id: str, experiment: str, status: str, record_sha: str, prev: str, at: str) -> dict:
+    return {"seq": seq, "run": run_id, "experiment": experiment, "status": status, "record_sha256": record_sha,
+            "prev_sha256": prev, "sealed_at": at}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def seal(runs_dir: Path, run_id: str, record: dict, save_record: Callable[[], None]) -> dict:
+    """Seal a run: write into its record the line that will seal it, save the record, then append that line.
+
+    The record and its line witness each other: the line holds the record's sha256, the record the
+    line's number, predecessor and time, so a deleted line (even the last) is named by `verify`."""
     with locked(runs_dir):
         lines = read_lines(runs_dir)
-        if lines and not lines[-1].endswith(b"\n"):
-            raise LedgerError(f"{runs_dir / LEDGER}: last line is incomplete; run `python -m trainer verify`")
-        entry = {
-            "seq": len(lines) + 1,
-            "run": run_id,
-            "experiment": experiment,
-            "status": status,
-            "record_sha256": record_sha,
-            "prev_sha256": sha256_bytes(lines[-1]) if lines else GENESIS,
-            "sealed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        data = (json.dumps(entry, sort_keys=True) + "\n").encode()
-        # One write() of a short line on an O_APPEND descriptor; fsync before the lock is released.
-        fd = os.open(runs_dir / LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        fsync_dir(runs_dir)
+        _complete(lines, runs_dir)
+        seq, prev, at = len(lines) + 1, sha256_bytes(lines[-1]) if lines else GENESIS, _now()
+        record["sealed"] = {"ledger_line": seq, "prev_sha256": prev, "sealed_at": at}
+        save_record()
+        entry = _entry(seq, run_id, record["experiment"], record["status"], sha256_file(runs_dir / run_id / RECORD), prev, at)
+        _append_lines(runs_dir, lines, [entry])
     return entry
 
 
+def append(runs_dir: Path, run_id: str, experiment: str, status: str) -> dict:
+    """Append the line that seals `runs_dir/run_id/run.json` as it is now (for tools that write records themselves)."""
+    return append_many(runs_dir, [(run_id, experiment, status)])[0]
+
+
+def append_many(runs_dir: Path, runs: list[tuple[str, str, str]]) -> list[dict]:
+    """Lines sealing many records as they are now, (run id, experiment, status) each, written at once
+    (tools that synthesise or import thousands of runs; one write instead of one per run)."""
+    hashes = [sha256_file(runs_dir / run_id / RECORD) for run_id, _, _ in runs]
+    with locked(runs_dir):
+        lines = read_lines(runs_dir)
+        _complete(lines, runs_dir)
+        entries, prev = [], sha256_bytes(lines[-1]) if lines else GENESIS
+        for (run_id, experiment, status), record_sha in zip(runs, hashes):
+            entry = _entry(len(lines) + len(entries) + 1, run_id, experiment, status, record_sha, prev, _now())
+            entries.append(entry)
+            prev = sha256_bytes((json.dumps(entry, sort_keys=True) + "\n").encode())
+        _append_lines(runs_dir, lines, entries)
+    return entries
+
+
 class LedgerError(Exception):
-    pass
-
-
-@dataclass
-class RunCheck:
-    run: str
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def parse(runs_dir: Path) -> tuple[list[dict], list[str]]:
-    """The ledger's entries and any problems with the chain itself."""
-    entries, problems = [], []
-    prev = GENESIS
-    for number, raw in enumerate(read_lines(runs_dir), start=1):
-        where = f"ledger line {number}"
-        try:
-            entry = json.loads(raw)
-            assert isinstance(entry, dict) and RUN_ID.fullmatch(str(entry.get("run")))
-        except (ValueError, AssertionError):
-            problems.append(f"{where}: not a ledger entry (edited or truncated)")
-            prev = sha256_bytes(raw)
-            continue
-        if not raw.endswith(b"\n"):
-            problems.append(f"{where}: truncated (no end of line)")
-        if entry.get("seq") != number:
-            problems.append(f"{where}: sequence number {entry.get('seq')!r} (lines removed or reordered)")
-        if entry.get("prev_sha256") != prev:
-            problems.append(f"{where} ({entry['run']}): does not chain to the line before (edited, removed or reordered)")
-        prev = sha256_bytes(raw)
-        entries.append(entry)
-    return entries, problems
-
-
-def check_run(run_dir: Path, entry: dict, hash_file: Callable[[Path], str] = sha256_file) -> list[str]:
-    """Problems with one sealed run: its record's hash, and each artifact the record lists.
-
-    `hash_file` lets a caller that checks thousands of runs reuse hashes of unchanged files."""
-    record_path = run_dir / RECORD
-    if not record_path.is_file():
-        return ["run.json is missing"]
-    problems = []
-    if hash_file(record_path) != entry.get("record_sha256"):
-        problems.append("run.json differs from the ledger's hash (record edited)")
-    try:
-        record = json.loads(record_path.read_text())
-        artifacts = record.get("artifacts", {})
-    except (ValueError, UnicodeDecodeError):
-        return problems + ["run.json is not valid JSON"]
-    for name, facts in sorted(artifacts.items()):
-        path = run_dir / name
-        if not path.is_file():
-            problems.append(f"{name}: missing")
-        elif path.stat().st_size != facts.get("bytes") or hash_file(path) != facts.get("sha256"):
-            problems.append(f"{name}: content differs from its recorded sha256 (artifact edited)")
-    return problems
-
-
-def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> tuple[list[RunCheck], list[str]]:
-    """Check the chain, every sealed run, and flag run folders the ledger does not know."""
-    entries, chain_problems = parse(runs_dir)
-    latest = {e["run"]: e for e in entries}  # a resumed run is re-sealed; its last line counts
-    checks = [RunCheck(run, check_run(runs_dir / run, entry, hash_file)) for run, entry in latest.items()]
-    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []:
-        if folder.name not in latest and (folder / RECORD).exists():
-            checks.append(RunCheck(folder.name, ["not in the ledger (unrecorded run, or still running)"]))
-    return checks, chain_problems
+    """The ledger cannot take another line as it is; the message says why."""

@@ -1,13 +1,15 @@
 """A run folder's lifecycle: created at start, filled with artifacts, sealed in the ledger at the end.
 
 `runs/<experiment>-<UTC timestamp>-<short hash>/` holds `run.json` (the audit record) and the
-artifacts the engine writes through this class. While training, the record says `running`;
-`finish` hashes every artifact into the record, writes it, and appends the ledger line.
+artifacts the engine writes through this class. The folder appears whole: it is filled under a
+hidden name and renamed into place, so a crash while creating it leaves no half-made run. While
+training, the record says `running` and the process holds the folder's lock; `conclude` hashes
+every artifact into the record, `seal` writes it and appends the ledger line (`finish` does both).
+A run whose record says `running` while nobody holds its lock died unsealed: see recovery.py.
 Torch-free: the engine hands in what only torch knows.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -16,11 +18,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import audit, ledger
-from .files import sha256_file, write_json, write_jsonl, write_text
+from . import audit, ledger, locks
+from .files import fsync_dir, sha256_file, write_json, write_jsonl, write_text
 
 DEFAULT_RUNS_DIR = "runs"
 LOCK = ".lock"
+CREATING = ".creating"
+"""suffix of the hidden name a run folder is filled under before it is renamed into place"""
 
 
 def runs_dir(explicit: str | None = None) -> Path:
@@ -44,13 +48,15 @@ class Run:
 
     def claim(self) -> None:
         """Hold the folder's lock while this process works on it (the OS releases it if the process dies)."""
-        lock = open(self.path / LOCK, "a")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise RunBusy(f"another process is still working on this run (pid {self.record.get('pid')})") from None
+        lock = locks.acquire(self.path / LOCK)
+        if lock is None:
+            raise RunBusy(f"another process is still working on this run (pid {self.record.get('pid')})")
         self._lock = lock
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     @property
     def id(self) -> str:
@@ -58,14 +64,16 @@ class Run:
 
     @classmethod
     def create(cls, root: Path, *, experiment: str, config: dict, config_sha256: str, config_yaml: str,
-               source: str, overrides: list[str], seeds: dict, data: dict) -> "Run":
+               source: str, overrides: list[str], seeds: dict, data: dict, extra: dict | None = None,
+               facts: dict | None = None) -> "Run":
+        """A new run folder holding its config and record. `extra` adds record sections, `facts` environment facts."""
         started = _now()
         stamp = started.strftime("%Y%m%dT%H%M%SZ")
         salt = f"{config_sha256}{time.time_ns()}{os.getpid()}".encode()
         run_id = f"{experiment}-{stamp}-{hashlib.sha256(salt).hexdigest()[:7]}"
         root.mkdir(parents=True, exist_ok=True)
-        path = root / run_id
-        path.mkdir()  # exclusive: two runs never share a folder
+        staging = root / f".{run_id}{CREATING}"
+        staging.mkdir()  # exclusive: two runs never share a folder
         record = {
             "schema": 1,
             "run_id": run_id,
@@ -78,7 +86,7 @@ class Run:
             "source": {"file": source, "overrides": overrides},
             "code": audit.code_facts(),
             "data": data,
-            "environment": audit.environment_facts(),
+            "environment": {**audit.environment_facts(), **(facts or {})},
             "seeds": seeds,
             "started_at": started.isoformat(timespec="seconds"),
             "ended_at": None,
@@ -90,11 +98,15 @@ class Run:
             "key_metric": None,
             "figures": [],
             "artifacts": {},
+            **(extra or {}),
         }
-        run = cls(path, record)
-        run.claim()
-        write_text(path / "config.yaml", config_yaml)
+        run = cls(staging, record)
+        run.claim()  # the lock file moves with the folder; the lock stays held
+        write_text(staging / "config.yaml", config_yaml)
         run.save_record()
+        run.path = root / run_id
+        os.rename(staging, run.path)
+        fsync_dir(root)
         return run
 
     @classmethod
@@ -157,15 +169,23 @@ class Run:
         """Seconds this run has been running, over every process that worked on it."""
         return (self.record.get("duration_s") or 0.0) + time.monotonic() - self._t0
 
-    def finish(self, status: str, metrics: dict, reason: str | None = None) -> dict:
-        """Seal the run: final record with artifact hashes, then the ledger line."""
+    def conclude(self, status: str, metrics: dict, reason: str | None = None, *, ended_at: datetime | None = None,
+                 duration_s: float | None = None) -> None:
+        """Complete the final record in memory: how the run ended, its metrics, every artifact's hash."""
         self.record.update(
             status=status,
             reason=reason,
             metrics=metrics,
-            ended_at=_now().isoformat(timespec="seconds"),
-            duration_s=round(self.elapsed_s(), 3),
+            ended_at=(ended_at or _now()).isoformat(timespec="seconds"),
+            duration_s=round(self.elapsed_s() if duration_s is None else duration_s, 3),
             artifacts=self._artifacts(),
         )
-        self.save_record()
-        return ledger.append(self.path.parent, self.id, self.record["experiment"], status)
+
+    def seal(self) -> dict:
+        """Write the final record and append the ledger line that seals it."""
+        return ledger.seal(self.path.parent, self.id, self.record, self.save_record)
+
+    def finish(self, status: str, metrics: dict, reason: str | None = None) -> dict:
+        """Seal the run: final record with artifact hashes, then the ledger line."""
+        self.conclude(status, metrics, reason)
+        return self.seal()

@@ -1,0 +1,146 @@
+"""`python -m trainer reproduce RUN`: train a recorded run again from its own record, and say whether it is the same.
+
+The reproduction uses the run's resolved config.yaml (checked against the config sha256 in its
+record), so every seed and setting is the original's, and the original's torch thread count unless
+the config fixes one. Before training it refuses a run that does not verify against its ledger and
+data whose sha256 differs from the recorded one, and it warns about every difference of code (commit,
+uncommitted changes) and environment (packages, Python, CPU, device, processes) that could explain
+a different result. The reproduction is a new run folder next to the original (or in --runs-dir);
+its record gets `reproduction: {of, verdict, ...}` before it is sealed (see reproduction.py), and
+the verdict is printed: identical, within tolerance (with the largest deviation), or diverged at
+step N. Exit status 1 when it diverged.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .. import config
+from ..config import ConfigError
+from ..tracking import audit, integrity
+from ..tracking.files import sha256_file
+from ..tracking.run import Run
+from . import EXIT_FAILED, EXIT_OK, folders, training
+from .run import ledger_ready
+
+
+def _verified(folder: Path) -> str | None:
+    """Refuse an original that no longer matches its ledger; returns a warning when no ledger seals it."""
+    entries, _ = integrity.parse(folder.parent)
+    entry = next((e for e in reversed(entries) if e["run"] == folder.name), None)
+    if entry is None:
+        return f"run {folder.name} is not sealed in {folder.parent / 'ledger.jsonl'}; its record cannot be verified"
+    problems = integrity.check_run(folder, entry)
+    if problems:
+        raise ConfigError(str(folder), "", f"does not verify ({'; '.join(problems)}); reproducing a changed record proves nothing")
+    return None
+
+
+def original(folder: Path) -> tuple[dict, object, Path, list[str]]:
+    """The original's record, config and config path, and warnings; a ConfigError when it cannot be reproduced."""
+    record = folders.read_record(folder)
+    if record.get("status") != "ok":
+        raise ConfigError(str(folder / "run.json"), "status", f"the run {record.get('status')}; only a finished run (ok) "
+                          "can be reproduced")
+    cfg, config_path = folders.read_config(folder)
+    if config.config_sha256(cfg) != record.get("config_sha256"):
+        raise ConfigError(str(config_path), "", "differs from the config sha256 in run.json (edited after the run?)")
+    warning = _verified(folder)
+    return record, cfg, config_path, [warning] if warning else []
+
+
+def differences(record: dict, cfg) -> list[str]:
+    """What differs between the run's code and environment and this one's, each a warning for a person."""
+    found = []
+    then, now = record.get("code") or {}, audit.code_facts()
+    if then.get("commit") != now.get("commit"):
+        found.append(f"code commit differs: the run was trained at {then.get('commit')}, this checkout is {now.get('commit')}")
+    if then.get("dirty") or now.get("dirty"):
+        if then.get("diff_sha256") != now.get("diff_sha256"):
+            found.append(f"uncommitted changes differ (the run's diff sha256 {then.get('diff_sha256')}, now {now.get('diff_sha256')})")
+    env, here = record.get("environment") or {}, audit.environment_facts()
+    for name, version in sorted((env.get("packages") or {}).items()):
+        if here["packages"].get(name) != version:
+            found.append(f"package {name} differs: the run had {version}, this environment has {here['packages'].get(name)}")
+    for key in ("python", "cpu", "machine"):
+        if env.get(key) != here.get(key):
+            found.append(f"{key} differs: the run had {env.get(key)!r}, this machine has {here.get(key)!r}")
+    if training.seeds(config.to_dict(cfg)) != record.get("seeds"):
+        found.append("the seeds in config.yaml differ from the seeds in run.json")
+    return found
+
+
+def _runtime_differences(record: dict, world) -> list[str]:
+    import torch
+
+    env, found = record.get("environment") or {}, []
+    if env.get("device", "cpu") != str(world.device):
+        found.append(f"device differs: the run trained on {env.get('device')}, this one on {world.device}")
+    if (env.get("world_size") or 1) != world.size:
+        found.append(f"processes differ: the run had {env.get('world_size')}, this one has {world.size}")
+    if env.get("torch_threads") and env["torch_threads"] != torch.get_num_threads():
+        found.append(f"torch threads differ: the run used {env['torch_threads']}, this one {torch.get_num_threads()} "
+                     "(CPU arithmetic is bit-identical only at the same thread count)")
+    return found
+
+
+def seal_hook(record: dict) -> Callable[[Run], None] | None:
+    """For a reproduction's record: the step that compares it with its original before it is sealed."""
+    pending = record.get("reproduction")
+    if not isinstance(pending, dict) or not pending.get("of"):
+        return None
+
+    def judge(run: Run) -> None:
+        from .. import reproduction
+
+        status = run.record["status"]
+        if status == "interrupted":
+            return  # judged when it is resumed and finishes
+        if status == "failed":
+            verdict = {"verdict": reproduction.DIVERGED, "summary": f"diverged: the reproduction failed ({run.record['reason']})"}
+        else:
+            folder = Path(pending["folder"])
+            original_record = json.loads((folder / "run.json").read_text())
+            tolerance = pending.get("tolerance") or {}
+            comparison = reproduction.compare(folder, run.path, original_record, run.record,
+                                              tolerance.get("rtol", reproduction.RTOL), tolerance.get("atol", reproduction.ATOL))
+            verdict = reproduction.as_record(comparison)
+        run.record["reproduction"] = {**pending, **verdict}
+        print(f"reproduction of {pending['of']}: {verdict['summary']}")
+
+    return judge
+
+
+def command(args: argparse.Namespace) -> int:
+    folder = folders.locate(args.run, args.runs_dir)
+    record, cfg, config_path, warnings = original(folder)
+    root = Path(args.runs_dir) if args.runs_dir else folder.parent
+    ledger_ready(root)
+    warnings += differences(record, cfg)
+    from .. import distributed, engines
+
+    engine = engines.for_model(cfg.model.type)
+    recorded_threads = (record.get("environment") or {}).get("torch_threads")
+    world = training.setup(cfg, str(config_path), threads=None if cfg.train.threads else recorded_threads)
+    try:
+        prepared = training.prepare(engine, cfg, str(config_path), world)
+        from .resume import same_data
+
+        same_data(prepared, record, str(config_path), doing="reproducing")
+        if not world.is_main:
+            return training.train_other_rank(engine, prepared)
+        warnings += _runtime_differences(record, world)
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        pending = {"of": folder.name, "folder": str(folder), "original_record_sha256": sha256_file(folder / "run.json"),
+                   "verdict": None, "differences": warnings, "tolerance": {"rtol": args.rtol, "atol": args.atol}}
+        run = training.start_run(root, cfg, engine, prepared, world, source=str(config_path), overrides=[],
+                                 extra={"reproduction": pending})
+        status = training.train_and_seal(engine, prepared, run, before_seal=seal_hook(run.record))
+    finally:
+        distributed.teardown()
+    verdict = (run.record.get("reproduction") or {}).get("verdict")
+    return EXIT_FAILED if status == EXIT_OK and verdict == "diverged" else status

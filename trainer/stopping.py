@@ -1,0 +1,52 @@
+"""Clean stops: SIGINT (Ctrl-C) and SIGTERM (a scheduler, `kill`, CI cancelling a job) end a run at a step boundary.
+
+While a run trains, the first SIGINT or SIGTERM only raises a flag. The training loop looks at it
+after every step: it saves a checkpoint there (so `resume` continues exactly), and raises
+`StopRequested`; the run is then sealed as `interrupted`. A second SIGINT stops at once (the last
+periodic checkpoint stays the resume point). Under torchrun every process agrees on the step to stop
+at, since a signal may reach only some of them.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_requested: str | None = None
+
+
+class StopRequested(Exception):
+    """A signal asked the run to stop; it stopped at a step boundary after saving a checkpoint."""
+
+
+def _handler(signum, frame) -> None:
+    global _requested
+    if _requested is not None and signum == signal.SIGINT:
+        raise KeyboardInterrupt  # a second Ctrl-C: stop now
+    _requested = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def graceful():
+    """Within this block, SIGINT and SIGTERM raise the flag instead of stopping the process."""
+    global _requested
+    _requested = None
+    previous = {s: signal.signal(s, _handler) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _requested = None
+
+
+def requested(world=None) -> str | None:
+    """The signal that asked to stop ('SIGTERM'...), or None; under torchrun, any process's request counts."""
+    if world is None or not world.distributed:
+        return _requested
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([0 if _requested is None else 1], device=world.device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return (_requested or "a signal to another process") if flag.item() else None
