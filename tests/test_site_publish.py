@@ -55,6 +55,8 @@ def test_home_page_lists_runs_added_since_the_previous_publish_and_keeps_listing
     generate(synthetic_copy, tmp_path)
     overview = tmp_path / "content" / "overview" / "index.md"
     assert "This is the first publish of this site" in overview.read_text()
+    items = [line for line in overview.read_text().splitlines() if line.startswith("- [")]
+    assert len(items) > 3 and all(line.count("](") == 1 for line in items)  # one Markdown list item per new run
     (new,) = make_runs(synthetic_copy, 1, seed=7, start=LATER)
     generate(synthetic_copy, tmp_path)
     text = overview.read_text()
