@@ -86,9 +86,15 @@ class Site:
     """(base, head) of every comparison page (see compare), newest head first"""
     comparisons: dict[str, list[tuple[str, RunView]]] = field(init=False)
     """run id -> (comparison page path, the other run) for each comparison page the run is part of"""
+    reproductions: dict[str, list[RunView]] = field(init=False)
+    """run id -> the runs that reproduce it (`trainer reproduce`), newest first"""
+    ids: set[str] = field(init=False)
 
     def __post_init__(self):
+        from . import reproductions
         from .compare import pairs, page_path
+
+        self.reproductions, self.ids = reproductions.index(self.runs), {r.id for r in self.runs}
 
         self.by_experiment, self.older, self.newer, self.baseline, self.comparisons = {}, {}, {}, {}, {}
         self.pairs = pairs(self.runs)
@@ -193,7 +199,7 @@ def run_meta(run: RunView, before: RunView | None) -> dict:
 
 
 def run_page(run: RunView, site: Site | None = None) -> Page:
-    from . import taxonomies
+    from . import reproductions, taxonomies
     from .sections import render_sections
 
     site = site or Site([run])
@@ -202,13 +208,14 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     files = run.published_files
     compared = site.comparisons.get(run.id, [])
     page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
-                        older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared])
+                        older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared],
+                        reproductions.fingerprint(run, site.reproductions, site.ids))
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
         summary=Later(lambda: describe.summary(run, before)), metrics=Later(lambda: sorted(run.metrics.items())),
         figures=Later(lambda: figure_rows(run, site.target)), sections=Later(lambda: render_sections(run)),
         audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
-        compared=compared,
+        compared=compared, reproduction=Later(lambda: reproductions.facts(run, site.reproductions, site.ids)),
         reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),
     )
     return Page(path, front, body, files, key=page_key)

@@ -48,16 +48,91 @@ def test_missing_artifact_is_named(runs_copy):
     assert result.returncode == 1 and "samples.txt: missing" in result.stdout
 
 
-def seal_a_copy(runs, suffix="0000000"):
+def seal_a_copy(runs, suffix="0000000", first=None):
     """A second sealed run (a copy of the first under a new id), so the ledger has two chained lines."""
-    first = only_run(runs)
+    first = first or only_run(runs)
     second = runs / (first.name[:-7] + suffix)
     shutil.copytree(first, second)
     record = json.loads((second / "run.json").read_text())
     record["run_id"] = second.name
-    (second / "run.json").write_text(json.dumps(record))
-    ledger.append(runs, second.name, "names-mlp", "ok")
+    record.pop("sealed")  # the copy is sealed by its own line
+    ledger.seal(runs, second.name, record, lambda: (second / "run.json").write_text(json.dumps(record)))
     return second
+
+
+def three_sealed(runs):
+    """The ledger with three chained lines (the trained run and two sealed copies), and their run ids."""
+    first = only_run(runs)
+    return [first.name, seal_a_copy(runs, "0000001").name, seal_a_copy(runs, "0000002", first).name]
+
+
+def edit_ledger(runs, change):
+    path = runs / "ledger.jsonl"
+    path.write_bytes(change(path.read_bytes().splitlines(keepends=True)))
+
+
+TAMPERING = {
+    "ledger line edited": (lambda ls: ls[0].replace(b'"status": "ok"', b'"status": "failed"') + ls[1] + ls[2],
+                           "ledger line 1: edited"),
+    "last ledger line truncated": (lambda ls: ls[0] + ls[1] + ls[2][:40], "ledger line 3: truncated"),
+    "ledger lines reordered": (lambda ls: ls[0] + ls[2] + ls[1], "ledger line 2: reordered (it chains to line 3"),
+    "middle ledger line deleted": (lambda ls: ls[0] + ls[2], "line(s) deleted before it (entry 2 is missing"),
+    "first ledger line deleted": (lambda ls: ls[1] + ls[2], "ledger line 1: line(s) deleted before it (entry 1 is missing"),
+    "ledger line not JSON": (lambda ls: ls[0] + b"{oops\n" + ls[2], "ledger line 2: edited (not a ledger entry: not valid JSON)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TAMPERING))
+def test_every_kind_of_ledger_tampering_is_detected_and_named(runs_copy, kind):
+    three_sealed(runs_copy)
+    change, expected = TAMPERING[kind]
+    edit_ledger(runs_copy, change)
+    result = run_cli("trainer", "verify", runs_dir=runs_copy)
+    assert result.returncode == 1 and expected in result.stdout, result.stdout
+
+
+def test_deleting_the_last_ledger_line_is_named_because_the_record_remembers_its_seal(tmp_path):
+    from tests.conftest import train
+
+    runs = tmp_path / "runs"
+    train(runs)
+    second = train(runs)
+    edit_ledger(runs, lambda ls: ls[0])
+    result = run_cli("trainer", "verify", runs_dir=runs)
+    assert result.returncode == 1
+    assert f"ledger line 2: deleted (it sealed run {second.name}" in result.stdout, result.stdout
+
+
+def test_an_edited_record_is_named_with_the_line_that_sealed_it(runs_copy):
+    run = only_run(runs_copy)
+    path = run / "run.json"
+    path.write_text(path.read_text().replace('"ok"', '"failed"', 1))
+    result = run_cli("trainer", "verify", runs_dir=runs_copy)
+    assert result.returncode == 1
+    assert f"FAILED  {run.name}: run.json edited (its sha256 differs from the one sealed in ledger line 1)" in result.stdout
+
+
+def test_a_file_added_to_a_sealed_run_and_a_renamed_folder_are_named(runs_copy):
+    run = only_run(runs_copy)
+    (run / "extra.txt").write_text("planted")
+    renamed = runs_copy / (run.name[:-7] + "fffffff")
+    shutil.copytree(run, renamed)
+    result = run_cli("trainer", "verify", runs_dir=runs_copy)
+    assert result.returncode == 1
+    assert "extra.txt: added after the run was sealed" in result.stdout
+    assert f"{renamed.name}: folder renamed or copied (its run.json is the record of run {run.name!r})" in result.stdout
+
+
+def test_the_site_shows_each_runs_verification_status(runs_copy, tmp_path):
+    from tests.sitebuild import build_site
+
+    first, second, third = three_sealed(runs_copy)
+    (runs_copy / second / "samples.txt").write_text("planted\n")
+    public = build_site(runs_copy, tmp_path)
+    page = lambda run: (public / "runs" / run / "index.html").read_text()
+    assert "<th scope=\"row\">Verified</th><td>yes</td>" in page(first)
+    assert "<th scope=\"row\">Verified</th><td>no</td>" in page(second)
+    assert "Verification failed:" in page(second) and "samples.txt: edited" in page(second)
 
 
 def test_edited_ledger_line_breaks_the_chain(runs_copy):
