@@ -28,6 +28,7 @@ _ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#!|~$"}
 _CONTROLS = {**{chr(c): chr(0x2400 + c) for c in range(32) if chr(c) not in "\t\n\r"}, "\x7f": "\u2421"}
 _BLOCK = str.maketrans({**_CONTROLS, **_ENTITIES})
 _INLINE = str.maketrans({**_CONTROLS, **_ENTITIES, "\r": " ", "\n": " ", "\t": " "})
+_VISIBLE = str.maketrans(_CONTROLS)
 # Runs of them, not every hyphen or dot: run ids and numbers stay short and readable in the Markdown.
 _TYPOGRAPHY = re.compile(r"-{2,}|\.{3,}")
 
@@ -64,7 +65,7 @@ def url_part(value: str) -> Safe:
 
 def visible(value) -> str:
     """Plain text with its control characters shown as pictures, for a front matter value Hugo's templates escape."""
-    return str(value).translate(_CONTROLS)
+    return str(value).translate(_VISIBLE)
 
 
 def theme_text(value) -> str:
