@@ -6,10 +6,15 @@ literally. Only values wrapped in `Safe` (markup built here from escaped parts) 
 Entities are used instead of backslashes because both Hugo's Goldmark and MkDocs' Python-Markdown
 decode them, inside tables too. Hugo's typographer rewrites `--`, `---` and `...` in text (inline code
 written as HTML included) into dashes and an ellipsis, so those runs are entities too: a command line
-copied from a page must still run.
+copied from a page must still run. Control characters (a NUL, a terminal escape) are shown as their
+Unicode pictures (`␀`, `␛`): HTML forbids them in text, and a reader should see them, not lose them.
+
+MkDocs Material prints a page's front matter title and description into HTML without escaping them
+(Hugo's templates escape); `theme_text` is for those values.
 """
 from __future__ import annotations
 
+import html
 import math
 import re
 import urllib.parse
@@ -20,8 +25,10 @@ import jinja2
 
 # Characters that HTML, Markdown, tables or Hugo shortcodes (`{{< >}}`) give a meaning to.
 _ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#!|~$"}
-_BLOCK = str.maketrans(_ENTITIES)
-_INLINE = str.maketrans({**_ENTITIES, "\r": " ", "\n": " ", "\t": " "})
+_CONTROLS = {**{chr(c): chr(0x2400 + c) for c in range(32) if chr(c) not in "\t\n\r"}, "\x7f": "\u2421"}
+_BLOCK = str.maketrans({**_CONTROLS, **_ENTITIES})
+_INLINE = str.maketrans({**_CONTROLS, **_ENTITIES, "\r": " ", "\n": " ", "\t": " "})
+_VISIBLE = str.maketrans(_CONTROLS)
 # Runs of them, not every hyphen or dot: run ids and numbers stay short and readable in the Markdown.
 _TYPOGRAPHY = re.compile(r"-{2,}|\.{3,}")
 
@@ -54,6 +61,16 @@ def code(value) -> Safe:
 def url_part(value: str) -> Safe:
     """A path segment for a link target, percent-encoded."""
     return Safe(urllib.parse.quote(str(value), safe=""))
+
+
+def visible(value) -> str:
+    """Plain text with its control characters shown as pictures, for a front matter value Hugo's templates escape."""
+    return str(value).translate(_VISIBLE)
+
+
+def theme_text(value) -> str:
+    """Plain text for a front matter value a theme prints into HTML as is (quotes escaped: it may land in an attribute)."""
+    return html.escape(visible(value), quote=True)
 
 
 def number(value, digits: int = 4) -> str:

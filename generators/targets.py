@@ -69,10 +69,10 @@ class Hugo(Target):
     )
 
     def front(self, meta: dict) -> dict:
-        front = {"title": meta["title"], "page_type": meta.get("page_type", "page")}
+        front = {"title": markup.visible(meta["title"]), "page_type": meta.get("page_type", "page")}
         for key in ("description", "date", "weight"):
             if meta.get(key) not in (None, ""):
-                front[key] = meta[key]
+                front[key] = markup.visible(meta[key]) if key == "description" else meta[key]
         front.update(meta.get("params", {}))
         front.update({taxonomy: terms for taxonomy, terms in meta.get("terms", {}).items() if terms})
         if meta.get("headless"):
@@ -103,9 +103,9 @@ class MkDocs(Target):
         return f"{head}/index.md" if head and name == "_index.md" else "index.md" if name == "_index.md" else path
 
     def front(self, meta: dict) -> dict:
-        front = {"title": meta["title"]}
+        front = {"title": markup.theme_text(meta["title"])}  # Material prints both unescaped
         if meta.get("description"):
-            front["description"] = meta["description"]
+            front["description"] = markup.theme_text(meta["description"])
         if meta.get("search_exclude"):
             front["search"] = {"exclude": True}  # paginated listings repeat the run pages' text
         return front

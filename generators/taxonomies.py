@@ -7,6 +7,7 @@ taxonomies, so for it the generators write the term lists and pages themselves.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 from . import listings
@@ -18,10 +19,18 @@ TAXONOMIES = {"kinds": "Kind", "datasets": "Dataset", "statuses": "Status", "tag
 TITLES = {"kinds": "Experiment kinds", "datasets": "Datasets", "statuses": "Run statuses", "tags": "Tags"}
 KIND_LABELS = {"language-model": "language model", "manual-backprop": "manual backprop", "rl": "reinforcement learning"}
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+MAX_SLUG = 64
+"""longest term slug: a tag is free text, but its slug is a folder name (255 bytes at most) and a URL"""
 
 
 def slug(term: str) -> str:
-    return _NOT_SLUG.sub("-", str(term).lower()).strip("-") or "none"
+    """The term's URL segment: lower-case letters, digits and '-'. A term that loses everything to this
+    (`日本語`) or is too long for a folder name is told apart by a hash of the original."""
+    text = _NOT_SLUG.sub("-", str(term).lower()).strip("-")
+    if text and len(text) <= MAX_SLUG:
+        return text
+    digest = hashlib.sha256(str(term).encode()).hexdigest()[:8]
+    return f"{text[:MAX_SLUG - len(digest) - 1].rstrip('-')}-{digest}" if text else digest
 
 
 def label(taxonomy: str, term: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import config
+from . import config, credentials
 from .commands import EXIT_INTERRUPTED, EXIT_USAGE, gate, replay, reproduce, resume, run, verify
 
 
@@ -17,7 +17,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line (`error: ...`) and exit status 2, like every other input mistake."""
 
     def error(self, message: str):
-        self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"error: {credentials.redact(message)} (see: {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 
+from . import credentials
+
 MAX_CONFIG_BYTES = 1 << 20  # an experiment file is a page of YAML; anything larger is a mistake
 
 
@@ -29,9 +31,10 @@ class ConfigError(Exception):
     """A config mistake, worded for the person who made it."""
 
     def __init__(self, source: str, key: str, message: str):
-        self.source, self.key, self.message = source, key, message
-        where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {message}")
+        # Redacted: a message may quote the value it refuses, and that value may hold a password.
+        self.source, self.key, self.message = credentials.redact(source), credentials.redact(key), credentials.redact(message)
+        where = f"{self.source}: {self.key}" if key else self.source
+        super().__init__(f"{where}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,9 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
         shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
         return ConfigError(source, key, what or f"expected {_type_name(tp)}, got {shown}")
 
+    if isinstance(value, str) and credentials.in_url(value):  # whatever the field's type: the value is printed and recorded
+        raise fail("holds an address with credentials in it (user:password@host); the config is recorded and "
+                   "published with the run, so credentials must stay out of it")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise fail(f"expected a mapping of {_type_name(tp)} settings, got {type(value).__name__}")
