@@ -5,8 +5,9 @@ uninterrupted run of the same config ends; `verify` calls a killed run interrupt
 with, and the next `trainer run` seals it as such; SIGTERM and SIGINT stop a run cleanly at a step
 boundary with a checkpoint there; concurrent runs never lose or interleave ledger lines; a
 non-finite loss fails the run with its step; an atomic write killed mid-way leaves the old file or
-the new one. Nothing here sleeps for timing: each test waits for what a process reports (progress
-lines, "checkpoint saved", its exit) under a watchdog that kills it after TIMEOUT seconds.
+the new one. Nothing here sleeps for timing: each test waits for what it can observe (a progress
+line, a temporary file appearing, a process exiting) under a watchdog that kills a process after
+TIMEOUT seconds.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def draw(purpose: str) -> random.Random:
     """The generator that draws the kill points of one test, seeded by SEED and the test's purpose, so every
     test kills at the same steps on every run, whichever tests run with it."""
     return random.Random(f"{SEED}:{purpose}")
+
 
 PROGRESS = re.compile(r" step (\d+)/(\d+) ")
 
@@ -117,12 +119,6 @@ def assert_same_result(run: Path, reference: Path, also: tuple[str, ...] = ()) -
             assert checkpoint_difference(run / name, reference / name) is None, name
     for name in also:
         assert (run / name).read_bytes() == (reference / name).read_bytes(), name
-
-
-def train(runs: Path, *args: str) -> Path:
-    result = run_cli("trainer", "run", *args, runs_dir=runs, timeout=TIMEOUT)
-    assert result.returncode == 0, result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
 
 
 # --- one names-mlp run interrupted four times, with an RL run sealing it in between -----------
@@ -337,7 +333,7 @@ def test_every_interruption_and_resume_is_in_the_ledger_and_the_chain_verifies(j
 # --- other engines --------------------------------------------------------------------------
 
 def test_rl_run_killed_between_checkpoints_resumes_to_the_uninterrupted_result(journey, tmp_path):
-    step = draw("market-pg SIGKILL").randrange(25, 55)
+    step = draw("market-pg SIGKILL").randrange(25, 45)
     trainer = Trainer(tmp_path, "run", RL, *RL_ARGS)
     killed = observe_kill(trainer, trainer.signal_at(step, signal.SIGKILL), tmp_path)
     assert killed.status == "running" and killed.checkpoint_step in (20, 40) and killed.checkpoint_step <= killed.step
@@ -395,7 +391,8 @@ def test_eight_concurrent_runs_on_one_runs_folder_add_eight_chained_lines(tmp_pa
 
     make_runs(tmp_path, 3)  # a ledger that already has lines
     before = ledger.read_lines(tmp_path)
-    trainers = [Trainer(tmp_path, "run", RL, *TINY_RL, f"seed={seed}") for seed in range(8)]
+    trainers = [Trainer(tmp_path, "run", RL, *TINY_RL, "train.iterations=2", "eval.paths=1", f"seed={seed}")
+                for seed in range(8)]
     for trainer in trainers:
         assert trainer.end() == 0, trainer.stderr
     lines = ledger.read_lines(tmp_path)
@@ -406,7 +403,7 @@ def test_eight_concurrent_runs_on_one_runs_folder_add_eight_chained_lines(tmp_pa
     assert {e["run"] for e in entries[len(before):]} == folders and len(folders) == 8
     assert all(record(tmp_path / run)["status"] == "ok" for run in folders)
     result = verify(tmp_path)
-    assert result.returncode == 0 and result.stdout.count("\nok ") + result.stdout.startswith("ok ") == 11, result.stdout
+    assert result.returncode == 0 and len(re.findall(r"^ok ", result.stdout, re.M)) == 3 + 8, result.stdout
 
 
 def append_lines(runs: Path, worker: int, count: int, start: multiprocessing.synchronize.Event) -> None:
