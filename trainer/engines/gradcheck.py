@@ -107,6 +107,12 @@ class GradientCheck(StepObserver):
         more = f"; {len(bad) - 1} tensor(s) further back disagree too" if len(bad) > 1 else ""
         return f"gradient check failed at step {step}: {first['tensor']} differs from autograd ({why}){more}"
 
+    def state_dict(self) -> dict:
+        return {"checks": self.checks}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.checks = state["checks"]
+
     def finish(self) -> None:
         self.run.write_json(FILE, {
             "rtol": self.rtol, "atol": self.atol, "interval": self.interval,

@@ -53,7 +53,9 @@ class StepObserver:
     every `.grad` is in place (accumulated over the step's micro-batches, unscaled, before clipping;
     `batch` is the step's micro-batches joined), then `after_update` after the optimiser step;
     `finish` runs once after the last step. Raising TrainingFailed from any of them fails the run
-    with that reason. Observers run in the process that writes the run (rank 0).
+    with that reason. Observers run in the process that writes the run (rank 0). What an observer
+    has gathered so far travels in the checkpoint (`state_dict`), so a resumed run's report covers
+    the steps before the interruption too.
     """
 
     def wants(self, step: int, steps: int) -> bool:
@@ -69,6 +71,14 @@ class StepObserver:
         pass
 
     def finish(self) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        """What this observer has gathered, to continue from a checkpoint: plain dicts, lists, numbers and
+        strings, so the checkpoint still loads with `weights_only=True`."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
         pass
 
 
@@ -212,6 +222,7 @@ class Loop:
             "step": s.step, "model": self.raw.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(), "batch_rng": self.batches.get_state(), "rng": rng,
             "world_size": self.world.size, "accumulation": self.accum,
+            "observers": [o.state_dict() for o in self.task.observers],
             "loop": {"window": s.window, "init_loss": s.init_loss, "best_val": s.best_val, "best_step": s.best_step,
                      "elapsed_s": self.run.elapsed_s() if self.run else 0.0},
         }
@@ -224,6 +235,8 @@ class Loop:
         self.batches.set_state(saved["batch_rng"])
         rng = saved["rng"]
         seeding.restore_rng(rng[self.world.rank] if self.world.rank < len(rng) else rng[0])
+        for observer, gathered in zip(self.task.observers, saved.get("observers", [])):
+            observer.load_state_dict(gathered)
         loop = saved["loop"]
         self.state = LoopState(saved["step"], loop["window"], loop["init_loss"], loop["best_val"], loop["best_step"],
                                loop["elapsed_s"])

@@ -119,6 +119,14 @@ class Introspector(StepObserver):
             params[name]["update_to_data"] = update_to_data(self._before[name], p)
         self._before = {}
 
+    # --- resuming ------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {"snapshots": self.snapshots, "histograms": self.histograms, "channels": self.channels}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.snapshots, self.histograms, self.channels = state["snapshots"], state["histograms"], state["channels"]
+
     # --- the end ------------------------------------------------------------------------------
 
     def report(self) -> dict:
