@@ -23,6 +23,17 @@ def acquire(path: Path) -> IO | None:
     return handle
 
 
+def create_locked(path: Path) -> IO:
+    """A new lock file at `path` that is locked before anyone can see it (locked under a temporary
+    name, then renamed: the lock belongs to the file, not the name). An unlocked lock file means its
+    owner is dead, so it must never be visible unlocked, not even for a moment."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    handle = open(temporary, "w")
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.rename(temporary, path)
+    return handle
+
+
 def held(path: Path) -> bool:
     """Whether some process holds the lock on `path` now (False when the file does not exist)."""
     try:

@@ -101,7 +101,7 @@ class Run:
             **(extra or {}),
         }
         run = cls(staging, record)
-        run.claim()  # the lock file moves with the folder; the lock stays held
+        run._lock = locks.create_locked(staging / LOCK)  # moves with the folder, held throughout
         write_text(staging / "config.yaml", config_yaml)
         run.save_record()
         run.path = root / run_id
