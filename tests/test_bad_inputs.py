@@ -73,15 +73,19 @@ def _stop_after_first_step(root: Path) -> str:
          "train.eval_interval=1000000", "introspect.interval=0", "sample.count=1"],
         cwd=REPO, env={**os.environ, "TRAINBOOK_RUNS_DIR": str(root)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if " step 1/" in line:
-            process.send_signal(signal.SIGTERM)
-            break
-    _, rest = process.communicate(timeout=120)
-    assert process.returncode == 130, "".join(seen) + rest
-    run_id = seen[0].split()[1]  # "run <id> started in <folder>"
-    assert (root / run_id / "checkpoint.pt").is_file(), "".join(seen) + rest
+    try:
+        for line in process.stderr:
+            seen.append(line)
+            if " step 1/" in line:
+                process.send_signal(signal.SIGTERM)
+                break
+        seen.append(process.communicate(timeout=120)[1])
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, "".join(seen)
+    (run_id,) = [line.split()[1] for line in seen if line.startswith("run ") and " started in " in line]
+    assert (root / run_id / "checkpoint.pt").is_file(), "".join(seen)
     return run_id
 
 
