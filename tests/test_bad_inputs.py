@@ -91,6 +91,7 @@ def _stop_after_first_step(root: Path) -> str:
 
 @pytest.fixture(scope="module")
 def runs_template(tiny_runs, tmp_path_factory) -> Runs:
+    """The runs folder every case copies: the session's tiny finished run, and one interrupted for real."""
     root = tmp_path_factory.mktemp("bad-inputs") / "runs"
     shutil.copytree(tiny_runs, root)
     (finished,) = [p.name for p in root.iterdir() if p.is_dir()]
@@ -111,10 +112,10 @@ def _everything(folder: Path) -> tuple[dict[str, bytes], list[str]]:
     return snapshot(folder), sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-def assert_refused(place: Place, args: list[str], expected: list[str], env: dict | None = None) -> None:
+def assert_refused(place: Place, args: list[str], expected: list[str]) -> None:
+    """`python -m trainer ARGS` exits 2 with one `error:` line holding every text in `expected`, and changes nothing."""
     before = _everything(place.runs)
-    result = run_cli("trainer", *args, runs_dir=place.runs,
-                     env={"TRAINBOOK_CACHE_DIR": str(place.tmp / "cache"), **(env or {})}, timeout=120)
+    result = run_cli("trainer", *args, runs_dir=place.runs, env={"TRAINBOOK_CACHE_DIR": str(place.tmp / "cache")}, timeout=120)
     shown = f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
     assert "Traceback" not in result.stderr + result.stdout, shown
     assert result.returncode == 2, shown
