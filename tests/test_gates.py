@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -9,7 +10,8 @@ from trainer import config, gates, schemas
 from tests.conftest import REPO, run_cli
 from tests.synthetic import clone_run, template
 
-NAMES_MLP = (REPO / "experiments" / "names-mlp.yaml").read_text()
+NAMES_MLP = re.sub(r"^gates:\n(?:[ \t]+.*\n?)*", "", (REPO / "experiments" / "names-mlp.yaml").read_text(), flags=re.M)
+"""names-mlp.yaml without its own gates, which each test declares (a key may appear only once in a file)"""
 
 
 def experiment(tmp_path, gates_yaml: str, name: str = "names-mlp"):

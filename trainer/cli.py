@@ -7,6 +7,7 @@ written); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from . import config, credentials
@@ -18,6 +19,17 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"error: {credentials.redact(message)} (see: {self.prog} --help)\n")
+
+
+def tolerance(text: str) -> float:
+    """A tolerance for comparing runs: a finite number >= 0 (a negative one would make every run differ)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,8 +49,8 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("reproduce", parents=[runs], help="train a recorded run again into a new folder and compare the two")
     c.add_argument("run", help="the run folder (or a run id under the runs folder); the new run goes next to it unless --runs-dir")
-    c.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance for 'within tolerance' (default: 1e-4)")
-    c.add_argument("--atol", type=float, default=1e-7, help="absolute tolerance for 'within tolerance' (default: 1e-7)")
+    c.add_argument("--rtol", type=tolerance, default=1e-4, help="relative tolerance for 'within tolerance' (default: 1e-4)")
+    c.add_argument("--atol", type=tolerance, default=1e-7, help="absolute tolerance for 'within tolerance' (default: 1e-7)")
     c.set_defaults(func=reproduce.command)
 
     c = sub.add_parser("verify", parents=[runs], help="check the ledger chain and every run's record and artifacts")

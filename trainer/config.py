@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import inspect
 import math
+import re
 import textwrap
 import types
 import typing
@@ -25,6 +26,7 @@ import yaml
 from . import credentials
 
 MAX_CONFIG_BYTES = 1 << 20  # an experiment file is a page of YAML; anything larger is a mistake
+MAX_NESTING = 50  # levels of YAML mappings and lists; the deepest experiment setting is six down
 
 
 class ConfigError(Exception):
@@ -150,7 +152,7 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
     origin = typing.get_origin(tp)
 
     def fail(what: str = "") -> ConfigError:
-        shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+        shown = _shown(value) if not isinstance(value, (dict, list)) else type(value).__name__
         return ConfigError(source, key, what or f"expected {_type_name(tp)}, got {shown}")
 
     if isinstance(value, str) and credentials.in_url(value):  # whatever the field's type: the value is printed and recorded
@@ -196,10 +198,13 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
     elif tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise fail()
+        if not -2**63 <= value < 2**63:  # torch and numpy hold integers (seeds, counts) in 64 bits
+            raise fail(f"expected an integer that fits in 64 bits (below 2**63 in size), got {_shown(value)}")
         result = value
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail()
+            hint = _text_number_hint(value)
+            raise fail(f"expected number, got {value!r}{hint}" if hint else "")
         result = float(value)
         if not math.isfinite(result):
             raise fail(f"expected a finite number, got {value!r}")
@@ -218,6 +223,26 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
             if problem:
                 raise ConfigError(source, key, problem)
     return result
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value as a message shows it: its repr, cut short so that a 5000-digit number stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _text_number_hint(value: Any) -> str:
+    """Why a number came out of the YAML as text: PyYAML (YAML 1.1) reads 1e-3 as a string."""
+    try:
+        if not isinstance(value, str) or not math.isfinite(float(value)):
+            return ""
+    except ValueError:
+        return ""
+    if re.fullmatch(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+", value.strip()):
+        mantissa, _, exponent = value.strip().lower().partition("e")
+        written = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent if exponent[0] in '+-' else '+' + exponent}"
+        return f" (YAML reads {value} as text; write a decimal point and a signed exponent: {written})"
+    return " (a quoted number is text; write it without quotes)"
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
@@ -265,14 +290,45 @@ def config_sha256(cfg: Any) -> str:
 # --- files and overrides -------------------------------------------------------------------
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases: an experiment never needs them, and they are
-    how a few lines of YAML expand into gigabytes."""
+    """SafeLoader that refuses aliases (an experiment never needs them, and they are how a few lines of
+    YAML expand into gigabytes), nesting deeper than any experiment needs (it would exhaust Python's
+    recursion), and duplicate keys (plain YAML silently keeps the last one, hiding a mistake)."""
+
+    _depth = 0
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.MarkedYAMLError(None, None, "aliases (*name) are not allowed in experiment files", event.start_mark)
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_NESTING:
+            raise yaml.MarkedYAMLError(None, None, f"nested more than {MAX_NESTING} levels deep; an experiment file needs a few",
+                                       self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        first_seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<:` merges are resolved by SafeLoader itself
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = first_seen.setdefault(key, key_node)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader refuses it with its own message
+            if first is not key_node:
+                raise yaml.MarkedYAMLError(None, None, f"duplicate key {key!r} (first given at line {first.start_mark.line + 1}); "
+                                           "each key may appear once", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node, deep=False):  # type: ignore[override]
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as e:  # a value YAML recognises but Python cannot build: 2001-13-45, a 5000-digit integer
+            raise yaml.MarkedYAMLError(None, None, f"cannot read this value ({str(e).split(';')[0]})", node.start_mark) from None
 
 
 def read_yaml(path: Path) -> dict:
@@ -280,7 +336,10 @@ def read_yaml(path: Path) -> dict:
     source = str(path)
     if not path.is_file():
         raise ConfigError(source, "", "file not found" if not path.exists() else "not a regular file")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(source, "", f"cannot be read ({e.strerror or e}); expected a readable YAML experiment file") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(source, "", f"file is {len(raw)} bytes; an experiment file must be under {MAX_CONFIG_BYTES}")
     try:
@@ -294,7 +353,8 @@ def read_yaml(path: Path) -> dict:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
+        said = [getattr(e, "context", None), getattr(e, "problem", None)]  # e.g. "expected a single document", "but found another"
+        problem = ", ".join(part for part in said if part) or str(e)
         raise ConfigError(source, "", f"YAML syntax error at {where}{problem}") from None
     if data is None:
         raise ConfigError(source, "", "file is empty; expected a mapping with at least 'name' and 'model'")

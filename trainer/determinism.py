@@ -21,7 +21,8 @@ def apply(on: bool) -> None:
     """Turn deterministic algorithms on or off for this process."""
     if on:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
-    torch.use_deterministic_algorithms(on)
+    if on != torch.are_deterministic_algorithms_enabled():  # the call imports torch._inductor: ~2 s of start-up for nothing when off
+        torch.use_deterministic_algorithms(on)
     torch.backends.cudnn.deterministic = on
     if on:
         torch.backends.cudnn.benchmark = False

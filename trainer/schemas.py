@@ -537,7 +537,7 @@ def schema_for(data: dict, source: str) -> type:
     if not isinstance(model, dict) or "type" not in model:
         raise ConfigError(source, "model.type", f"missing; expected one of {', '.join(map(repr, SCHEMAS))}")
     kind = model["type"]
-    if kind not in SCHEMAS:
+    if not isinstance(kind, str) or kind not in SCHEMAS:
         hint = _did_you_mean(str(kind), list(SCHEMAS))
         raise ConfigError(source, "model.type", f"expected one of {', '.join(map(repr, SCHEMAS))}, got {kind!r}{hint}")
     return SCHEMAS[kind]

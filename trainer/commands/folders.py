@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .. import config
@@ -10,10 +11,19 @@ from ..tracking import ledger
 from ..tracking.run import runs_dir
 
 
+def runs_root(option: str | None) -> Path:
+    """The runs folder (--runs-dir, else $TRAINBOOK_RUNS_DIR, else ./runs), refused when it exists but is no folder."""
+    root = runs_dir(option)
+    if root.exists() and not root.is_dir():
+        given = "--runs-dir" if option else "$TRAINBOOK_RUNS_DIR" if os.environ.get("TRAINBOOK_RUNS_DIR") else "the runs folder"
+        raise ConfigError(str(root), given, "not a folder; expected the folder that holds the run folders and ledger.jsonl")
+    return root
+
+
 def locate(name: str, runs_dir_option: str | None) -> Path:
     """A run folder given as a path, or as a bare run id under the runs folder."""
     path = Path(name)
-    return path if path.is_dir() or "/" in name else runs_dir(runs_dir_option) / name
+    return path if path.is_dir() or "/" in name else runs_root(runs_dir_option) / name
 
 
 def read_record(folder: Path) -> dict:

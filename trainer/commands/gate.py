@@ -5,12 +5,11 @@ import argparse
 import sys
 
 from .. import config, gates
-from ..tracking.run import runs_dir
-from . import EXIT_FAILED, EXIT_OK
+from . import EXIT_FAILED, EXIT_OK, folders
 
 
 def command(args: argparse.Namespace) -> int:
-    root, failed = runs_dir(args.runs_dir), 0
+    root, failed = folders.runs_root(args.runs_dir), 0
     configs = [(file, config.load(file)) for file in args.files]  # every file checked before any verdict
     for file, cfg in configs:
         declared = getattr(cfg, "gates", None) or {}

@@ -117,7 +117,7 @@ def seal_hook(record: dict) -> Callable[[Run], None] | None:
 def command(args: argparse.Namespace) -> int:
     folder = folders.locate(args.run, args.runs_dir)
     record, cfg, config_path, warnings = original(folder)
-    root = Path(args.runs_dir) if args.runs_dir else folder.parent
+    root = folders.runs_root(args.runs_dir) if args.runs_dir else folder.parent
     ledger_ready(root)
     warnings += differences(record, cfg)
     from .. import distributed, engines

@@ -55,21 +55,23 @@ def fits(prepared, state: dict | None, path: Path) -> None:
     try:
         prepared.model.load_state_dict(state["model"])
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(str(path), "", f"was written by another model, not this run's ({first[:200]})") from None
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
+        detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0]  # skip torch's header
+        detail = detail if len(detail) <= 200 else detail[:200] + "..."
+        raise ConfigError(str(path), "", f"was written by another model, not this run's ({detail})") from None
 
 
 def command(args: argparse.Namespace) -> int:
     folder = Path(args.run)
     record = resumable(folder)
     cfg, config_path = folders.read_config(folder)
+    state = load_checkpoint(folder)  # a file that is no checkpoint at all is refused before torch is imported
     from .. import distributed, engines
     from ..tracking import checkpoint
 
     engine = engines.for_model(cfg.model.type)
     world = training.setup(cfg, str(config_path))
     try:
-        state = load_checkpoint(folder)
         prepared = training.prepare(engine, cfg, str(config_path), world)
         same_data(prepared, record, str(config_path))
         fits(prepared, state, folder / checkpoint.LAST)

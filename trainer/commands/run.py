@@ -6,8 +6,7 @@ import argparse
 from .. import config
 from ..config import ConfigError
 from ..tracking import ledger
-from ..tracking.run import runs_dir
-from . import training
+from . import folders, training
 
 
 def ledger_ready(root) -> None:
@@ -20,7 +19,7 @@ def ledger_ready(root) -> None:
 
 def command(args: argparse.Namespace) -> int:
     cfg = config.load(args.file, args.overrides)
-    root = runs_dir(args.runs_dir)
+    root = folders.runs_root(args.runs_dir)
     ledger_ready(root)
     # torch is imported only after the config is known good: a typo should not wait for it
     from .. import distributed, engines

@@ -5,8 +5,7 @@ import argparse
 import sys
 
 from ..tracking import integrity
-from ..tracking.run import runs_dir
-from . import EXIT_FAILED, EXIT_OK
+from . import EXIT_FAILED, EXIT_OK, folders
 
 
 def lines(result: integrity.Verification) -> list[str]:
@@ -23,7 +22,7 @@ def lines(result: integrity.Verification) -> list[str]:
 
 
 def command(args: argparse.Namespace) -> int:
-    root = runs_dir(args.runs_dir)
+    root = folders.runs_root(args.runs_dir)
     result = integrity.verify(root)
     for line in lines(result):
         print(line)

@@ -33,9 +33,12 @@ class TextCorpus:
 
 def _decode(raw: bytes, where: str, source: str, key: str) -> str:
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(source, key, f"{where} is not UTF-8 text (byte {e.start})") from None
+    if "\x00" in text:  # binary data that happens to decode; a model would learn NUL as a character
+        raise ConfigError(source, key, f"{where} contains NUL bytes (binary data?) at character {text.index(chr(0))}; expected UTF-8 text")
+    return text
 
 
 def _shakespeare_works(source: str) -> tuple[dict[str, str], str]:
@@ -90,7 +93,8 @@ def _read_file_or_url(cfg: TextDataConfig, source: str) -> tuple[bytes, str, str
             return cache.download(cfg.url, cfg.sha256).read_bytes(), cfg.url, "data.url"
         except cache.DownloadError as e:
             raise ConfigError(source, "data.url", str(e)) from None
-    raise ConfigError(source, "data.path", f"text file not found: {cfg.path}")
+    raise ConfigError(source, "data.path", f"text file not found: {cfg.path}" if not Path(cfg.path).exists()
+                      else f"{cfg.path} is not a file; expected a UTF-8 text file")
 
 
 def _load_file(cfg: TextDataConfig, source: str) -> TextCorpus:
@@ -99,6 +103,8 @@ def _load_file(cfg: TextDataConfig, source: str) -> TextCorpus:
     if cfg.sha256 and digest != cfg.sha256:
         raise ConfigError(source, "data.sha256", f"{origin} has sha256 {digest}, expected {cfg.sha256}")
     text = _decode(raw, origin, source, key)
+    if not text.strip():
+        raise ConfigError(source, key, f"{origin} has no text ({len(raw)} bytes, {'all whitespace' if raw else 'empty'}); expected UTF-8 text")
     cut = int(len(text) * (1 - cfg.val_fraction))
     splits = {"train": text[:cut], "val": text[cut:]}
     record = {

@@ -41,13 +41,18 @@ def _census_words(dataset: str) -> tuple[list[str], bytes, str]:
 
 def _file_words(path: Path, source: str) -> tuple[list[str], bytes, str]:
     if not path.is_file():
-        raise ConfigError(source, "data.path", f"dataset file not found: {path}")
+        raise ConfigError(source, "data.path", f"dataset file not found: {path}" if not path.exists()
+                          else f"{path} is not a file; expected a UTF-8 file with one word per line")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(source, "data.path", f"{path} is not UTF-8 text (byte {e.start}); expected one word per line") from None
     words = [line.strip() for line in text.splitlines() if line.strip()]
+    line = next((i for i, w in enumerate(words, 1) if not w.isprintable()), None)
+    if line is not None:  # NUL bytes and other control characters: binary data that happens to decode
+        raise ConfigError(source, "data.path", f"{path}: word {line} contains control characters (binary data?); "
+                          "expected one printable word per line")
     bad = next((w for w in words if BOUNDARY in w or any(c.isspace() for c in w)), None)
     if bad is not None:
         raise ConfigError(source, "data.path", f"{path}: {bad!r} is not one word (no spaces or '{BOUNDARY}' allowed)")

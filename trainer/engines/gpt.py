@@ -64,8 +64,8 @@ def prepare(cfg: GPTExperiment, source: str) -> Prepared:
         ids = {split: streams.load(t, tokenizer) for split, t in corpus.splits.items()}
     for split, stream in ids.items():
         if len(stream) <= cfg.model.block_size + 1:
-            raise ConfigError(source, "model.block_size", f"the {split} split has only {len(stream)} tokens; "
-                              f"it needs more than block_size + 1 ({cfg.model.block_size + 1})")
+            raise ConfigError(source, "model.block_size", f"the {split} split of {corpus.record['source']} has only {len(stream)} "
+                              f"tokens; it needs more than block_size + 1 ({cfg.model.block_size + 1}): use more text or a smaller block_size")
     try:
         prompt = tokenizer.encode(cfg.sample.prompt)
     except ValueError as e:

@@ -1,12 +1,16 @@
-"""Checkpoints: written atomically, read back with `weights_only=True`, refused clearly when foreign."""
+"""Checkpoints: written atomically, read back with `weights_only=True`, refused clearly when foreign.
+
+torch is imported inside the functions, so that a file that is no checkpoint at all (empty, cut
+off, random bytes) is refused before a command pays for `import torch`.
+"""
 from __future__ import annotations
 
 import io
 import pickle
+import re
+import warnings
 import zipfile
 from pathlib import Path
-
-import torch
 
 from .files import write_bytes
 
@@ -27,18 +31,37 @@ def elapsed_s(state: dict) -> float:
 
 
 def save(path: Path, state: dict) -> None:
+    import torch
+
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buffer)
     write_bytes(path, buffer.getvalue())
 
 
+UNSAFE = re.compile(r"unsupported (?:global: )?GLOBAL (\S+)", re.IGNORECASE)
+"""how torch's weights-only unpickler names a callable a pickle asked for"""
+
+
 def load(path: Path) -> dict:
     """The checkpoint's state dict, or a CheckpointError saying why it cannot be used."""
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint not found" if not path.exists() else f"{path}: not a file, so not a checkpoint")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes), not a Trainbook checkpoint")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; a cut-off one has lost its directory at the end
+        raise CheckpointError(f"{path}: truncated, or not a checkpoint at all ({size} bytes, not a torch.save archive)")
+    import torch
+
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on the way to refusing a file
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
+        unsafe = UNSAFE.search(str(e))
+        if unsafe:
+            raise CheckpointError(f"{path}: refused: loading it would call {unsafe.group(1)} (pickled code); "
+                                  "a Trainbook checkpoint holds only tensors and plain values") from None
         first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__  # torch adds a paragraph
         raise CheckpointError(f"{path}: not a readable Trainbook checkpoint (truncated, corrupt or unsafe): {first}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
