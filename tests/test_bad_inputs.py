@@ -347,6 +347,17 @@ def test_a_malformed_data_file_is_refused_in_one_line(place, case):
                    [str(experiment), key, str(data), expectation])
 
 
+@pytest.mark.parametrize("experiment", [NAMES_MLP, CHAR_GPT], ids=["names", "text"])
+def test_an_unreadable_data_file_is_refused_in_one_line(place, experiment):
+    if os.geteuid() == 0:
+        data = Path("/proc/self/mem")
+    else:
+        data = place.write("data.txt", "anna\n" * 20)
+        data.chmod(0)
+    assert_refused(place, ["run", str(experiment), f"data.path={data}", "train.steps=2", "sample.count=1"],
+                   [str(experiment), "data.path", str(data), "cannot be read"])
+
+
 # --- checkpoints given to `resume` -----------------------------------------------------------
 
 class _Payload:

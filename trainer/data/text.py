@@ -87,7 +87,10 @@ def _load_shakespeare(cfg: TextDataConfig, source: str) -> TextCorpus:
 def _read_file_or_url(cfg: TextDataConfig, source: str) -> tuple[bytes, str, str]:
     """(bytes, where they came from, the config key to blame) for `path`, falling back to `url`."""
     if cfg.path and Path(cfg.path).is_file():
-        return Path(cfg.path).read_bytes(), cfg.path, "data.path"
+        try:
+            return Path(cfg.path).read_bytes(), cfg.path, "data.path"
+        except OSError as e:
+            raise ConfigError(source, "data.path", f"{cfg.path} cannot be read ({e.strerror})") from None
     if cfg.url:
         try:
             return cache.download(cfg.url, cfg.sha256).read_bytes(), cfg.url, "data.url"

@@ -43,7 +43,10 @@ def _file_words(path: Path, source: str) -> tuple[list[str], bytes, str]:
     if not path.is_file():
         raise ConfigError(source, "data.path", f"dataset file not found: {path}" if not path.exists()
                           else f"{path} is not a file; expected a UTF-8 file with one word per line")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(source, "data.path", f"{path} cannot be read ({e.strerror})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
