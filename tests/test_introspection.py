@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainer import forked
 from trainer.introspect.recorder import Introspector
 from trainer.schemas import IntrospectConfig
 from tests.test_training import model_metrics
@@ -117,12 +118,34 @@ def test_initial_loss_far_from_uniform_prediction_is_flagged(tmp_path, first_los
 def test_finish_writes_the_report_and_registers_figures_with_captions(tmp_path):
     model, x = tanh_network()
     run = make_run(tmp_path)
-    record_one_step(model, x, lambda out: out.sum(), run).finish()
+    recorder = record_one_step(model, x, lambda out: out.sum(), run)
+    recorder.finish()
+    recorder.finished()
     report = json.loads(run.file("introspection.json").read_text())
     assert [s["step"] for s in report["snapshots"]] == [1] and report["layers"] == {"act": {"kind": "tanh", "type": "Tanh"}}
     figures = {f["file"]: f for f in run.record["figures"]}
     assert set(figures) == {"activations.png", "gradients.png", "update_ratio.png", "saturation.png"}  # no BatchNorm here
     assert all(run.file(name).stat().st_size > 1000 and "Healthy" in f["caption"] for name, f in figures.items())
+
+
+def test_figures_drawn_beside_the_run_are_the_bytes_drawn_in_place(tmp_path, monkeypatch):
+    model, x = tanh_network()
+    run = make_run(tmp_path)
+    recorder = record_one_step(model, x, lambda out: out.sum(), run)
+    recorder.finish()
+    recorder.finished()
+    beside = {f["file"]: run.file(f["file"]).read_bytes() for f in run.record["figures"]}
+    monkeypatch.setattr(forked.multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # no fork: drawn in place
+    run.record["figures"] = []
+    recorder.finish()
+    recorder.finished()
+    assert {f["file"]: run.file(f["file"]).read_bytes() for f in run.record["figures"]} == beside
+
+
+def test_a_figure_that_fails_in_the_background_fails_loudly():
+    drawing = forked.Drawing(lambda: 1 / 0)
+    with pytest.raises(RuntimeError, match="drawing figures failed: ZeroDivisionError"):
+        drawing.result()
 
 
 def test_introspection_never_changes_training(tiny_runs, tmp_path):

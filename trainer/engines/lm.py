@@ -71,7 +71,10 @@ class StepObserver:
         pass
 
     def finish(self) -> None:
-        pass
+        """Training is over: write what was gathered (it may go on in the background until `finished`)."""
+
+    def finished(self) -> None:
+        """Wait for what `finish` started; the run's artifacts are complete after this."""
 
     def state_dict(self) -> dict:
         """What this observer has gathered, to continue from a checkpoint: plain dicts, lists, numbers and
@@ -413,7 +416,9 @@ def train(cfg, task: LMTask, run: Run | None, resume: dict | None = None) -> dic
     if not loop.main:
         return {}
     metrics = loop.final_metrics()
-    loop.figures()
     for observer in task.observers:
         observer.finish()
+    loop.figures()  # while the observers' figures are drawn on the other core
+    for observer in task.observers:
+        observer.finished()
     return metrics

@@ -18,6 +18,7 @@ from torch import nn
 from ..engines.lm import Batch, StepObserver
 from ..schemas import IntrospectConfig
 from ..tracking.run import Run
+from .. import forked
 from . import figures
 from .stats import activation_stats, batch_moments, batchnorm_stats, gradient_stats, histogram, number, std, update_to_data
 
@@ -147,8 +148,14 @@ class Introspector(StepObserver):
         }
 
     def finish(self) -> None:
+        """Write the report, and start drawing its figures beside the run's own (`finished` waits for them)."""
         report = self.report()
         self.run.write_json(FILE, report)
-        for name, title, draw, caption in figures.FIGURES:
-            if draw(report, self.run.file(name), f"{self.title}: {title.lower()}"):
+        self._drawing = forked.Drawing(lambda: [name for name, title, draw, _ in figures.FIGURES
+                                             if draw(report, self.run.file(name), f"{self.title}: {title.lower()}")])
+
+    def finished(self) -> None:
+        drawn = set(self._drawing.result())
+        for name, title, _, caption in figures.FIGURES:
+            if name in drawn:
                 self.run.add_figure(name, title, caption)
