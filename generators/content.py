@@ -17,7 +17,9 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
+from trainer import forked
 from trainer.tracking.files import write_bytes, write_text
 
 from .incremental import STATE_DIR, Manifest
@@ -74,6 +76,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
     bundles: set[Path] = set()
     """folders of pages rendered now that publish files: stale files in them are removed"""
     rendered: list[str] = []
+    drawing: list[tuple[Callable[[Path], object], Path]] = []
     for page in pages:
         target_file = content_dir / target.file_of(page.path)
         names = [src.name for src in page.files] + list(page.drawn)
@@ -91,14 +94,14 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         for src in page.files:
             if src.is_file():  # a missing artifact is reported on its run's page by verification
                 publish_file(src, target_file.parent / src.name)
-        for name, draw in page.drawn.items():
-            draw(target_file.parent / name)
+        drawing += [(draw, target_file.parent / name) for name, draw in page.drawn.items()]
         if names:
             bundles.add(target_file.parent)
         manifest.record(page.path, page.key, names)
     for rel, src in (loose or {}).items():
         publish_file(src, content_dir / rel)
         written.add(content_dir / rel)
+    forked.draw_all(drawing)
     removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles, manifest.old_files)
     if rendered:
         os.sync()  # one flush for thousands of pages, instead of two fsyncs each
