@@ -124,28 +124,23 @@ class UrlSource(Source):
         return urllib.parse.urljoin(self.base, urllib.parse.quote(rel))
 
     def read(self, rel: str, limit: int) -> bytes | None:
-        request = urllib.request.Request(self.url(rel), headers={"User-Agent": "trainbook-history"})
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                data = response.read(limit + 1)
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return None
-            raise HistoryError(f"{self.url(rel)}: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, OSError) as e:
-            raise HistoryError(f"{self.url(rel)}: cannot be fetched ({getattr(e, 'reason', e)})") from None
-        if len(data) > limit:
+        data = self._get(rel, lambda response: response.read(limit + 1))
+        if data is not None and len(data) > limit:
             raise HistoryError(f"{self.url(rel)}: more than the {limit} bytes expected")
         return data
 
     def exists(self, rel: str) -> bool:
+        return self._get(rel, lambda response: True) is not None
+
+    def _get(self, rel: str, take):
+        """`take(response)` for the file at `rel`; None when the site answers 404; a HistoryError otherwise."""
+        request = urllib.request.Request(self.url(rel), headers={"User-Agent": "trainbook-history"})
         try:
-            with urllib.request.urlopen(urllib.request.Request(self.url(rel), headers={"User-Agent": "trainbook-history"}),
-                                        timeout=TIMEOUT_S):
-                return True
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                return take(response)
         except urllib.error.HTTPError as e:
             if e.code == 404:
-                return False
+                return None
             raise HistoryError(f"{self.url(rel)}: HTTP {e.code} {e.reason}") from None
         except (urllib.error.URLError, OSError) as e:
             raise HistoryError(f"{self.url(rel)}: cannot be fetched ({getattr(e, 'reason', e)})") from None
