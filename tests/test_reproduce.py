@@ -57,6 +57,7 @@ def test_reproducing_a_run_of_each_engine_is_identical_and_recorded_in_the_new_r
     record = json.loads((copy / "run.json").read_text())
     assert record["status"] == "ok" and record["reproduction"]["of"] == original.name
     assert record["reproduction"]["verdict"] == "identical" and record["reproduction"]["compared"]["metric_rows"] > 0
+    assert str(tmp_path) not in json.dumps(record["reproduction"])  # no local path in a record that gets published
     assert (original / "run.json").read_bytes() == before  # the original's sealed record is never touched
     assert run_cli("trainer", "verify", runs_dir=tmp_path / "runs").returncode == 0
 

@@ -108,7 +108,8 @@ def seal_hook(record: dict) -> Callable[[Run], None] | None:
             comparison = reproduction.compare(folder, run.path, original_record, run.record,
                                               tolerance.get("rtol", reproduction.RTOL), tolerance.get("atol", reproduction.ATOL))
             verdict = reproduction.as_record(comparison)
-        run.record["reproduction"] = {**pending, **verdict}
+        kept = {k: v for k, v in pending.items() if k != "folder"}  # a local path: only needed until judged
+        run.record["reproduction"] = {**kept, **verdict}
         print(f"reproduction of {pending['of']}: {verdict['summary']}")
 
     return judge
