@@ -290,12 +290,6 @@ def _folder_check(folder: Path, records: _Records, chain: _Chain) -> RunCheck | 
                     UNSEALED)
 
 
-def _run_folders(runs_dir: Path) -> list[Path]:
-    if not runs_dir.is_dir():
-        return []
-    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and ledger.RUN_ID.fullmatch(p.name))
-
-
 def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> Verification:
     """Check the ledger's chain, every sealed run (by its latest line), and every run folder the ledger does not name."""
     records = _Records(runs_dir, hash_file)
@@ -311,7 +305,7 @@ def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> Ve
     latest = {e["run"]: e for e in chain.entries if e is not None}  # a resumed run is sealed again: its last line counts
     checks = [_check_sealed(records, run, entry, chain) for run, entry in latest.items()]  # first: the most exact words
     chain.links()
-    for folder in _run_folders(runs_dir):
+    for folder in ledger.run_folders(runs_dir):
         check = None if folder.name in latest else _folder_check(folder, records, chain)
         if check is not None:
             checks.append(check)

@@ -37,6 +37,13 @@ def locked(runs_dir: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def run_folders(runs_dir: Path) -> list[Path]:
+    """The folders in `runs_dir` named like a run (hidden, half-made and foreign folders left out), sorted."""
+    if not runs_dir.is_dir():
+        return []
+    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and RUN_ID.fullmatch(p.name))
+
+
 def read_lines(runs_dir: Path) -> list[bytes]:
     path = runs_dir / LEDGER
     if not path.exists():

@@ -31,10 +31,8 @@ def _record(folder: Path) -> dict | None:
 
 def interrupted(runs_dir: Path) -> list[Path]:
     """Run folders whose record says `running` while no process holds their lock."""
-    if not runs_dir.is_dir():
-        return []
     found = []
-    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and ledger.RUN_ID.fullmatch(p.name)):
+    for folder in ledger.run_folders(runs_dir):
         record = _record(folder)
         if record and record.get("status") == "running" and record.get("run_id") == folder.name and not locks.held(folder / LOCK):
             found.append(folder)
