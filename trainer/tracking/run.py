@@ -4,7 +4,7 @@
 artifacts the engine writes through this class. The folder appears whole: it is filled under a
 hidden name and renamed into place, so a crash while creating it leaves no half-made run. While
 training, the record says `running` and the process holds the folder's lock; `conclude` hashes
-every artifact into the record, `seal` writes it and appends the ledger line (`finish` does both).
+every artifact into the record, `seal` writes it and appends the ledger line.
 A run whose record says `running` while nobody holds its lock died unsealed: see recovery.py.
 Torch-free: the engine hands in what only torch knows.
 """
@@ -184,8 +184,3 @@ class Run:
     def seal(self) -> dict:
         """Write the final record and append the ledger line that seals it."""
         return ledger.seal(self.path.parent, self.id, self.record, self.save_record)
-
-    def finish(self, status: str, metrics: dict, reason: str | None = None) -> dict:
-        """Seal the run: final record with artifact hashes, then the ledger line."""
-        self.conclude(status, metrics, reason)
-        return self.seal()
