@@ -2,4 +2,8 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+code = main()
+distributed = sys.modules.get(f"{__package__}.distributed")  # imported only by the commands that train
+if distributed is not None:
+    distributed.leave(code)
+sys.exit(code)

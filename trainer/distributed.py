@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -63,6 +65,7 @@ class World:
 
 
 _world = World()
+_joined = False  # this process joined a process group: it must leave through `leave`
 
 
 def current() -> World:
@@ -71,7 +74,7 @@ def current() -> World:
 
 def setup(device_name: str) -> World:
     """Join torchrun's process group if there is one, and pick this process's device."""
-    global _world
+    global _world, _joined
     size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = devices.resolve(device_name, local_rank)
@@ -79,6 +82,7 @@ def setup(device_name: str) -> World:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        _joined = True
     devices.configure(device)
     _world = World(rank, local_rank, size, device)
     return _world
@@ -89,3 +93,20 @@ def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
     _world = World()
+
+
+def leave(code: int) -> NoReturn:
+    """End this process with `code`; after a process group, without the interpreter's finalization.
+
+    DDP keeps gloo's worker and transport threads alive after `destroy_process_group` (they end only
+    with the process). If one of them needs the GIL while the interpreter is finalizing, Python ends
+    that thread inside a C++ frame that may not unwind, and the C++ runtime aborts the whole process
+    ("terminate called without an active exception", SIGABRT): torchrun then reports a finished,
+    sealed run as failed. Everything a run keeps is written atomically and fsynced before this point,
+    so there is nothing left for finalization to do but flush the console.
+    """
+    if not _joined:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
