@@ -300,6 +300,8 @@ COMMAND_LINES: dict[str, CommandLine] = {
                                                       [str(p.runs / "ledger.jsonl"), "--runs-dir", "not a folder"]),
     "--runs-dir pointing at a file (verify)": lambda p: (["verify", "--runs-dir", str(p.runs / "ledger.jsonl")],
                                                          [str(p.runs / "ledger.jsonl"), "--runs-dir", "not a folder"]),
+    "--runs-dir that does not exist (verify)": lambda p: (["verify", "--runs-dir", str(p.tmp / "no-runs")],
+                                                            [str(p.tmp / "no-runs"), "--runs-dir", "no such folder"]),
     "gate with a broken experiment": lambda p: (["gate", str(p.write("gated.yaml", HEADER + "gates: [val_loss]\n"))],
                                                 ["gated.yaml", "gates", "expected mapping of string to string, got list"]),
     "--rtol negative": lambda p: (["reproduce", str(p.finished), "--rtol=-1"], ["--rtol", "expected a finite number >= 0, got '-1'"]),

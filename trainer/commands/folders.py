@@ -11,12 +11,17 @@ from ..tracking import ledger
 from ..tracking.run import runs_dir
 
 
-def runs_root(option: str | None) -> Path:
-    """The runs folder (--runs-dir, else $TRAINBOOK_RUNS_DIR, else ./runs), refused when it exists but is no folder."""
+def runs_root(option: str | None, *, must_exist: bool = False) -> Path:
+    """The runs folder (--runs-dir, else $TRAINBOOK_RUNS_DIR, else ./runs), refused when it exists but is no folder.
+
+    `must_exist`: refused when missing too (a command that only reads it, where a mistyped path
+    would otherwise look like an empty, fully verified history)."""
     root = runs_dir(option)
+    given = "--runs-dir" if option else "$TRAINBOOK_RUNS_DIR" if os.environ.get("TRAINBOOK_RUNS_DIR") else "the runs folder"
     if root.exists() and not root.is_dir():
-        given = "--runs-dir" if option else "$TRAINBOOK_RUNS_DIR" if os.environ.get("TRAINBOOK_RUNS_DIR") else "the runs folder"
         raise ConfigError(str(root), given, "not a folder; expected the folder that holds the run folders and ledger.jsonl")
+    if must_exist and not root.exists():
+        raise ConfigError(str(root), given, "no such folder; expected the folder that holds the run folders and ledger.jsonl")
     return root
 
 

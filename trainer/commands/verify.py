@@ -22,7 +22,7 @@ def lines(result: integrity.Verification) -> list[str]:
 
 
 def command(args: argparse.Namespace) -> int:
-    root = folders.runs_root(args.runs_dir)
+    root = folders.runs_root(args.runs_dir, must_exist=True)
     result = integrity.verify(root)
     for line in lines(result):
         print(line)
