@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainer import credentials
 from trainer.tracking import integrity, ledger
 from trainer.tracking.files import dumps_json, sha256_bytes, sha256_file, write_bytes, write_text
 from trainer.tracking.run import runs_dir as default_runs_dir
@@ -123,10 +124,14 @@ class UrlSource(Source):
     def url(self, rel: str) -> str:
         return urllib.parse.urljoin(self.base, urllib.parse.quote(rel))
 
+    def shown(self, rel: str) -> str:
+        """The address of `rel` as messages and the restore marker show it: without credentials."""
+        return credentials.redact(self.url(rel))
+
     def read(self, rel: str, limit: int) -> bytes | None:
         data = self._get(rel, lambda response: response.read(limit + 1))
         if data is not None and len(data) > limit:
-            raise HistoryError(f"{self.url(rel)}: more than the {limit} bytes expected")
+            raise HistoryError(f"{self.shown(rel)}: more than the {limit} bytes expected")
         return data
 
     def exists(self, rel: str) -> bool:
@@ -141,12 +146,12 @@ class UrlSource(Source):
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return None
-            raise HistoryError(f"{self.url(rel)}: HTTP {e.code} {e.reason}") from None
+            raise HistoryError(f"{self.shown(rel)}: HTTP {e.code} {e.reason}") from None
         except (urllib.error.URLError, OSError) as e:
-            raise HistoryError(f"{self.url(rel)}: cannot be fetched ({getattr(e, 'reason', e)})") from None
+            raise HistoryError(f"{self.shown(rel)}: cannot be fetched ({getattr(e, 'reason', e)})") from None
 
     def describe(self) -> str:
-        return self.base
+        return credentials.redact(self.base)
 
 
 def source_for(where: str) -> Source:
@@ -451,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             print(restore(args.source, Path(args.into)), file=sys.stderr)
         elif args.command == "verify":
             _, count = read_history(source_for(args.source), None)
-            print(f"{args.source}: history verified ({count} runs)", file=sys.stderr)
+            print(f"{credentials.redact(args.source)}: history verified ({count} runs)", file=sys.stderr)
         else:
             history = Path(args.history) if args.history else None
             print(export(Path(args.site), default_runs_dir(args.runs_dir), history), file=sys.stderr)

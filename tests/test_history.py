@@ -167,6 +167,15 @@ def test_an_unpublished_site_starts_a_new_history_but_a_site_without_one_is_refu
     assert not (tmp_path / "refused").exists()
 
 
+def test_a_history_url_with_credentials_never_repeats_them(served, tmp_path, capsys):
+    secret = served.replace("http://", "http://reader:s3cret-token@")
+    for argv in (["restore", secret, "--into", str(tmp_path / "restored")], ["verify", secret]):
+        history.main(argv)
+        said = capsys.readouterr()
+        assert "***@127.0.0.1" in said.err and "s3cret" not in said.out + said.err, argv
+    assert not any("s3cret" in f.read_text(errors="replace") for f in tmp_path.rglob("*") if f.is_file())
+
+
 def _one_run(site: Path) -> str:
     return sorted(ledger_runs(site))[0]
 
