@@ -338,6 +338,8 @@ def test_a_hostile_experiment_name_is_refused_and_nothing_is_written(tmp_path, n
     ("shakespeare-char-gpt", "data.url=https://user:{pw}@example.com/input.txt", "data.url"),
     ("shakespeare-char-gpt", "data.url=https://{pw}@example.com/input.txt", "data.url"),  # a token in the user's place
     ("names-mlp", "notes=mirrored at ftp://admin:{pw}@10.0.0.7/names", "notes"),
+    ("shakespeare-char-gpt", "data.url=https://example.com/input.txt?dl=1&access_token={pw}", "data.url"),
+    ("names-mlp", "notes=from https://bucket.s3.amazonaws.com/names?X-Amz-Credential=AKIA&X-Amz-Signature={pw} today", "notes"),
     ("names-mlp", "train.steps=https://user:{pw}@example.com", "train.steps"),  # a wrong type is refused without echoing it
 ])
 def test_a_config_value_with_a_password_in_an_address_is_refused_without_echoing_it(tmp_path, experiment, override, key):

@@ -156,8 +156,8 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
         return ConfigError(source, key, what or f"expected {_type_name(tp)}, got {shown}")
 
     if isinstance(value, str) and credentials.in_url(value):  # whatever the field's type: the value is printed and recorded
-        raise fail("holds an address with credentials in it (user:password@host); the config is recorded and "
-                   "published with the run, so credentials must stay out of it")
+        raise fail("holds an address with credentials in it (user:password@host, or a token, key or signature in its "
+                   "query); the config is recorded and published with the run, so credentials must stay out of it")
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise fail(f"expected a mapping of {_type_name(tp)} settings, got {type(value).__name__}")

@@ -1,4 +1,4 @@
-"""Credentials in addresses (`https://user:password@host/...`): found, refused and never repeated.
+"""Credentials in addresses (`https://user:password@host/...`, `...?token=...`): found, refused and never repeated.
 
 An experiment's config is recorded in its run and published on the site, so a password or token
 written into an address there would be published too. Config strings carrying one are refused
@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import re
 
-URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@")
+ADDRESS = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s]+")
+"""an address with a scheme (`https://...`, `s3://...`), up to the next white space"""
+
+USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/?#@]+@", re.I)
 """`scheme://<userinfo>@`: a user name, a user name and password, or a token in the user name's place"""
+
+SECRET_PARAMETER = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_.-]*(?:token|secret|password|passwd|api[_-]?key|credential|signature)|key|sig|auth)=)[^&;#\s]+")
+"""a query parameter that carries a secret: `?token=`, `&access_token=`, `?api_key=`, `?key=`, a presigned
+address's `X-Amz-Signature=` / `X-Goog-Credential=` / `X-Amz-Security-Token=`, an Azure SAS `sig=`"""
 
 
 def in_url(text: str) -> bool:
     """True when `text` holds an address with credentials in it."""
-    return URL_USERINFO.search(text) is not None
+    return any(USERINFO.search(a) or SECRET_PARAMETER.search(a) for a in ADDRESS.findall(text))
 
 
 def redact(text: str) -> str:
     """`text` with the credentials of every address in it replaced by `***`."""
-    return URL_USERINFO.sub(r"\1***@", text)
+    return ADDRESS.sub(lambda m: SECRET_PARAMETER.sub(r"\1***", USERINFO.sub(r"\1***@", m.group(0))), text)
