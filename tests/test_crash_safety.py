@@ -311,7 +311,7 @@ def assert_stopped_cleanly(stopped: Stopped, run: Path, sig: signal.Signals) -> 
     reason = stopped.record["reason"]
     at = re.fullmatch(rf"stopped by {sig.name} after (?:step|update) (\d+), with a checkpoint there", reason)
     assert at and stopped.record["status"] == "interrupted", reason
-    assert int(at.group(1)) == stopped.checkpoint_step == stopped.metrics_steps[-1] >= stopped.step
+    assert int(at.group(1)) == stopped.record["stopped_at_step"] == stopped.checkpoint_step == stopped.metrics_steps[-1] >= stopped.step
     assert stopped.lines[-1]["run"] == run.name and stopped.lines[-1]["status"] == "interrupted"
     assert stopped.verify.returncode == 0, stopped.verify.stdout
     assert f"continue it with: python -m trainer resume {run}" in stopped.stderr
@@ -355,6 +355,7 @@ def test_sigint_stops_an_rl_run_cleanly_and_resume_reaches_the_uninterrupted_res
     assert_same_result(trainer.folder, journey.sealing_run)
     assert record(trainer.folder)["resumed_from"]["step"] == stopped.checkpoint_step
     assert record(trainer.folder)["resumed_from"]["previous_status"] == "interrupted"
+    assert "stopped_at_step" not in record(trainer.folder)  # it describes the stopped session; resume_history keeps it
     assert verify(tmp_path).returncode == 0
 
 

@@ -18,6 +18,10 @@ _requested: str | None = None
 class StopRequested(Exception):
     """A signal asked the run to stop; it stopped at a step boundary after saving a checkpoint."""
 
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step  # the step (or update) the checkpoint holds: where `resume` continues
+
 
 def _handler(signum, frame) -> None:
     global _requested

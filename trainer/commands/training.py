@@ -102,6 +102,7 @@ def train_and_seal(engine, prepared, run: Run, resume: dict | None = None, befor
             metrics, status = engine.train(prepared, run, resume), "ok"
         except stopping.StopRequested as e:
             status, reason = "interrupted", str(e)
+            run.record["stopped_at_step"] = e.step
         except KeyboardInterrupt:
             status, reason = "interrupted", "interrupted by a second SIGINT, at once; the last periodic checkpoint is the resume point"
         except TrainingFailed as e:

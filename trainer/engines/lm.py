@@ -362,7 +362,7 @@ class Loop:
         if signal_name:
             if not saved:
                 self.save(progress)
-            raise stopping.StopRequested(f"stopped by {signal_name} after step {done}, with a checkpoint there")
+            raise stopping.StopRequested(f"stopped by {signal_name} after step {done}, with a checkpoint there", done)
 
     # --- the end ------------------------------------------------------------------------------
 

@@ -247,7 +247,7 @@ class _Training:
         if signal_name:
             if not saved:
                 self.save(done)
-            raise stopping.StopRequested(f"stopped by {signal_name} after update {done}, with a checkpoint there")
+            raise stopping.StopRequested(f"stopped by {signal_name} after update {done}, with a checkpoint there", done)
 
     def save(self, done: int) -> None:
         """metrics.jsonl and the checkpoint together, so the rows on disk always match a resumable state."""

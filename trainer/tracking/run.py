@@ -127,6 +127,7 @@ class Run:
             "environment": {**audit.environment_facts(), **facts},
         }
         self.record["resume_history"] = [*(self.record.get("resume_history") or []), entry]
+        self.record.pop("stopped_at_step", None)  # the entry above keeps it; the record describes this session
         self.update(status="running", reason=None, ended_at=None, pid=os.getpid(), duration_s=round(elapsed_s, 3),
                     resumed_from={k: entry[k] for k in ("step", "checkpoint_sha256", "previous_status", "at")})
         self._t0 = time.monotonic()
