@@ -5,7 +5,7 @@
 Each launch starts two processes that build a DDP model, train three steps, gather an object and
 all-reduce a tensor (what a Trainbook run does last), destroy the process group, and exit while the
 other rank is still busy for a moment (rank 0 sealing the run). `exit` ends them with `sys.exit`,
-as Python normally would; `leave` with `trainer.distributed.leave`. An abort is a process whose
+as Python normally would; `leave` with `trainer.runtime.distributed.leave`. An abort is a process whose
 output says "terminate called" (the C++ runtime's message before SIGABRT). Launches alternate
 between the two ways, so both see the same machine load.
 """
@@ -25,7 +25,7 @@ def worker(way: str) -> None:
     import torch
     import torch.distributed as dist
 
-    from trainer import distributed
+    from trainer.runtime import distributed
 
     distributed.setup("cpu")
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 1))

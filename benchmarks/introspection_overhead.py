@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer import config, engines, seeding  # noqa: E402
+from trainer import config, experiments  # noqa: E402
+from trainer.runtime import seeding  # noqa: E402
 from trainer.introspect.recorder import Introspector  # noqa: E402
 from trainer.tracking.run import Run  # noqa: E402
 
@@ -54,15 +55,15 @@ def time_the_recorder() -> None:
 
 
 def train_once(path: str, overrides: list[str], root: Path) -> dict:
-    cfg = config.load(path, overrides)
+    cfg = experiments.load(path, overrides)
     seeding.seed_everything(cfg.seed)
-    engine = engines.for_model(cfg.model.type)
+    engine = experiments.spec(cfg).load()
     prepared = engine.prepare(cfg, path)
     run = Run.create(root, experiment=cfg.name, config=config.to_dict(cfg), config_sha256=config.config_sha256(cfg),
                      config_yaml=config.dump_yaml(cfg), source=path, overrides=overrides, seeds={}, data={})
     SPENT.clear()
     wall, cpu = time.perf_counter(), cpu_seconds()
-    metrics = engine.train(prepared, run)
+    metrics = engine.train(prepared, run, None)
     wall = time.perf_counter() - wall
     return {"loop": metrics["steps"] / metrics["steps_per_s"], "wall": wall, "cpu": cpu_seconds() - cpu,
             "val_loss": metrics["val_loss"], "inside": sum(SPENT.values()) / wall,
@@ -87,7 +88,7 @@ def main() -> int:
     worst: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="trainbook-bench-") as tmp:
         for path in args.experiments:
-            interval = config.load(path).introspect.interval
+            interval = experiments.load(path).introspect.interval
             common = [f"train.threads={args.threads}"] if args.threads else []
             common += [f"train.steps={args.steps}", f"train.eval_interval={args.steps}"] if args.steps else []
             results = {"off": [], "on": []}

@@ -92,10 +92,11 @@ def vocabulary_ids(train: str, val: str) -> np.ndarray:
 def trainbook_full_val(run: Path, val_ids: np.ndarray) -> float:
     import torch
 
-    from trainer import config
+    from trainer import config, experiments
     from trainer.models.gpt import GPT
+    from trainer.tracking import layout
 
-    cfg = config.from_dict(config.read_yaml(run / "config.yaml"), str(run / "config.yaml"))
+    cfg = experiments.from_dict(config.read_yaml(run / layout.CONFIG), str(run / layout.CONFIG))
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
     model = GPT(cfg.model, _vocab_size(state))
     model.load_state_dict(state)
@@ -173,10 +174,10 @@ def run_nanogpt(checkout: Path, iters: int, train: str, val: str) -> dict:
 def bench_text() -> tuple[str, str, str]:
     """The experiment's own train/val text (path, else the verified download), and where it came from."""
     sys.path.insert(0, str(REPO))
-    from trainer import config
+    from trainer import experiments
     from trainer.data import text
 
-    cfg = config.load(EXPERIMENT)
+    cfg = experiments.load(EXPERIMENT)
     corpus = text.load(cfg.data, str(EXPERIMENT))
     return corpus.splits["train"], corpus.splits["val"], f"{corpus.record['source']} (sha256 {corpus.record['sha256'][:12]}…)"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from trainer.tracking import ledger
 from trainer.tracking.files import sha256_file, write_jsonl, write_text
+from trainer.tracking import layout
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ KINDS = (
 
 def _png(path: Path, title: str) -> Path:
     """One small, labelled, deterministic figure through the trainer's own helpers."""
-    from trainer import viz
+    from trainer.figures import style as viz
 
     fig, ax = viz.figure(title, "step", "loss (nats)")
     fig.set_size_inches(3.2, 2.0)
@@ -117,7 +118,7 @@ def make_runs(runs_dir: Path, count: int, *, seed: int = 0, start: datetime | No
         artifacts = {p.name: {"sha256": figure_facts["sha256"] if p.name == "loss.png" else sha256_file(p),
                               "bytes": p.stat().st_size} for p in sorted(folder.iterdir())}
         record["artifacts"] = artifacts
-        write_text(folder / ledger.RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        write_text(folder / layout.RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
         seals.append((run_id, kind.experiment, status))
         made.append(folder)
     ledger.append_many(runs_dir, seals)  # one write: the ledger is rewritten atomically on every append

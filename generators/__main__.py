@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from trainer.tracking.files import write_text
-from trainer.tracking.run import runs_dir
+from trainer.tracking.layout import runs_dir
 
 from . import content, history, hugo_build, incremental, mkdocs_site, pages
 from .publish_log import PublishLog, PublishLogError

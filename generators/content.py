@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from trainer import forked
+from trainer.figures import parallel
 from trainer.tracking.files import write_bytes, write_text
 
 from .incremental import STATE_DIR, Manifest
@@ -101,7 +101,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
     for rel, src in (loose or {}).items():
         publish_file(src, content_dir / rel)
         written.add(content_dir / rel)
-    forked.draw_all(drawing)
+    parallel.draw_all(drawing)
     removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles, manifest.old_files)
     if rendered:
         os.sync()  # one flush for thousands of pages, instead of two fsyncs each

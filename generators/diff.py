@@ -141,7 +141,7 @@ def previous_ok(run: RunView, runs: list[RunView]) -> RunView | None:
 
 
 def pair_slug(base: RunView, head: RunView) -> str:
-    """The comparison page's folder name: both run ids (a safe alphabet, see ledger.RUN_ID)."""
+    """The comparison page's folder name: both run ids (a safe alphabet, see layout.RUN_ID)."""
     return f"{base.id}--{head.id}"
 
 

@@ -26,7 +26,7 @@ LOSS_SERIES = {"train_loss": "smoothed training loss", "val_loss": "validation l
 def _viz():
     import matplotlib.dates  # noqa: F401  (used through viz.matplotlib.dates)
 
-    from trainer import viz  # matplotlib: imported on first use only
+    from trainer.figures import style as viz  # matplotlib: imported on first use only
 
     return viz
 

@@ -15,7 +15,7 @@ restore can tell a file left out on purpose (allowed) from one that went missing
 that should be there must be, with its sealed sha256, and the chain must verify line by line.
 
 Everything read from a history (ledger lines, records, the index) is hostile input: run ids must match
-ledger.RUN_ID, file names SAFE_NAME, sizes are bounded, symbolic links are refused, and nothing is
+layout.RUN_ID, file names SAFE_NAME, sizes are bounded, symbolic links are refused, and nothing is
 written outside the target folder. Torch-free.
 """
 from __future__ import annotations
@@ -38,9 +38,10 @@ from pathlib import Path
 from trainer import credentials
 from trainer.tracking import integrity, ledger
 from trainer.tracking.files import dumps_json, sha256_bytes, sha256_file, write_bytes, write_text
-from trainer.tracking.run import runs_dir as default_runs_dir
+from trainer.tracking.layout import runs_dir as default_runs_dir
 
 from .runs import EXPERIMENT, RunView
+from trainer.tracking import layout
 
 FORMAT = "trainbook-history-1"
 FOLDER = "history"
@@ -93,13 +94,13 @@ class Source:
 class FolderSource(Source):
     def __init__(self, root: Path):
         self.root = root
-        if (root / FOLDER / ledger.LEDGER).is_file():
+        if (root / FOLDER / layout.LEDGER).is_file():
             self.layout = "site"
-        elif (root / ledger.LEDGER).is_file():
+        elif (root / layout.LEDGER).is_file():
             self.layout = "runs"
         else:
-            raise HistoryError(f"{root}: neither a built site with {FOLDER}/{ledger.LEDGER} nor a history or runs "
-                               f"folder with {ledger.LEDGER}")
+            raise HistoryError(f"{root}: neither a built site with {FOLDER}/{layout.LEDGER} nor a history or runs "
+                               f"folder with {layout.LEDGER}")
 
     def read(self, rel: str, limit: int) -> bytes | None:
         path = self.root
@@ -184,7 +185,7 @@ def _read_index(source: Source) -> dict:
         return {}
     raw = source.read(f"{FOLDER}/{INDEX}", MAX_INDEX_BYTES)
     if raw is None:
-        raise HistoryError(f"{source.describe()}: {FOLDER}/{ledger.LEDGER} is there but {FOLDER}/{INDEX} is missing")
+        raise HistoryError(f"{source.describe()}: {FOLDER}/{layout.LEDGER} is there but {FOLDER}/{INDEX} is missing")
     try:
         index = json.loads(raw)
         runs = index["runs"]
@@ -218,7 +219,7 @@ def _check_record(raw: bytes | None, run_id: str, entry: dict) -> tuple[dict | N
         problems.append(f"run.json names another run ({record.get('run_id')!r})")
     if not EXPERIMENT.fullmatch(str(record.get("experiment"))) or record.get("experiment") != entry.get("experiment"):
         problems.append("run.json's experiment does not match its ledger line")
-    bad = [n for n in artifacts if not isinstance(n, str) or not SAFE_NAME.fullmatch(n) or n == ledger.RECORD]
+    bad = [n for n in artifacts if not isinstance(n, str) or not SAFE_NAME.fullmatch(n) or n == layout.RECORD]
     problems += [f"artifact name {n!r} is not a plain file name" for n in bad]
     return record, problems
 
@@ -234,11 +235,11 @@ def _check_file(data: bytes | None, name: str, facts: dict) -> str | None:
 def _restore_run(located: Located, run_id: str, entry: dict, into: Path | None) -> list[str]:
     """Read, check and (when `into` is given) write one run's record and carried files."""
     source = located.source
-    raw = source.read(located.path(run_id, ledger.RECORD), MAX_CARRIED_BYTES)
+    raw = source.read(located.path(run_id, layout.RECORD), MAX_CARRIED_BYTES)
     record, problems = _check_record(raw, run_id, entry)
     if record is None or problems:
         return problems
-    files = {ledger.RECORD: raw}
+    files = {layout.RECORD: raw}
     for name, facts in sorted(record["artifacts"].items()):
         if not carried(name, facts):
             continue  # not published by design (checkpoints, large files)
@@ -256,7 +257,7 @@ def _restore_run(located: Located, run_id: str, entry: dict, into: Path | None) 
 
 def read_history(source: Source, into: Path | None) -> tuple[bytes, int]:
     """Check a whole history (and copy it into `into` when given); (ledger bytes, runs) or HistoryError."""
-    ledger_rel = ledger.LEDGER if source.layout == "runs" else f"{FOLDER}/{ledger.LEDGER}"
+    ledger_rel = layout.LEDGER if source.layout == "runs" else f"{FOLDER}/{layout.LEDGER}"
     raw = source.read(ledger_rel, MAX_LEDGER_BYTES)
     if raw is None:
         raise HistoryError(f"{source.describe()}: {ledger_rel} is missing")
@@ -271,7 +272,7 @@ def read_history(source: Source, into: Path | None) -> tuple[bytes, int]:
         raise HistoryError(f"{source.describe()}: the published history does not verify; refusing to publish over it "
                            f"(that would drop or alter runs):{_problems_text(problems)}")
     if into is not None:
-        write_bytes(into / ledger.LEDGER, raw)
+        write_bytes(into / layout.LEDGER, raw)
     return raw, len(latest)
 
 
@@ -301,11 +302,11 @@ def restore(where: str, into: Path) -> str:
     into.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=into.parent, prefix=f".{into.name}.restore-"))
     try:
-        if isinstance(source, UrlSource) and not source.exists(f"{FOLDER}/{ledger.LEDGER}"):
+        if isinstance(source, UrlSource) and not source.exists(f"{FOLDER}/{layout.LEDGER}"):
             if source.exists(""):
-                raise HistoryError(f"{source.describe()}: the site exists but has no {FOLDER}/{ledger.LEDGER}; refusing to "
+                raise HistoryError(f"{source.describe()}: the site exists but has no {FOLDER}/{layout.LEDGER}; refusing to "
                                    "publish over it and drop its runs (leave HISTORY empty to start a new history on purpose)")
-            write_bytes(staging / ledger.LEDGER, b"")
+            write_bytes(staging / layout.LEDGER, b"")
             count, note = 0, f"{source.describe()}: no site published yet; starting a new history"
         else:
             _, count = read_history(source, staging)
@@ -342,7 +343,7 @@ def load_views(folder: Path) -> list[PublishedRun]:
     entries, _ = integrity.parse(folder)
     views = []
     for run_id in {e["run"]: e for e in entries}:
-        raw = (folder / run_id / ledger.RECORD).read_bytes()
+        raw = (folder / run_id / layout.RECORD).read_bytes()
         # Verified above, so sealed with no problems; the record's hash keys its pages like any run's.
         views.append(PublishedRun(id=run_id, folder=folder / run_id, record=json.loads(raw), sealed=True,
                                   record_sha256=sha256_bytes(raw), published=True))
@@ -371,19 +372,19 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
     that does not verify stops the publish: sealing it into the public chain would publish tampering.
     """
     lines = ledger.read_lines(history) if history else []
-    entries = _parse_ledger(b"".join(lines), f"{history}/{ledger.LEDGER}") if history else []
+    entries = _parse_ledger(b"".join(lines), f"{history}/{layout.LEDGER}") if history else []
     folders = {e["run"]: history / e["run"] for e in entries}
     published = {e["run"]: e["record_sha256"] for e in entries}
     local, chain_problems = integrity.parse(runs)
     if chain_problems:
-        raise HistoryError(f"{runs}/{ledger.LEDGER} does not verify; run `python -m trainer verify`:{_problems_text(chain_problems)}")
+        raise HistoryError(f"{runs}/{layout.LEDGER} does not verify; run `python -m trainer verify`:{_problems_text(chain_problems)}")
     latest = {e["run"]: e for e in local}
     problems = []
     for run_id, entry in sorted(latest.items(), key=lambda item: item[1]["seq"]):
         if published.get(run_id) == entry["record_sha256"]:
             continue  # already in the history, unchanged
         if not (runs / run_id).exists():
-            print(f"note: {run_id} is in {runs}/{ledger.LEDGER} but its folder was removed; not published", file=sys.stderr)
+            print(f"note: {run_id} is in {runs}/{layout.LEDGER} but its folder was removed; not published", file=sys.stderr)
             continue
         found = integrity.check_run(runs / run_id, entry)
         if found:
@@ -414,8 +415,8 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
     index, copied = {}, 0
     try:
         for run_id, folder in folders.items():
-            record = json.loads((folder / ledger.RECORD).read_text())
-            wanted = {ledger.RECORD: {"sha256": sha256_file(folder / ledger.RECORD), "bytes": (folder / ledger.RECORD).stat().st_size}}
+            record = json.loads((folder / layout.RECORD).read_text())
+            wanted = {layout.RECORD: {"sha256": sha256_file(folder / layout.RECORD), "bytes": (folder / layout.RECORD).stat().st_size}}
             wanted |= {n: f for n, f in record["artifacts"].items() if carried(n, f)}
             index[run_id] = {}
             for name, facts in sorted(wanted.items()):
@@ -427,7 +428,7 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
                 shutil.copyfile(folder / name, staging / run_id / name)
                 index[run_id][name] = OWN
                 copied += 1
-        (staging / ledger.LEDGER).write_bytes(data)
+        (staging / layout.LEDGER).write_bytes(data)
         (staging / INDEX).write_text(dumps_json({"format": FORMAT, "runs": index}))
         _swap(staging, site / FOLDER)
     finally:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer import gates
-from trainer.tracking import ledger
 from trainer.tracking.files import write_text
-from trainer.tracking.run import runs_dir as default_runs_dir
+from trainer.tracking.layout import runs_dir as default_runs_dir
 
 from . import diff, history, markup
 from .runs import RunView, load_runs
+from trainer.tracking import layout
 
 MARKER = "<!-- trainbook:pr-audit -->"
 """first line of every report: the pull-request workflow finds its own comment by it"""
@@ -281,9 +281,9 @@ def load_base(where: str | None, scratch: Path) -> tuple[list[RunView], str]:
     if not where:
         return [], "none given (every experiment counts as new)"
     path = Path(where)
-    if path.is_file() and path.name == ledger.LEDGER:
+    if path.is_file() and path.name == layout.LEDGER:
         path = path.parent
-    if not where.startswith(("http://", "https://")) and (path / ledger.LEDGER).is_file():
+    if not where.startswith(("http://", "https://")) and (path / layout.LEDGER).is_file():
         views = history.load_views(path)
     else:
         history.restore(where, scratch / "base")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from trainer.tracking import integrity, ledger
+from trainer.tracking import integrity
 from trainer.tracking.files import sha256_file
+from trainer.tracking import layout
 
 EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 PUBLISHED = (".png", ".json", ".jsonl", ".yaml", ".txt")
@@ -101,7 +102,7 @@ class RunView:
     def published_files(self) -> list[Path]:
         """The record and the artifacts it lists that are published; taken from the record, not the disk
         (a missing artifact is a verification failure, reported on the page, and is skipped when copying)."""
-        names = set(self.record.get("artifacts", {})) | {ledger.RECORD}
+        names = set(self.record.get("artifacts", {})) | {layout.RECORD}
         return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and "/" not in n)
 
     def read_json(self, name: str):
@@ -139,12 +140,12 @@ def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) ->
     runs = []
     for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
-            raw = (folder / ledger.RECORD).read_bytes()
+            raw = (folder / layout.RECORD).read_bytes()
             record = json.loads(raw)
         except (OSError, ValueError) as e:
             print(f"skipping {folder}: no readable run.json ({e})", file=sys.stderr)
             continue
-        if not ledger.RUN_ID.fullmatch(folder.name) or record.get("run_id") != folder.name \
+        if not layout.RUN_ID.fullmatch(folder.name) or record.get("run_id") != folder.name \
                 or not EXPERIMENT.fullmatch(str(record.get("experiment"))):
             print(f"skipping {folder}: not a run folder written by the trainer", file=sys.stderr)
             continue

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from trainer.tracking import ledger
+from trainer.tracking import layout
 
 T0 = datetime(2020, 1, 1, tzinfo=timezone.utc)
 """clones start `minute` minutes after this; `minute=None` starts them now, after any real run (Hugo skips future dates)"""
@@ -21,7 +22,7 @@ T0 = datetime(2020, 1, 1, tzinfo=timezone.utc)
 
 def template(runs: Path) -> Path:
     """The one real run folder in a runs folder (e.g. the session's tiny_runs)."""
-    (run,) = [p for p in runs.iterdir() if p.is_dir() and (p / ledger.RECORD).is_file()]
+    (run,) = [p for p in runs.iterdir() if p.is_dir() and (p / layout.RECORD).is_file()]
     return run
 
 
@@ -36,14 +37,14 @@ def clone_run(source: Path, runs: Path, experiment: str, minute: int | None, *, 
               metrics: dict | None = None, config: dict | None = None, status: str = "ok", reason: str | None = None,
               data_sha256: str | None = None, extra: dict | None = None) -> Path:
     """A sealed copy of the run at `source` as a run of `experiment`, started `minute` minutes after T0 (None: now)."""
-    record = json.loads((source / ledger.RECORD).read_text())
+    record = json.loads((source / layout.RECORD).read_text())
     started = datetime.now(timezone.utc).replace(microsecond=0) if minute is None else T0 + timedelta(minutes=minute)
     salt = hashlib.sha256(f"{experiment}{minute}{runs}".encode()).hexdigest()[:7]
     run_id = f"{experiment}-{started.strftime('%Y%m%dT%H%M%SZ')}-{salt}"
     folder = runs / run_id
     folder.mkdir(parents=True)
     for f in source.iterdir():
-        if f.is_file() and f.name != ledger.RECORD:
+        if f.is_file() and f.name != layout.RECORD:
             (os.link if link else shutil.copy2)(f, folder / f.name)
     record.update(run_id=run_id, experiment=experiment, status=status, reason=reason,
                   started_at=started.isoformat(timespec="seconds"), **(extra or {}))
@@ -56,7 +57,7 @@ def clone_run(source: Path, runs: Path, experiment: str, minute: int | None, *, 
     record.pop("sealed", None)  # a new record: the original's seal is not its own
 
     def save() -> None:
-        (folder / ledger.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
+        (folder / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
 
     save()
     if seal:

@@ -25,6 +25,7 @@ from typing import Callable
 import pytest
 
 from tests.conftest import REPO, run_cli, snapshot
+from trainer.tracking import layout
 
 EXPERIMENTS = REPO / "experiments"
 NAMES_MLP = EXPERIMENTS / "names-mlp.yaml"
@@ -383,13 +384,13 @@ def _saved(state: dict) -> bytes:
 def _good_state(place: Place) -> dict:
     from trainer.tracking import checkpoint
 
-    return checkpoint.load(place.interrupted / checkpoint.LAST)
+    return checkpoint.load(place.interrupted / layout.CHECKPOINT)
 
 
 def _other_size(place: Place) -> bytes:
     """The checkpoint as it is, but for a names MLP of 20 hidden units instead of 200."""
     from trainer.models.mlp import CharMLP
-    from trainer.schemas import MLPModelConfig
+    from trainer.schemas.mlp import MLPModelConfig
 
     state = _good_state(place)
     vocab = state["model"]["embedding.weight"].shape[0]
@@ -399,7 +400,7 @@ def _other_size(place: Place) -> bytes:
 def _other_engine(place: Place) -> bytes:
     """The checkpoint as it is, but holding a GPT's weights."""
     from trainer.models.gpt import GPT
-    from trainer.schemas import GPTModelConfig
+    from trainer.schemas.gpt import GPTModelConfig
 
     return _saved({**_good_state(place), "model": GPT(GPTModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=4), 27).state_dict()})
 

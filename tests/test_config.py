@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer import config, schemas
+from trainer import config, experiments
+from trainer.engines import registry
+from trainer.schemas.mlp import MLPExperiment
 from tests.conftest import REPO, run_cli, snapshot
 
 NAMES_MLP = REPO / "experiments" / "names-mlp.yaml"
@@ -19,27 +21,27 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_default_experiment_loads_into_typed_dataclasses():
-    cfg = config.load(NAMES_MLP)
-    assert isinstance(cfg, schemas.MLPExperiment)
+    cfg = experiments.load(NAMES_MLP)
+    assert isinstance(cfg, MLPExperiment)
     assert isinstance(cfg.optim.lr, float) and isinstance(cfg.train.steps, int)
 
 
 def test_overrides_set_nested_keys_with_yaml_types():
-    cfg = config.load(NAMES_MLP, ["optim.lr=0.05", "train.steps=500", "optim.name=adamw"])
+    cfg = experiments.load(NAMES_MLP, ["optim.lr=0.05", "train.steps=500", "optim.name=adamw"])
     assert (cfg.optim.lr, cfg.train.steps, cfg.optim.name) == (0.05, 500, "adamw")
 
 
 def test_every_schema_field_is_documented():
-    for cls in schemas.SCHEMAS.values():
+    for cls in (spec.schema for spec in registry.BUILTIN.values()):
         undocumented = [key for key, _, _, doc in config.describe(cls) if not doc]
         assert undocumented == [], f"{cls.__name__} fields without a docstring: {undocumented}"
 
 
 def test_resolved_config_round_trips_through_yaml():
-    cfg = config.load(NAMES_MLP)
+    cfg = experiments.load(NAMES_MLP)
     import yaml
 
-    again = config.from_dict(yaml.safe_load(config.dump_yaml(cfg)), "config.yaml")
+    again = experiments.from_dict(yaml.safe_load(config.dump_yaml(cfg)), "config.yaml")
     assert dataclasses.asdict(again) == dataclasses.asdict(cfg)
     assert config.config_sha256(again) == config.config_sha256(cfg)
 
@@ -55,14 +57,14 @@ def test_resolved_config_round_trips_through_yaml():
 ])
 def test_config_mistakes_name_the_key_and_the_expectation(tmp_path, text, key, expected):
     with pytest.raises(config.ConfigError) as e:
-        config.load(write(tmp_path, text))
+        experiments.load(write(tmp_path, text))
     assert e.value.key == key
     assert expected in str(e.value) and str(tmp_path / "exp.yaml") in str(e.value)
 
 
 def test_yaml_aliases_are_refused(tmp_path):
     with pytest.raises(config.ConfigError, match="aliases"):
-        config.load(write(tmp_path, "a: &x [1, 2]\nname: x\nmodel: {type: mlp}\ntags: *x\n"))
+        experiments.load(write(tmp_path, "a: &x [1, 2]\nname: x\nmodel: {type: mlp}\ntags: *x\n"))
 
 
 CLI_MISTAKES = {

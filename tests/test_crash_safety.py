@@ -29,6 +29,7 @@ import pytest
 from tests.conftest import REPO, TINY_RL, run_cli
 from trainer.tracking import integrity, ledger, timing
 from trainer.tracking.files import remove_temporaries
+from trainer.tracking import layout
 
 TIMEOUT = 300
 SEED = 20261126
@@ -183,7 +184,7 @@ def observe_kill(trainer: Trainer, step: int, runs: Path) -> Killed:
 
     assert trainer.end() == -signal.SIGKILL, trainer.stderr
     run = trainer.folder
-    state = checkpoint.load(run / checkpoint.LAST) if (run / checkpoint.LAST).exists() else None
+    state = checkpoint.load(run / layout.CHECKPOINT) if (run / layout.CHECKPOINT).exists() else None
     return Killed(step, record(run)["status"], verify(runs), temporaries(run), state and state["step"], metrics_steps(run))
 
 
@@ -192,7 +193,7 @@ def observe_stop(trainer: Trainer, step: int, runs: Path) -> Stopped:
 
     status = trainer.end()
     run = trainer.folder
-    return Stopped(step, status, trainer.stderr, record(run), checkpoint.load(run / checkpoint.LAST)["step"],
+    return Stopped(step, status, trainer.stderr, record(run), checkpoint.load(run / layout.CHECKPOINT)["step"],
                    metrics_steps(run), integrity.parse(runs)[0], verify(runs))
 
 
@@ -418,9 +419,9 @@ def append_lines(runs: Path, worker: int, count: int, start: multiprocessing.syn
         folder.mkdir()
         rec = {"run_id": run_id, "experiment": f"stress-{worker}", "status": "ok"}
         if i % 2:
-            ledger.seal(runs, run_id, rec, lambda: write_json(folder / ledger.RECORD, rec))
+            ledger.seal(runs, run_id, rec, lambda: write_json(folder / layout.RECORD, rec))
         else:
-            write_json(folder / ledger.RECORD, rec)
+            write_json(folder / layout.RECORD, rec)
             ledger.append(runs, run_id, rec["experiment"], "ok")
 
 

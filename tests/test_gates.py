@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from trainer import config, gates, schemas
+from trainer import config, experiments, gates
+from trainer.engines import registry
 from tests.conftest import REPO, run_cli
 from tests.synthetic import clone_run, template
 
@@ -21,13 +22,13 @@ def experiment(tmp_path, gates_yaml: str, name: str = "names-mlp"):
 
 
 def test_every_experiment_schema_declares_documented_gates():
-    for cls in schemas.SCHEMAS.values():
+    for cls in (spec.schema for spec in registry.BUILTIN.values()):
         assert "gates" in {f.name for f in dataclasses.fields(cls)}, cls.__name__
         assert config.field_docs(cls).get("gates"), cls.__name__
 
 
 def test_gates_in_an_experiment_file_load_into_the_config(tmp_path):
-    cfg = config.load(experiment(tmp_path, '{val_loss: "<= 2.35", steps_per_s: ">= 500", reproduce: identical}'))
+    cfg = experiments.load(experiment(tmp_path, '{val_loss: "<= 2.35", steps_per_s: ">= 500", reproduce: identical}'))
     assert cfg.gates == {"val_loss": "<= 2.35", "steps_per_s": ">= 500", "reproduce": "identical"}
 
 
@@ -40,7 +41,7 @@ def test_gates_in_an_experiment_file_load_into_the_config(tmp_path):
 ])
 def test_a_malformed_gate_is_a_config_error_naming_its_key(tmp_path, gates_yaml, key, expected):
     with pytest.raises(config.ConfigError) as e:
-        config.load(experiment(tmp_path, gates_yaml))
+        experiments.load(experiment(tmp_path, gates_yaml))
     assert e.value.key == key and expected in str(e.value)
 
 

@@ -8,7 +8,7 @@ import torch
 
 from trainer.evals import sampling
 from trainer.models.gpt import GPT
-from trainer.schemas import GPTModelConfig
+from trainer.schemas.gpt import GPTModelConfig
 
 CFG = GPTModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=8)
 
@@ -69,9 +69,9 @@ def test_gpt_experiments_round_trip_through_their_resolved_yaml(experiment):
 
     import yaml
 
-    from trainer import config
+    from trainer import config, experiments
     from tests.conftest import REPO
 
-    cfg = config.load(REPO / "experiments" / experiment)
-    again = config.from_dict(yaml.safe_load(config.dump_yaml(cfg)), "config.yaml")
+    cfg = experiments.load(REPO / "experiments" / experiment)
+    again = experiments.from_dict(yaml.safe_load(config.dump_yaml(cfg)), "config.yaml")
     assert dataclasses.asdict(again) == dataclasses.asdict(cfg)

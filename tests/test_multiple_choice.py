@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.config import ConfigError
+from trainer.errors import ConfigError
 from trainer.evals import heldout_choices, multiple_choice as mc
 
 VOCAB = [" ", "a", "b", "c"]

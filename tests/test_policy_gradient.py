@@ -11,13 +11,15 @@ import torch
 from gymnasium import spaces
 from gymnasium.vector import SyncVectorEnv
 
-from trainer import config, seeding
+from trainer import config, experiments
+from trainer.runtime import seeding
 from trainer.engines import policy_gradient as pg
 from trainer.models.policy import PolicyValueNets
-from trainer.schemas import PolicyModelConfig, PolicyTrainConfig
+from trainer.schemas.policy import PolicyModelConfig, PolicyTrainConfig
 from trainer.tracking import checkpoint, metrics
 from trainer.tracking.run import Run
 from tests.conftest import REPO, TINY_RL
+from trainer.tracking import layout
 
 MARKET_PG = REPO / "experiments" / "market-pg.yaml"
 TIMING = {"steps_per_s"}
@@ -86,7 +88,7 @@ def without_timing(rows: list[dict]) -> list[dict]:
 
 
 def test_resumed_training_continues_exactly_where_the_checkpoint_left_off(tmp_path, monkeypatch):
-    cfg = config.load(MARKET_PG, [*TINY_RL, "train.checkpoint_interval=3"])
+    cfg = experiments.load(MARKET_PG, [*TINY_RL, "train.checkpoint_interval=3"])
     prepared, straight = start_run(tmp_path / "a", cfg)
     final_straight = pg.train(prepared, straight)
 
@@ -110,10 +112,10 @@ def test_resumed_training_continues_exactly_where_the_checkpoint_left_off(tmp_pa
     # ... resumed by fresh objects, with every global RNG disturbed first
     seeding.seed_everything(12345)
     fresh = pg.prepare(cfg, str(MARKET_PG))
-    final_resumed = pg.train(fresh, Run.open(interrupted.path), resume_state=state)
+    final_resumed = pg.train(fresh, Run.open(interrupted.path), resume=state)
 
-    rows_straight = metrics.read(straight.file("metrics.jsonl"))
-    rows_resumed = metrics.read(interrupted.file("metrics.jsonl"))
+    rows_straight = layout.read_metrics(straight.file("metrics.jsonl"))
+    rows_resumed = layout.read_metrics(interrupted.file("metrics.jsonl"))
     assert [r["step"] for r in rows_resumed] == [r["step"] for r in rows_straight]
     assert without_timing(rows_resumed) == without_timing(rows_straight)
     assert {k: v for k, v in final_resumed.items() if k not in TIMING} == {k: v for k, v in final_straight.items() if k not in TIMING}

@@ -16,6 +16,7 @@ from trainer.commands import reproduce as reproduce_command
 from trainer.tracking import integrity, metrics, timing
 from tests.conftest import REPO, TINY_RL, run_cli, snapshot, train
 from tests.sitebuild import build_site
+from trainer.tracking import layout
 
 GPT_TINY = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=32", "train.batch_size=8",
             "train.steps=40", "train.eval_interval=20", "train.checkpoint_interval=20", "eval.examples=10",
@@ -76,14 +77,14 @@ def records(original: Path, copy: Path) -> tuple[dict, dict]:
 
 
 def rewrite_metrics(folder: Path, change) -> None:
-    rows = metrics.read(folder / metrics.FILE)
-    (folder / metrics.FILE).write_text("".join(json.dumps(change(r)) + "\n" for r in rows))
+    rows = layout.read_metrics(folder / layout.METRICS)
+    (folder / layout.METRICS).write_text("".join(json.dumps(change(r)) + "\n" for r in rows))
 
 
 def test_comparison_names_the_first_step_where_a_reproduction_diverged(reproduced, tmp_path):
     original, copy = reproduced
     edited = Path(shutil.copytree(copy, tmp_path / copy.name))
-    steps = [r["step"] for r in metrics.read(edited / metrics.FILE)]
+    steps = [r["step"] for r in layout.read_metrics(edited / layout.METRICS)]
     at = steps[len(steps) // 2]
     rewrite_metrics(edited, lambda r: {**r, "train_loss": r["train_loss"] + 0.5} if r["step"] >= at and "train_loss" in r else r)
 
@@ -96,7 +97,7 @@ def test_comparison_names_the_first_step_where_a_reproduction_diverged(reproduce
 def test_a_deviation_inside_the_tolerance_is_within_tolerance_and_the_largest_one_is_named(reproduced, tmp_path):
     original, copy = reproduced
     edited = Path(shutil.copytree(copy, tmp_path / copy.name))
-    last = metrics.read(edited / metrics.FILE)[-1]["step"]
+    last = layout.read_metrics(edited / layout.METRICS)[-1]["step"]
     rewrite_metrics(edited, lambda r: {**r, "train_loss": r["train_loss"] * (1 + 1e-6)} if r["step"] == last and "train_loss" in r else r)
 
     comparison = reproduction.compare(original, edited, *records(original, copy))

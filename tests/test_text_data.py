@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from trainer.config import ConfigError
+from trainer.errors import ConfigError
 from trainer.data import cache, text
-from trainer.schemas import TextDataConfig
+from trainer.schemas.gpt import TextDataConfig
 
 
 def test_shakespeare_is_split_by_whole_works_deterministically():

@@ -7,9 +7,10 @@ import math
 import torch
 
 from trainer.tracking import timing
-from trainer.engines.optim import lr_at
+from trainer.loop.optim import lr_at
 from trainer.models.mlp import CharMLP
-from trainer.schemas import MLPModelConfig, OptimConfig
+from trainer.schemas.common import OptimConfig
+from trainer.schemas.mlp import MLPModelConfig
 from trainer.tracking import integrity, ledger
 from tests.conftest import REPO, run_cli, train
 

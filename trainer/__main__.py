@@ -3,7 +3,7 @@ import sys
 from .cli import main
 
 code = main()
-distributed = sys.modules.get(f"{__package__}.distributed")  # imported only by the commands that train
+distributed = sys.modules.get(f"{__package__}.runtime.distributed")  # imported only by the commands that train
 if distributed is not None:
     distributed.leave(code)
 sys.exit(code)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
-from . import config, credentials
+from . import credentials
 from .commands import EXIT_INTERRUPTED, EXIT_USAGE, gate, replay, reproduce, resume, run, verify
+from .errors import UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -71,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except config.ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except UsageError as e:
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every process refuses alike; one says so
+            print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # before a run exists (loading data, building the model): nothing to seal
         print("interrupted before training started; nothing was written", file=sys.stderr)

@@ -1,6 +1,6 @@
 """YAML experiment files to typed, validated dataclasses, with `key=value` overrides.
 
-A schema is a tree of dataclasses (see `schemas.py`). Each field has a type annotation, an
+A schema is a tree of dataclasses (see `schemas/`). Each field has a type annotation, an
 optional constraint (`Annotated[float, Range(gt=0)]`) and a docstring written under it, which
 `field_docs` reads so that the same text can document the experiment on the site.
 Every mistake becomes one `ConfigError` naming the file, the dotted key and what was expected.
@@ -24,19 +24,10 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 
 from . import credentials
+from .errors import ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20  # an experiment file is a page of YAML; anything larger is a mistake
 MAX_NESTING = 50  # levels of YAML mappings and lists; the deepest experiment setting is six down
-
-
-class ConfigError(Exception):
-    """A config mistake, worded for the person who made it."""
-
-    def __init__(self, source: str, key: str, message: str):
-        # Redacted: a message may quote the value it refuses, and that value may hold a password.
-        self.source, self.key, self.message = credentials.redact(source), credentials.redact(key), credentials.redact(message)
-        where = f"{self.source}: {self.key}" if key else self.source
-        super().__init__(f"{where}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -178,7 +169,7 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
     elif origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices or type(value) is bool:
-            hint = _did_you_mean(str(value), [str(c) for c in choices])
+            hint = did_you_mean(str(value), [str(c) for c in choices])
             raise fail(f"expected one of {', '.join(repr(c) for c in choices)}, got {value!r}{hint}")
         result = value
     elif origin is list:
@@ -245,7 +236,7 @@ def _text_number_hint(value: Any) -> str:
     return " (a quoted number is text; write it without quotes)"
 
 
-def _did_you_mean(word: str, options: list[str]) -> str:
+def did_you_mean(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -256,7 +247,7 @@ def build(cls: type, mapping: dict, source: str, prefix: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name in mapping:
         if not isinstance(name, str) or name not in fields:
-            hint = _did_you_mean(str(name), list(fields))
+            hint = did_you_mean(str(name), list(fields))
             known = ", ".join(fields)
             raise ConfigError(source, f"{prefix}{name}", f"unknown key{hint}; known keys here: {known}")
     values = {}
@@ -273,6 +264,17 @@ def build(cls: type, mapping: dict, source: str, prefix: str = "") -> Any:
         if problem:
             raise ConfigError(source, f"{prefix}{problem[0]}", problem[1])
     return instance
+
+
+def seeds(tree: dict, prefix: str = "") -> dict:
+    """Every seed in a resolved config, by dotted key, so the record lists them in one place."""
+    found = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found.update(seeds(value, f"{prefix}{key}."))
+        elif key == "seed" or key.endswith("_seed"):
+            found[f"{prefix}{key}"] = value
+    return found
 
 
 def to_dict(cfg: Any) -> dict:
@@ -388,20 +390,3 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = child
         node[leaf] = value
     return data
-
-
-def load(path: str | Path, overrides: list[str] | None = None) -> Any:
-    """The validated experiment config of a YAML file with overrides applied."""
-    from .schemas import schema_for
-
-    path = Path(path)
-    data = apply_overrides(read_yaml(path), list(overrides or []))
-    cls = schema_for(data, str(path))
-    return build(cls, data, str(path))
-
-
-def from_dict(data: dict, source: str) -> Any:
-    """A config rebuilt from a resolved mapping (e.g. a run's config.yaml)."""
-    from .schemas import schema_for
-
-    return build(schema_for(data, source), data, source)

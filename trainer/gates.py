@@ -8,14 +8,11 @@ they can never disagree. Torch-free: the generators import it.
 """
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from .tracking import integrity, ledger
 
 COMPARISONS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
 METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -133,23 +130,3 @@ def judge_all(gates: dict, record: dict) -> list[Verdict]:
             continue
         verdicts.append(judge(gate, record))
     return verdicts
-
-
-# --- the latest run of an experiment, for `python -m trainer gate` -----------------------------
-
-def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None, list[str]]:
-    """(run id, record, problems) of the newest sealed run of `experiment`; problems say why it can't be judged."""
-    entries, _ = integrity.parse(runs_dir)
-    latest = {e["run"]: e for e in entries if e.get("experiment") == experiment}
-    candidates = []
-    for run_id, entry in latest.items():
-        try:
-            record = json.loads((runs_dir / run_id / ledger.RECORD).read_text())
-        except (OSError, ValueError):
-            record = {}
-        candidates.append((record.get("started_at") or "", run_id, entry, record))
-    if not candidates:
-        return None, None, [f"no sealed run of {experiment} in {runs_dir} (run `make train` first)"]
-    _, run_id, entry, record = max(candidates, key=lambda c: (c[0], c[1]))
-    problems = integrity.check_run(runs_dir / run_id, entry)
-    return run_id, record, [f"{run_id} does not verify: {p}" for p in problems]

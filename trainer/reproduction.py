@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .tracking import metrics as metrics_log
 from .tracking import timing
+from .tracking import layout
 
 RTOL, ATOL = 1e-4, 1e-7
 """default tolerance: agreement to float32 rounding, accumulated over a short run"""
@@ -108,8 +108,8 @@ class Comparison:
 
 def compare_metrics(original: Path, reproduced: Path, comparison: Comparison) -> None:
     """Step by step, without timing columns; a missing or extra row diverges at its step."""
-    rows_a = [timing.model_values(r) for r in metrics_log.read(original / metrics_log.FILE)]
-    rows_b = [timing.model_values(r) for r in metrics_log.read(reproduced / metrics_log.FILE)]
+    rows_a = [timing.model_values(r) for r in layout.read_metrics(original / layout.METRICS)]
+    rows_b = [timing.model_values(r) for r in layout.read_metrics(reproduced / layout.METRICS)]
     for a, b in zip(rows_a, rows_b):
         if a.get("step") != b.get("step"):
             comparison._outside(Deviation(a.get("step"), "step", a.get("step"), b.get("step")))
@@ -126,7 +126,7 @@ def compare_metrics(original: Path, reproduced: Path, comparison: Comparison) ->
 def compare_artifacts(original: Path, reproduced: Path, a: dict, b: dict, comparison: Comparison) -> None:
     """Artifacts by sha256; checkpoints by content without their timing; timing-only files not at all."""
     for name in sorted(set(a) | set(b)):
-        if name in timing.FILES and name not in timing.CONTENT_COMPARED or name == metrics_log.FILE:
+        if name in timing.FILES and name not in timing.CONTENT_COMPARED or name == layout.METRICS:
             continue
         comparison.artifacts_compared.append(name)
         if name not in a or name not in b:

@@ -1,14 +1,13 @@
 """Run folders named on the command line: found, and refused with one clear message when they are not runs."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from .. import config
-from ..config import ConfigError
-from ..tracking import ledger
-from ..tracking.run import runs_dir
+from .. import experiments
+from ..config import read_yaml
+from ..errors import UsageError
+from ..tracking import layout
 
 
 def runs_root(option: str | None, *, must_exist: bool = False) -> Path:
@@ -16,12 +15,12 @@ def runs_root(option: str | None, *, must_exist: bool = False) -> Path:
 
     `must_exist`: refused when missing too (a command that only reads it, where a mistyped path
     would otherwise look like an empty, fully verified history)."""
-    root = runs_dir(option)
+    root = layout.runs_dir(option)
     given = "--runs-dir" if option else "$TRAINBOOK_RUNS_DIR" if os.environ.get("TRAINBOOK_RUNS_DIR") else "the runs folder"
     if root.exists() and not root.is_dir():
-        raise ConfigError(str(root), given, "not a folder; expected the folder that holds the run folders and ledger.jsonl")
+        raise UsageError(str(root), given, f"not a folder; expected the folder that holds the run folders and {layout.LEDGER}")
     if must_exist and not root.exists():
-        raise ConfigError(str(root), given, "no such folder; expected the folder that holds the run folders and ledger.jsonl")
+        raise UsageError(str(root), given, f"no such folder; expected the folder that holds the run folders and {layout.LEDGER}")
     return root
 
 
@@ -31,23 +30,20 @@ def locate(name: str, runs_dir_option: str | None) -> Path:
     return path if path.is_dir() or "/" in name else runs_root(runs_dir_option) / name
 
 
-def read_record(folder: Path) -> dict:
-    """The record of a run folder, or a ConfigError saying why the folder is not a run."""
-    if not folder.is_dir():
-        raise ConfigError(str(folder), "", "no such run folder" if not folder.exists() else "not a folder; expected a run folder")
-    path = folder / ledger.RECORD
-    if not path.is_file() or not (folder / "config.yaml").is_file():
-        raise ConfigError(str(folder), "", "not a run folder (expected run.json and config.yaml in it)")
+def open_run(folder: Path) -> layout.RunFolder:
+    """The run folder through the contract's reader, or a UsageError saying why the folder is not a run."""
     try:
-        record = json.loads(path.read_bytes())
-    except (OSError, ValueError) as e:
-        raise ConfigError(str(path), "", f"not a readable run record ({str(e).splitlines()[0]})") from None
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise ConfigError(str(path), "", "not a run record (it has no resolved config)")
-    return record
+        return layout.RunFolder.open(folder)
+    except layout.NotARun as e:
+        raise UsageError(str(folder), "", str(e)) from None
+
+
+def read_record(folder: Path) -> dict:
+    """The record of a run folder, or a UsageError saying why the folder is not a run."""
+    return open_run(folder).record
 
 
 def read_config(folder: Path):
     """The run's resolved config, rebuilt from its config.yaml (checked like any experiment file)."""
-    path = folder / "config.yaml"
-    return config.from_dict(config.read_yaml(path), str(path)), path
+    path = folder / layout.CONFIG
+    return experiments.from_dict(read_yaml(path), str(path)), path

@@ -4,24 +4,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import ConfigError
+from ..engines import registry
+from ..errors import UsageError
+from ..tracking import checkpoint, layout
 from . import EXIT_FAILED, EXIT_OK, folders
 
 
 def command(args: argparse.Namespace) -> int:
     run_dir = folders.locate(args.run, args.runs_dir)
-    record = folders.read_record(run_dir)
-    model_type = (record["config"].get("model") or {}).get("type")
-    from .. import engines
-    from ..tracking.checkpoint import CheckpointError
-
-    engine = engines.for_model(model_type) if model_type in engines.ENGINES else None
-    if not hasattr(engine, "replay"):
-        raise ConfigError(str(run_dir), "", f"a {record.get('kind') or model_type} run has no scenarios to replay")
+    run = folders.open_run(run_dir)
+    spec = registry.spec_for(run.model_type)
+    if spec is None or not spec.replay:
+        raise UsageError(str(run_dir), "", f"a {run.record.get('kind') or run.model_type} run has no scenarios to replay")
     try:
-        outcomes = engine.replay(run_dir, args.scenario)
-    except CheckpointError as e:
-        raise ConfigError(str(run_dir), "checkpoint.pt", str(e)) from None
+        outcomes = spec.load().replay(run_dir, args.scenario)
+    except checkpoint.CheckpointError as e:
+        raise UsageError(str(run_dir), layout.CHECKPOINT, str(e)) from None
     for name, difference in outcomes:
         print(f"match     {name}: replayed trace is bit-identical to the recorded one" if difference is None
               else f"MISMATCH  {name}: first difference at {difference}")

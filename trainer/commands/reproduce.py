@@ -13,17 +13,14 @@ step N. Exit status 1 when it diverged.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Callable
 
-from .. import config
-from ..config import ConfigError
-from ..tracking import audit, integrity
+from .. import config, experiments
+from ..errors import UsageError
+from ..tracking import audit, integrity, layout
 from ..tracking.files import sha256_file
-from ..tracking.run import Run
-from . import EXIT_FAILED, EXIT_OK, folders, training
+from . import EXIT_FAILED, EXIT_OK, folders, lineage, session
 from .run import ledger_ready
 
 
@@ -32,22 +29,24 @@ def _verified(folder: Path) -> str | None:
     entries, _ = integrity.parse(folder.parent)
     entry = next((e for e in reversed(entries) if e["run"] == folder.name), None)
     if entry is None:
-        return f"run {folder.name} is not sealed in {folder.parent / 'ledger.jsonl'}; its record cannot be verified"
+        return f"run {folder.name} is not sealed in {folder.parent / layout.LEDGER}; its record cannot be verified"
     problems = integrity.check_run(folder, entry)
     if problems:
-        raise ConfigError(str(folder), "", f"does not verify ({'; '.join(problems)}); reproducing a changed record proves nothing")
+        raise UsageError(str(folder), "", f"does not verify ({'; '.join(problems)}); reproducing a changed record proves nothing")
     return None
 
 
 def original(folder: Path) -> tuple[dict, object, Path, list[str]]:
-    """The original's record, config and config path, and warnings; a ConfigError when it cannot be reproduced."""
+    """The original's record, config and config path, and warnings; a UsageError when it cannot be reproduced."""
     record = folders.read_record(folder)
     if record.get("status") != "ok":
-        raise ConfigError(str(folder / "run.json"), "status", f"the run {record.get('status')}; only a finished run (ok) "
-                          "can be reproduced")
+        raise UsageError(str(folder / layout.RECORD), "status", f"the run {record.get('status')}; only a finished run (ok) "
+                         "can be reproduced")
     cfg, config_path = folders.read_config(folder)
-    if config.config_sha256(cfg) != record.get("config_sha256"):
-        raise ConfigError(str(config_path), "", "differs from the config sha256 in run.json (edited after the run?)")
+    # The file's own bytes, not the config rebuilt from them: config.yaml is what config_sha256 hashed when the
+    # run started, whatever order the schema of this checkout gives the fields.
+    if sha256_file(config_path) != record.get("config_sha256"):
+        raise UsageError(str(config_path), "", f"differs from the config sha256 in {layout.RECORD} (edited after the run?)")
     warning = _verified(folder)
     return record, cfg, config_path, [warning] if warning else []
 
@@ -68,51 +67,21 @@ def differences(record: dict, cfg) -> list[str]:
     for key in ("python", "cpu", "machine"):
         if env.get(key) != here.get(key):
             found.append(f"{key} differs: the run had {env.get(key)!r}, this machine has {here.get(key)!r}")
-    if training.seeds(config.to_dict(cfg)) != record.get("seeds"):
-        found.append("the seeds in config.yaml differ from the seeds in run.json")
+    if config.seeds(config.to_dict(cfg)) != record.get("seeds"):
+        found.append(f"the seeds in {layout.CONFIG} differ from the seeds in {layout.RECORD}")
     return found
 
 
-def _runtime_differences(record: dict, world) -> list[str]:
-    import torch
-
+def _runtime_differences(record: dict, world, threads: int) -> list[str]:
     env, found = record.get("environment") or {}, []
     if env.get("device", "cpu") != str(world.device):
         found.append(f"device differs: the run trained on {env.get('device')}, this one on {world.device}")
     if (env.get("world_size") or 1) != world.size:
         found.append(f"processes differ: the run had {env.get('world_size')}, this one has {world.size}")
-    if env.get("torch_threads") and env["torch_threads"] != torch.get_num_threads():
-        found.append(f"torch threads differ: the run used {env['torch_threads']}, this one {torch.get_num_threads()} "
+    if env.get("torch_threads") and env["torch_threads"] != threads:
+        found.append(f"torch threads differ: the run used {env['torch_threads']}, this one {threads} "
                      "(CPU arithmetic is bit-identical only at the same thread count)")
     return found
-
-
-def seal_hook(record: dict) -> Callable[[Run], None] | None:
-    """For a reproduction's record: the step that compares it with its original before it is sealed."""
-    pending = record.get("reproduction")
-    if not isinstance(pending, dict) or not pending.get("of"):
-        return None
-
-    def judge(run: Run) -> None:
-        from .. import reproduction
-
-        status = run.record["status"]
-        if status == "interrupted":
-            return  # judged when it is resumed and finishes
-        if status == "failed":
-            verdict = {"verdict": reproduction.DIVERGED, "summary": f"diverged: the reproduction failed ({run.record['reason']})"}
-        else:
-            folder = Path(pending["folder"])
-            original_record = json.loads((folder / "run.json").read_text())
-            tolerance = pending.get("tolerance") or {}
-            comparison = reproduction.compare(folder, run.path, original_record, run.record,
-                                              tolerance.get("rtol", reproduction.RTOL), tolerance.get("atol", reproduction.ATOL))
-            verdict = reproduction.as_record(comparison)
-        kept = {k: v for k, v in pending.items() if k != "folder"}  # a local path: only needed until judged
-        run.record["reproduction"] = {**kept, **verdict}
-        print(f"reproduction of {pending['of']}: {verdict['summary']}")
-
-    return judge
 
 
 def command(args: argparse.Namespace) -> int:
@@ -120,28 +89,26 @@ def command(args: argparse.Namespace) -> int:
     record, cfg, config_path, warnings = original(folder)
     root = folders.runs_root(args.runs_dir) if args.runs_dir else folder.parent
     ledger_ready(root)
+    training = session()
     warnings += differences(record, cfg)
-    from .. import distributed, engines
-
-    engine = engines.for_model(cfg.model.type)
+    spec = experiments.spec(cfg)
     recorded_threads = (record.get("environment") or {}).get("torch_threads")
-    world = training.setup(cfg, str(config_path), threads=None if cfg.train.threads else recorded_threads)
+    world = training.setup(cfg, spec, str(config_path), threads=None if cfg.train.threads else recorded_threads)
     try:
+        engine = spec.load()
         prepared = training.prepare(engine, cfg, str(config_path), world)
-        from .resume import same_data
-
-        same_data(prepared, record, str(config_path), doing="reproducing")
+        lineage.same_data(prepared, record, str(config_path), doing="reproducing")
         if not world.is_main:
-            return training.train_other_rank(engine, prepared)
-        warnings += _runtime_differences(record, world)
+            return training.train_other_rank(engine, prepared, world)
+        warnings += _runtime_differences(record, world, training.torch.get_num_threads())
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        pending = {"of": folder.name, "folder": str(folder), "original_record_sha256": sha256_file(folder / "run.json"),
+        pending = {"of": folder.name, "folder": str(folder), "original_record_sha256": sha256_file(folder / layout.RECORD),
                    "verdict": None, "differences": warnings, "tolerance": {"rtol": args.rtol, "atol": args.atol}}
-        run = training.start_run(root, cfg, engine, prepared, world, source=str(config_path), overrides=[],
+        run = training.start_run(root, cfg, spec, prepared, world, source=str(config_path), overrides=[],
                                  extra={"reproduction": pending})
-        status = training.train_and_seal(engine, prepared, run, before_seal=seal_hook(run.record))
+        status = training.train_and_seal(engine, spec, prepared, run, world, before_seal=lineage.seal_hook(run.record))
     finally:
-        distributed.teardown()
+        training.distributed.teardown()
     verdict = (run.record.get("reproduction") or {}).get("verdict")
     return EXIT_FAILED if status == EXIT_OK and verdict == "diverged" else status

@@ -1,9 +1,10 @@
 """`python -m trainer resume RUN`: continue an unfinished run in its own folder, from its last checkpoint.
 
 Every check that can refuse happens before the folder is touched: the folder is a run, it did not
-finish, its config still loads, its data has the same sha256, and its checkpoint is a Trainbook
-checkpoint of this very model (loaded with `weights_only=True`, so a pickled payload is refused,
-never run). A run killed before its first checkpoint starts over in its folder, from step 0.
+finish, its engine can resume, its config still loads, its data has the same sha256, and its
+checkpoint is a Trainbook checkpoint of this very model (loaded with `weights_only=True`, so a
+pickled payload is refused, never run). A run killed before its first checkpoint starts over in its
+folder, from step 0.
 """
 from __future__ import annotations
 
@@ -11,41 +12,30 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import ConfigError
+from .. import experiments
+from ..errors import UsageError
+from ..tracking import checkpoint, layout
 from ..tracking.files import remove_temporaries, sha256_file
 from ..tracking.run import Run, RunBusy
-from . import folders, reproduce, training
+from . import folders, lineage, session
 
 
 def resumable(folder: Path) -> dict:
     record = folders.read_record(folder)
     if record.get("status") == "ok":
-        raise ConfigError(str(folder / "run.json"), "status", "the run already finished (status ok); there is nothing to resume")
+        raise UsageError(str(folder / layout.RECORD), "status", "the run already finished (status ok); there is nothing to resume")
     return record
 
 
-def same_data(prepared, record: dict, source: str, doing: str = "resuming") -> None:
-    """Refuse (before training) when the data is not the data the run was trained on."""
-    now, then = prepared.data_record, record.get("data") or {}
-    for key in ("sha256", "tokenizer"):
-        a, b = now.get(key), then.get(key)
-        a, b = (a.get("sha256"), b.get("sha256")) if isinstance(a, dict) and isinstance(b, dict) else (a, b)
-        if a != b:
-            raise ConfigError(source, f"data.{key}", f"differs from the run's (now {a}, recorded {b}); "
-                              f"{doing} on other data would not continue the same run")
-
-
 def load_checkpoint(folder: Path) -> dict | None:
-    """The run's last checkpoint, None when it never wrote one, or a ConfigError when it cannot be used."""
-    from ..tracking import checkpoint
-
-    path = folder / checkpoint.LAST
+    """The run's last checkpoint, None when it never wrote one, or a UsageError when it cannot be used."""
+    path = folder / layout.CHECKPOINT
     if not path.exists():
         return None
     try:
         return checkpoint.load(path)
     except checkpoint.CheckpointError as e:
-        raise ConfigError(str(path), "", str(e).removeprefix(f"{path}: ")) from None
+        raise UsageError(str(path), "", str(e).removeprefix(f"{path}: ")) from None
 
 
 def fits(prepared, state: dict | None, path: Path) -> None:
@@ -58,43 +48,38 @@ def fits(prepared, state: dict | None, path: Path) -> None:
         lines = [line.strip() for line in str(e).splitlines() if line.strip()] or [type(e).__name__]
         detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else lines[0]  # skip torch's header
         detail = detail if len(detail) <= 200 else detail[:200] + "..."
-        raise ConfigError(str(path), "", f"was written by another model, not this run's ({detail})") from None
+        raise UsageError(str(path), "", f"was written by another model, not this run's ({detail})") from None
 
 
 def command(args: argparse.Namespace) -> int:
     folder = Path(args.run)
     record = resumable(folder)
     cfg, config_path = folders.read_config(folder)
+    spec = experiments.spec(cfg)
+    if not spec.resumable:
+        raise UsageError(str(folder), "", f"the {spec.model_type!r} engine cannot resume a run; train it again instead")
     state = load_checkpoint(folder)  # a file that is no checkpoint at all is refused before torch is imported
-    from .. import distributed, engines
-    from ..tracking import checkpoint
-
-    engine = engines.for_model(cfg.model.type)
-    world = training.setup(cfg, str(config_path))
+    training = session()
+    world = training.setup(cfg, spec, str(config_path))
     try:
+        engine = spec.load()
         prepared = training.prepare(engine, cfg, str(config_path), world)
-        same_data(prepared, record, str(config_path))
-        fits(prepared, state, folder / checkpoint.LAST)
+        lineage.same_data(prepared, record, str(config_path))
+        fits(prepared, state, folder / layout.CHECKPOINT)
         if not world.is_main:
-            return training.train_other_rank(engine, prepared, state)
+            return training.train_other_rank(engine, prepared, world, state)
         try:
             run = Run.open(folder, claim=True)
         except RunBusy as e:
-            raise ConfigError(str(folder), "", str(e)) from None
+            raise UsageError(str(folder), "", str(e)) from None
         remove_temporaries(folder)
-        return _continue(engine, prepared, run, state, world)
+        step = state["step"] if state else 0
+        run.mark_resumed(step=step, checkpoint_sha256=sha256_file(run.file(layout.CHECKPOINT)) if state else None,
+                         elapsed_s=checkpoint.elapsed_s(state) if state else 0.0,
+                         facts=training.facts.torch_facts(str(world.device), world.size))
+        print(f"run {run.id} resumed at step {step} in {run.path}" + ("" if state else " (no checkpoint yet: starting over)"),
+              file=sys.stderr)
+        return training.train_and_seal(engine, spec, prepared, run, world, resume=state,
+                                       before_seal=lineage.seal_hook(run.record))
     finally:
-        distributed.teardown()
-
-
-def _continue(engine, prepared, run: Run, state: dict | None, world) -> int:
-    from .. import runtime
-    from ..tracking import checkpoint
-
-    step = state["step"] if state else 0
-    run.mark_resumed(step=step, checkpoint_sha256=sha256_file(run.file(checkpoint.LAST)) if state else None,
-                     elapsed_s=checkpoint.elapsed_s(state) if state else 0.0,
-                     facts=runtime.torch_facts(str(world.device), world.size))
-    print(f"run {run.id} resumed at step {step} in {run.path}" + ("" if state else " (no checkpoint yet: starting over)"),
-          file=sys.stderr)
-    return training.train_and_seal(engine, prepared, run, resume=state, before_seal=reproduce.seal_hook(run.record))
+        training.distributed.teardown()

@@ -2,35 +2,35 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from .. import config
-from ..config import ConfigError
-from ..tracking import ledger
-from . import folders, training
+from .. import experiments
+from ..errors import UsageError
+from ..tracking import layout, ledger
+from . import folders, session
 
 
-def ledger_ready(root) -> None:
+def ledger_ready(root: Path) -> None:
     """Refuse before training, not after, when the ledger could not seal the run."""
     try:
         ledger.check_appendable(root)
     except ledger.LedgerError as e:
-        raise ConfigError(str(root / ledger.LEDGER), "", str(e).split(": ", 1)[1]) from None
+        raise UsageError(str(root / layout.LEDGER), "", str(e).split(": ", 1)[1]) from None
 
 
 def command(args: argparse.Namespace) -> int:
-    cfg = config.load(args.file, args.overrides)
+    cfg = experiments.load(args.file, args.overrides)
+    spec = experiments.spec(cfg)
     root = folders.runs_root(args.runs_dir)
     ledger_ready(root)
-    # torch is imported only after the config is known good: a typo should not wait for it
-    from .. import distributed, engines
-
-    world = training.setup(cfg, args.file)
+    training = session()  # torch only now that the config is known good: a typo should not wait for it
+    world = training.setup(cfg, spec, args.file)
     try:
-        engine = engines.for_model(cfg.model.type)
+        engine = spec.load()
         prepared = training.prepare(engine, cfg, args.file, world)
         if not world.is_main:  # rank > 0 under torchrun: train, write nothing
-            return training.train_other_rank(engine, prepared)
-        run = training.start_run(root, cfg, engine, prepared, world, source=args.file, overrides=args.overrides)
-        return training.train_and_seal(engine, prepared, run)
+            return training.train_other_rank(engine, prepared, world)
+        run = training.start_run(root, cfg, spec, prepared, world, source=args.file, overrides=args.overrides)
+        return training.train_and_seal(engine, spec, prepared, run, world)
     finally:
-        distributed.teardown()
+        training.distributed.teardown()

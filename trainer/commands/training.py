@@ -1,17 +1,23 @@
-"""What `run`, `resume` and `reproduce` share: set the process up, prepare the engine, train, seal the run.
+"""The training session `run`, `resume` and `reproduce` share: set the process up, prepare the engine,
+train, seal the run, and end every process of it with the same verdict.
 
-torch is imported inside these functions, never at module level, so a command can refuse a bad
-config or argument before paying for `import torch`.
+This module imports torch; the commands reach it through `commands.session()` once every check that
+can refuse without torch has passed.
 """
 from __future__ import annotations
 
 import sys
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
+import torch
+
 from .. import config
-from ..config import ConfigError
+from ..engines.contract import EngineSpec, TrainingFailed
+from ..errors import ConfigError, UsageError
+from ..runtime import determinism, devices, distributed, facts, seeding, stopping
 from ..tracking import recovery
 from ..tracking.run import Run
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -20,25 +26,19 @@ BeforeSeal = Callable[[Run], None]
 """called after the run's final record is complete (artifacts hashed) and before its ledger line is written"""
 
 
-def seeds(tree: dict, prefix: str = "") -> dict:
-    """Every seed in a resolved config, by dotted key, so the record lists them in one place."""
-    found = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            found.update(seeds(value, f"{prefix}{key}."))
-        elif key == "seed" or key.endswith("_seed"):
-            found[f"{prefix}{key}"] = value
-    return found
+def refuse_processes(spec: EngineSpec, source: str) -> None:
+    """An engine that trains in one process is refused under torchrun, before any process group, folder or line."""
+    launched = distributed.launched_processes()
+    if launched > 1 and not spec.multi_process:
+        raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
+                         f"{launched} (run it without torchrun)")
 
 
-def setup(cfg, source: str, threads: int | None = None):
+def setup(cfg, spec: EngineSpec, source: str, threads: int | None = None) -> distributed.World:
     """Threads, determinism, the process group under torchrun, and this process's device.
 
     `threads` overrides the config's `train.threads` (a reproduction uses the original run's count)."""
-    import torch
-
-    from .. import determinism, devices, distributed
-
+    refuse_processes(spec, source)
     count = threads or cfg.train.threads
     if count:
         torch.set_num_threads(count)
@@ -49,9 +49,7 @@ def setup(cfg, source: str, threads: int | None = None):
         raise ConfigError(source, "train.device", str(e)) from None
 
 
-def prepare(engine, cfg, source: str, world):
-    from .. import seeding
-
+def prepare(engine: ModuleType, cfg, source: str, world: distributed.World):
     seeding.seed_everything(cfg.seed)
     prepared = engine.prepare(cfg, source)
     if world.distributed:
@@ -59,45 +57,48 @@ def prepare(engine, cfg, source: str, world):
     return prepared
 
 
-def start_run(root: Path, cfg, engine, prepared, world, *, source: str, overrides: list[str], extra: dict | None = None) -> Run:
+def start_run(root: Path, cfg, spec: EngineSpec, prepared, world: distributed.World, *, source: str, overrides: list[str],
+              extra: dict | None = None) -> Run:
     """A new run folder with the record filled in, after sealing any run in `root` that died unsealed."""
-    from .. import determinism, runtime
-
     for sealed in recovery.seal_interrupted(root):
         print(f"note: run {sealed} had stopped without sealing its record; sealed it as interrupted", file=sys.stderr)
     resolved = config.to_dict(cfg)
     device = str(world.device)
     run = Run.create(
         root, experiment=cfg.name, config=resolved, config_sha256=config.config_sha256(cfg),
-        config_yaml=config.dump_yaml(cfg), source=source, overrides=overrides, seeds=seeds(resolved),
+        config_yaml=config.dump_yaml(cfg), source=source, overrides=overrides, seeds=config.seeds(resolved),
         data=prepared.data_record,
-        extra={"kind": engine.KIND, "key_metric": engine.KEY_METRIC, "determinism": determinism.facts(cfg.train.deterministic, device),
-               **(extra or {})},
-        facts=runtime.torch_facts(device, world.size),
+        extra={"kind": spec.kind, "key_metric": spec.key_metric.as_record(),
+               "determinism": determinism.facts(cfg.train.deterministic, device), **(extra or {})},
+        facts=facts.torch_facts(device, world.size),
     )
     print(f"run {run.id} started in {run.path}", file=sys.stderr)
     return run
 
 
-def train_other_rank(engine, prepared, resume: dict | None = None) -> int:
-    """A process other than rank 0 under torchrun: train along, write nothing."""
-    from .. import stopping
-
+def train_other_rank(engine: ModuleType, prepared, world: distributed.World, resume: dict | None = None) -> int:
+    """A process other than rank 0 under torchrun: train along, write nothing, end as rank 0 says."""
     with stopping.graceful():
         try:
             engine.train(prepared, None, resume)
+            code = EXIT_OK
         except stopping.StopRequested:
-            return EXIT_INTERRUPTED
-    return EXIT_OK
+            code = EXIT_INTERRUPTED  # every process stops at the same step (stopping.requested agrees)
+        except TrainingFailed:
+            code = EXIT_FAILED  # seen by every process alike (the loss and gradients are all-reduced)
+        except Exception as e:
+            if distributed.peer_failure() is None:  # not merely the echo of another process's failure
+                traceback.print_exc()
+                distributed.report_failure(f"rank {world.rank} failed: {type(e).__name__}: {e}")
+            distributed.abandon(EXIT_FAILED)
+        return distributed.outcome(code)
 
 
-def train_and_seal(engine, prepared, run: Run, resume: dict | None = None, before_seal: BeforeSeal | None = None) -> int:
-    """Train, then seal the run with how it ended; returns the exit status."""
-    from .. import stopping
-    from ..engines.lm import TrainingFailed
-
-    metrics, reason = {}, None
-    with stopping.graceful():
+def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, world: distributed.World,
+                   resume: dict | None = None, before_seal: BeforeSeal | None = None) -> int:
+    """Train, then seal the run with how it ended; returns the exit status every process of the run ends with."""
+    metrics, reason, abandoned = {}, None, False
+    with stopping.graceful():  # a signal while sealing waits for the seal
         try:
             metrics, status = engine.train(prepared, run, resume), "ok"
         except stopping.StopRequested as e:
@@ -109,16 +110,26 @@ def train_and_seal(engine, prepared, run: Run, resume: dict | None = None, befor
             status, reason = "failed", str(e)
             run.record["failed_at_step"] = e.step
         except Exception as e:
-            traceback.print_exc()
-            status, reason = "failed", f"{type(e).__name__}: {e}"
-    run.conclude(status, metrics, reason)
-    if before_seal is not None:
-        before_seal(run)
-    run.seal()
-    return _report(engine, run)
+            peer = distributed.peer_failure()
+            if peer is None:
+                traceback.print_exc()
+                distributed.report_failure(f"rank {world.rank} failed: {type(e).__name__}: {e}")
+            status, reason, abandoned = "failed", peer or f"{type(e).__name__}: {e}", world.distributed
+        peer = distributed.peer_failure() if status == "ok" else None
+        if peer:  # another process failed after its last collective with this one
+            status, reason = "failed", peer
+        run.conclude(status, metrics, reason)
+        if before_seal is not None:
+            before_seal(run)
+        run.seal()
+    code = _report(spec, run)
+    distributed.announce(code)
+    if abandoned:  # the others may be waiting in a collective this process will never join
+        distributed.abandon(code)
+    return code
 
 
-def _report(engine, run: Run) -> int:
+def _report(spec: EngineSpec, run: Run) -> int:
     status, reason = run.record["status"], run.record["reason"]
     if status == "interrupted":
         print(f"run {run.id} interrupted ({reason}); continue it with: python -m trainer resume {run.path}", file=sys.stderr)
@@ -126,7 +137,7 @@ def _report(engine, run: Run) -> int:
     if status == "failed":
         print(f"run {run.id} failed: {reason}", file=sys.stderr)
         return EXIT_FAILED
-    key = engine.KEY_METRIC["name"]
+    key = spec.key_metric.name
     metrics = run.record["metrics"]
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if (k.endswith("_loss") or k == key) and v is not None)
     print(f"run {run.id} ok: {shown}", file=sys.stderr)

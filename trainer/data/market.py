@@ -11,7 +11,7 @@ import bisect
 
 import numpy as np
 
-from ..schemas import MarketConfig, SegmentConfig
+from ..schemas.policy import MarketConfig, SegmentConfig
 
 
 def markov_regimes(rng: np.random.Generator, transitions: list[list[float]], length: int) -> np.ndarray:

@@ -15,8 +15,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ConfigError
-from ..schemas import TextDataConfig
+from ..errors import ConfigError
+from ..schemas.gpt import TextDataConfig
 from ..tracking.files import sha256_bytes
 from . import cache
 

@@ -12,8 +12,9 @@ import numpy as np
 import tiktoken
 from tiktoken_ext.openai_public import r50k_pat_str
 
-from ..config import ConfigError
-from ..schemas import TextDataConfig
+from ..errors import ConfigError
+from ..schemas.gpt import TextDataConfig
+from ..tracking import layout
 from ..tracking.files import sha256_bytes, write_bytes
 from . import bpe, cache, gpt2_ranks
 from .text import TextCorpus
@@ -21,7 +22,7 @@ from .text import TextCorpus
 PATTERN = r50k_pat_str
 """GPT-2's pre-tokenization pattern, used for the learned BPE too (so the two are comparable)."""
 BPE_VERSION = "trainbook-bpe-1"  # part of the cache key: bump when `bpe.learn` changes what it returns
-BPE_FILE = "tokenizer.tiktoken"
+BPE_FILE = layout.TOKENIZER
 
 
 class Tokenizer:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from ..config import ConfigError
-from ..schemas import NamesDataConfig
+from ..errors import ConfigError
+from ..schemas.mlp import NamesDataConfig
 from ..tracking.files import sha256_bytes
 
 BOUNDARY = "."

@@ -1,14 +1,4 @@
-"""Training engines. Each engine module offers `prepare(cfg, source)` (load data, build the model;
-config and data mistakes surface here, before any run folder exists) and `train(prepared, run)`,
-plus `KIND` (the experiment kind shown on the site) and `KEY_METRIC` (name, goal min/max, label).
+"""Training engines: `contract.py` says what an engine is, `registry.py` names every engine by its
+`model.type`, and each engine is one module here (names_mlp, gpt, policy_gradient) that the registry
+loads when a run starts. Torch-free at this level: importing the package or the registry imports no engine.
 """
-from __future__ import annotations
-
-import importlib
-
-ENGINES = {"mlp": "names_mlp", "gpt": "gpt", "policy": "policy_gradient"}
-"""model.type -> engine module in this package."""
-
-
-def for_model(model_type: str):
-    return importlib.import_module(f".{ENGINES[model_type]}", __name__)

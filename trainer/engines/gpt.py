@@ -13,19 +13,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import devices, distributed, seeding, viz
-from ..config import ConfigError
+from ..figures import training as figures
+from ..runtime import devices, distributed, seeding
+from ..errors import ConfigError
 from ..data import streams, text, tokenizers
 from ..evals import heldout_choices, multiple_choice, sampling
 from ..models.gpt import GPT
-from ..schemas import GPTExperiment
+from ..schemas.gpt import GPTExperiment
+from ..tracking import layout
 from ..tracking.files import sha256_bytes, sha256_file
 from ..tracking.run import Run
-from . import lm
+from ..loop import lm
 
-KIND = "language-model"
-KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
-RESUMABLE = True
 EMBEDDING_TOKENS = 400  # tokens drawn in the embedding figure (most frequent first); the first 40 are labelled
 
 
@@ -50,7 +49,7 @@ def _choices(cfg: GPTExperiment, corpus: text.TextCorpus, source: str) -> tuple[
         examples = multiple_choice.read_jsonl(path, source, ev.examples)
         return examples, {"file": str(path), "sha256": sha256_file(path), "built": False}
     examples = heldout_choices.build(corpus.splits["val"], ev.examples, ev.seed, ev.context_chars)
-    return examples, {"file": "choices.jsonl", "built": True,
+    return examples, {"file": layout.CHOICE_SET, "built": True,
                       "how": f"built from the validation split: {len(examples)} lines cut after their middle word; "
                              "the true rest of the line against three rests of other held-out lines of similar length"}
 
@@ -142,20 +141,20 @@ def _samples(p: Prepared, run: Run) -> None:
     how = f"temperature {s.temperature:g}, " + (f"top-k {s.top_k}, " if s.top_k else "") + f"{s.max_length} tokens, seed {s.seed}"
     parts = [f"prompt {s.prompt!r}; {how}\n"]
     parts += [f"\n--- sample {i} ---\n{p.tokenizer.decode(prompt + row)}\n" for i, row in enumerate(rows, start=1)]
-    run.write_text("samples.txt", "".join(parts))
+    run.write_text(layout.SAMPLES, "".join(parts))
 
 
 def _multiple_choice(p: Prepared, run: Run) -> dict:
     if not p.choices:
         return {}
     if p.choices_source.get("built"):
-        run.write_text("choices.jsonl", multiple_choice.dumps_jsonl(p.choices))
-        p.choices_source["sha256"] = sha256_bytes(run.file("choices.jsonl").read_bytes())
+        run.write_text(layout.CHOICE_SET, multiple_choice.dumps_jsonl(p.choices))
+        p.choices_source["sha256"] = sha256_bytes(run.file(layout.CHOICE_SET).read_bytes())
     encode = lambda s: [int(t) for t in p.tokenizer.encode(s)]  # noqa: E731
     scored, skipped = multiple_choice.score(p.model, encode, p.choices, block_size=p.cfg.model.block_size,
                                             autocast=_autocast(p))
     result = multiple_choice.summary(scored, skipped)
-    run.write_json("choices.json", {**result, "source": p.choices_source, "shown": multiple_choice.shown(scored)})
+    run.write_json(layout.CHOICES, {**result, "source": p.choices_source, "shown": multiple_choice.shown(scored)})
     return {"mc_acc": result["acc"], "mc_acc_norm": result["acc_norm"], "mc_examples": result["examples"]}
 
 
@@ -164,14 +163,14 @@ def _embeddings(p: Prepared, run: Run) -> None:
     order = [int(i) for i in np.argsort(-counts, kind="stable")[:EMBEDDING_TOKENS] if counts[i] > 0]
     weights = p.model.wte.weight.detach().float().cpu().numpy()[order]
     labels = [p.tokenizer.label(i) for i in order]
-    run.write_json("embeddings.json", {
+    run.write_json(layout.EMBEDDINGS, {
         "labels": labels,
         "token_ids": order,
         "counts": [int(counts[i]) for i in order],
         "vectors": [[round(float(v), 5) for v in row] for row in weights],
         "note": f"token embeddings (tied with the output layer) of the {len(order)} most frequent training tokens, most frequent first",
     })
-    viz.token_embedding_figure(weights, labels, run.file("embeddings.png"), f"{p.cfg.name}: token embeddings")
+    figures.token_embedding_figure(weights, labels, run.file("embeddings.png"), f"{p.cfg.name}: token embeddings")
     run.add_figure("embeddings.png", "Token embeddings", f"The {len(order)} most frequent tokens' embeddings projected to two "
                    "dimensions, the 40 most frequent labelled (⏎ newline, ␣ space). Tokens the model uses alike sit close "
                    "together, e.g. upper- and lower-case vowels, or punctuation that ends a sentence.")

@@ -13,10 +13,10 @@ import math
 import torch
 from torch import nn
 
+from ..tracking import layout
 from ..tracking.run import Run
-from .lm import Batch, StepObserver, TrainingFailed
-
-FILE = "gradcheck.json"
+from ..loop.lm import Batch, StepObserver
+from .contract import TrainingFailed
 
 
 def compare(name: str, manual: torch.Tensor | None, reference: torch.Tensor, rtol: float, atol: float) -> dict:
@@ -114,7 +114,7 @@ class GradientCheck(StepObserver):
         self.checks = state["checks"]
 
     def finish(self) -> None:
-        self.run.write_json(FILE, {
+        self.run.write_json(layout.GRADCHECK, {
             "rtol": self.rtol, "atol": self.atol, "interval": self.interval,
             "ok": all(c["ok"] for c in self.checks), "checks": self.checks,
         })

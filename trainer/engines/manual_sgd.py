@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..schemas import OptimConfig
+from ..schemas.common import OptimConfig
 
 
 class ManualSGD:

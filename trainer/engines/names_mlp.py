@@ -10,20 +10,19 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import distributed, seeding, viz
+from ..figures import training as figures
+from ..runtime import distributed, seeding
 from ..data import words
 from ..introspect.recorder import Introspector
 from ..models.mlp import CharMLP
 from ..models.mlp_manual import OUTPUTS, ManualCharMLP
-from ..schemas import MLPExperiment
+from ..schemas.mlp import MLPExperiment
+from ..tracking import layout
 from ..tracking.run import Run
-from . import lm
+from ..loop import lm
 from .gradcheck import GradientCheck
 from .manual_sgd import make_manual_sgd
 
-KIND = "language-model"
-KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
-RESUMABLE = True
 EVAL_CHUNK = 8192  # examples per forward pass when scoring a whole split
 
 
@@ -83,15 +82,15 @@ def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
     p.model.cpu()  # sampling and the embedding figure run on the CPU, wherever training ran
     gen = seeding.generator(cfg.sample.seed)
     samples = p.model.generate(cfg.sample.count, cfg.sample.max_length, cfg.sample.temperature, gen)
-    run.write_text("samples.txt", "".join(p.data.decode(s) + "\n" for s in samples))
+    run.write_text(layout.SAMPLES, "".join(p.data.decode(s) + "\n" for s in samples))
 
     weights = p.model.embedding.weight.detach().numpy()
-    run.write_json("embeddings.json", {
+    run.write_json(layout.EMBEDDINGS, {
         "labels": p.data.chars,
         "vectors": [[round(float(v), 6) for v in row] for row in weights],
         "note": "character embeddings after training; label '.' is the word boundary",
     })
-    viz.embedding_figure(weights, p.data.chars, run.file("embeddings.png"), f"{cfg.name}: character embeddings")
+    figures.embedding_figure(weights, p.data.chars, run.file("embeddings.png"), f"{cfg.name}: character embeddings")
     run.add_figure("embeddings.png", "Character embeddings", "Each character's learned embedding projected to two dimensions "
                    "('.' is the word boundary). Characters the model treats alike sit close together, e.g. the vowels.")
     return metrics

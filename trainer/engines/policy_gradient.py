@@ -13,7 +13,7 @@ baselines too and kept as replayable traces (trainer/envs/scenarios.py).
 Randomness: the nets are initialised from the global seed (cli seeds it), training price paths
 use seeds derived from (seed, update) so they never depend on what ran before, and actions are
 sampled from one explicit torch.Generator whose state the checkpoint keeps. Resuming from a
-checkpoint therefore continues the exact trajectory: `train(prepared, run, resume_state=checkpoint)`,
+checkpoint therefore continues the exact trajectory: `train(prepared, run, resume=checkpoint)`,
 which `python -m trainer resume` calls.
 """
 from __future__ import annotations
@@ -28,25 +28,24 @@ import torch
 import yaml
 from torch import nn
 
-from .. import config, seeding, stopping, viz_rl
+from .. import experiments
+from ..config import did_you_mean
+from ..errors import UsageError
+from ..figures import rl as figures
+from ..runtime import seeding, stopping
 from ..envs import scenarios
 from ..envs.market import MarketEnv
 from ..envs.rewards import TERMS
 from ..models.policy import PolicyValueNets
-from ..progress import Progress
-from ..schemas import PolicyExperiment, PolicyTrainConfig
-from ..tracking import checkpoint
+from ..runtime.progress import Progress
+from ..schemas.policy import PolicyExperiment, PolicyTrainConfig
+from ..tracking import checkpoint, layout
 from ..tracking.files import sha256_bytes
-from ..tracking.metrics import FILE as METRICS_FILE, MetricsLog
+from ..tracking.metrics import MetricsLog
 from ..tracking.run import Run
-from .lm import TrainingFailed
-from .optim import lr_at, make_optimizer, set_lr
+from ..loop.optim import lr_at, make_optimizer, set_lr
+from .contract import TrainingFailed
 
-KIND = "rl"
-KEY_METRIC = {"name": "eval_return", "goal": "max", "label": "eval return"}
-RESUMABLE = True
-CHECKPOINT = "checkpoint.pt"
-SCENARIOS_FILE = "scenarios.json"
 
 
 @dataclass
@@ -181,7 +180,7 @@ def greedy_policy(model: PolicyValueNets) -> scenarios.Policy:
 
 def checkpoint_state(update: int, model: nn.Module, optimizer: torch.optim.Optimizer, actions: torch.Generator,
                      elapsed_s: float = 0.0) -> dict:
-    """Everything the next update depends on; `train(..., resume_state=this)` continues from it exactly."""
+    """Everything the next update depends on; `train(..., resume=this)` continues from it exactly."""
     return {"engine": "policy_gradient", "step": update, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "action_rng": actions.get_state(), "rng": seeding.capture_rng(), "elapsed_s": elapsed_s}
 
@@ -253,18 +252,18 @@ class _Training:
         """metrics.jsonl and the checkpoint together, so the rows on disk always match a resumable state."""
         self.metrics.flush()
         state = checkpoint_state(done, self.model, self.optimizer, self.actions, self.run.elapsed_s())
-        checkpoint.save(self.run.file(CHECKPOINT), state)
+        checkpoint.save(self.run.file(layout.CHECKPOINT), state)
 
 
-def train(p: Prepared, run: Run, resume_state: dict | None = None) -> dict:
-    """Train for cfg.train.iterations updates (continuing after `resume_state`'s if given); return the final metrics."""
+def train(p: Prepared, run: Run, resume: dict | None = None) -> dict:
+    """Train for cfg.train.iterations updates (continuing after `resume`'s if given); return the final metrics."""
     cfg, model, tc = p.cfg, p.model, p.cfg.train
     optimizer = make_optimizer(model, cfg.optim)
     actions = seeding.generator(cfg.seed + 1)
-    metrics, start = MetricsLog(run.file(METRICS_FILE)), 0
-    if resume_state is not None:
-        start = _restore(resume_state, model, optimizer, actions)
-        metrics = MetricsLog.resume(run.file(METRICS_FILE), start)
+    metrics, start = MetricsLog(run.file(layout.METRICS)), 0
+    if resume is not None:
+        start = _restore(resume, model, optimizer, actions)
+        metrics = MetricsLog.resume(run.file(layout.METRICS), start)
     training = _Training(cfg, model, run, optimizer, actions, metrics, scenarios.make_envs(cfg, tc.episodes),
                          Progress(tc.iterations, start, cfg.name, tc.log_interval))
     try:
@@ -289,10 +288,10 @@ def _restore(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer, ac
 def _finish(cfg: PolicyExperiment, model: PolicyValueNets, rows: list[dict], run: Run) -> dict:
     """The final evaluation against the baselines: its table, traces and figures, and the run's final metrics."""
     results = scenarios.evaluate(cfg, greedy_policy(model))
-    run.write_json(SCENARIOS_FILE, scenarios.summary(cfg, results))
+    run.write_json(layout.SCENARIOS, scenarios.summary(cfg, results))
     for scenario in cfg.eval.scenarios:
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])
-        run.write_text(scenarios.trace_file(scenario.name), scenarios.dumps_trace(doc))
+        run.write_text(layout.trace_file(scenario.name), scenarios.dumps_trace(doc))
     _figures(cfg, rows, results, run)
 
     def mean_over_scenarios(policy: str, what: str = "returns") -> float:
@@ -314,22 +313,22 @@ def _finish(cfg: PolicyExperiment, model: PolicyValueNets, rows: list[dict], run
 
 def _figures(cfg: PolicyExperiment, rows: list[dict], results: dict, run: Run) -> None:
     baselines = {b: float(np.mean([r[b].returns.mean() for r in results.values()])) for b in scenarios.BASELINES}
-    viz_rl.learning_curve(rows, baselines, run.file("learning_curve.png"), f"{cfg.name}: return per episode")
+    figures.learning_curve(rows, baselines, run.file("learning_curve.png"), f"{cfg.name}: return per episode")
     run.add_figure("learning_curve.png", "Learning curve",
                    "Training return per episode (line: mean over the batch; band: 10th to 90th percentile) and the greedy "
                    "policy's mean return on the evaluation scenarios, with the baselines' evaluation returns as dashed lines.")
-    viz_rl.reward_terms(rows, list(cfg.reward.terms), run.file("reward_terms.png"), f"{cfg.name}: what the agent was paid for")
+    figures.reward_terms(rows, list(cfg.reward.terms), run.file("reward_terms.png"), f"{cfg.name}: what the agent was paid for")
     run.add_figure("reward_terms.png", "Reward terms",
                    "Each weighted reward term summed over an episode, averaged over the batch: the parts the return is made of.")
     n_actions = len(cfg.market.actions)
-    viz_rl.diagnostics(rows, run.file("diagnostics.png"), f"{cfg.name}: policy entropy and value loss", n_actions)
+    figures.diagnostics(rows, run.file("diagnostics.png"), f"{cfg.name}: policy entropy and value loss", n_actions)
     run.add_figure("diagnostics.png", "Policy entropy and value loss",
                    f"Entropy of the action distribution (log {n_actions} is uniform over the {n_actions} actions; it falls as "
                    "the policy commits) and the value baseline's regression loss.")
     for scenario in cfg.eval.scenarios:
         name = f"scenario-{scenario.name}.png"
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])
-        viz_rl.scenario_figure(doc, run.file(name), f"{cfg.name}: scenario {scenario.name} (seed {scenario.seed})")
+        figures.scenario_figure(doc, run.file(name), f"{cfg.name}: scenario {scenario.name} (seed {scenario.seed})")
         run.add_figure(name, f"Scenario: {scenario.name}",
                        f"First price path of scenario {scenario.name}, shaded by the agent's position (green long, red short), "
                        "with the cumulative net P&L of the agent and the baselines below.")
@@ -342,25 +341,25 @@ def replay(run_dir: Path, names: list[str] | None = None) -> list[tuple[str, str
 
     Returns (scenario, None) for a bit-exact match, or (scenario, where the first difference is).
     """
-    source = str(run_dir / "config.yaml")
-    cfg = config.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()), source)
+    source = str(run_dir / layout.CONFIG)
+    cfg = experiments.from_dict(yaml.safe_load((run_dir / layout.CONFIG).read_text()), source)
     known = [s.name for s in cfg.eval.scenarios]
     unknown = [n for n in names or [] if n not in known]
     if unknown:
-        raise config.ConfigError("command line", "--scenario", f"no scenario {unknown[0]!r} in this run{config._did_you_mean(unknown[0], known)}; it has {', '.join(known)}")
+        raise UsageError("command line", "--scenario", f"no scenario {unknown[0]!r} in this run{did_you_mean(unknown[0], known)}; it has {', '.join(known)}")
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     p = prepare(cfg, source)
-    p.model.load_state_dict(checkpoint.load(run_dir / CHECKPOINT)["model"])
+    p.model.load_state_dict(checkpoint.load(run_dir / layout.CHECKPOINT)["model"])
     selected = [s for s in cfg.eval.scenarios if not names or s.name in names]
     results = scenarios.evaluate(cfg, greedy_policy(p.model), selected)
     outcomes = []
     for scenario in selected:
         replayed = scenarios.trace_document(cfg, scenario, results[scenario.name])
         try:
-            recorded = json.loads((run_dir / scenarios.trace_file(scenario.name)).read_text())
+            recorded = json.loads((run_dir / layout.trace_file(scenario.name)).read_text())
         except (OSError, ValueError) as e:
-            outcomes.append((scenario.name, f"no readable recorded trace {scenarios.trace_file(scenario.name)} ({e})"))
+            outcomes.append((scenario.name, f"no readable recorded trace {layout.trace_file(scenario.name)} ({e})"))
             continue
         outcomes.append((scenario.name, scenarios.first_difference(recorded, json.loads(scenarios.dumps_trace(replayed)))))
     return outcomes

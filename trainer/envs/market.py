@@ -24,7 +24,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ..data import market as prices
-from ..schemas import MarketConfig, RewardConfig
+from ..schemas.policy import MarketConfig, RewardConfig
 from .rewards import RewardTerms, Transition
 
 OBS_CLIP = 10.0  # scaled returns and log equity beyond +-10 carry no extra information for a tiny net

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..schemas import REWARD_TERMS, RewardConfig
+from ..schemas.policy import REWARD_TERMS, RewardConfig
 
 TERMS = REWARD_TERMS
 MIN_VARIANCE = 1e-12  # below this the Sharpe ratio's variance is still undefined (e.g. after only flat steps)

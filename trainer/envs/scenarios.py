@@ -18,8 +18,9 @@ import gymnasium
 import numpy as np
 
 from ..data import market as prices
-from ..schemas import PolicyExperiment, ScenarioConfig
+from ..schemas.policy import PolicyExperiment, ScenarioConfig
 from . import MARKET_ID
+from ..tracking import layout
 from .rewards import TERMS
 
 Policy = Callable[[np.ndarray], np.ndarray]
@@ -133,10 +134,6 @@ def evaluate(cfg: PolicyExperiment, agent: Policy, scenarios: list[ScenarioConfi
 
 # --- what the run folder keeps -----------------------------------------------------------------
 
-def trace_file(scenario: str) -> str:
-    return f"trace-{scenario}.json"
-
-
 def trace_document(cfg: PolicyExperiment, scenario: ScenarioConfig, by_policy: dict[str, Episodes]) -> dict:
     """The first path of a scenario as every policy played it; prices and regimes are shared by all."""
     first = by_policy[AGENT].trace
@@ -169,7 +166,7 @@ def summary(cfg: PolicyExperiment, results: dict[str, dict[str, Episodes]]) -> d
             "description": scenario.description,
             "seed": scenario.seed,
             "schedule": [[s.regime, s.steps] for s in scenario.schedule],
-            "trace": trace_file(scenario.name),
+            "trace": layout.trace_file(scenario.name),
             "policies": {
                 name: {"return": _stats(e.returns), "pnl_pct": _stats(e.pnl), "max_drawdown_pct": _stats(e.max_drawdown),
                        "trades": float(e.trades.mean())}

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 CHOICES = 4
 ROWS_PER_FORWARD = 64  # endings scored per forward pass (16 examples)

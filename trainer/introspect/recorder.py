@@ -15,14 +15,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..engines.lm import Batch, StepObserver
-from ..schemas import IntrospectConfig
+from ..loop.lm import Batch, StepObserver
+from ..schemas.common import IntrospectConfig
+from ..tracking import layout
 from ..tracking.run import Run
-from .. import forked
-from . import figures
+from ..figures import parallel
+from ..figures import introspection as figures
 from .stats import activation_stats, batch_moments, batchnorm_stats, gradient_stats, histogram, number, std, update_to_data
-
-FILE = "introspection.json"
 ACTIVATION_KINDS = {nn.Tanh: "tanh", nn.ReLU: "relu", nn.GELU: "gelu"}
 
 
@@ -150,8 +149,8 @@ class Introspector(StepObserver):
     def finish(self) -> None:
         """Write the report, and start drawing its figures beside the run's own (`finished` waits for them)."""
         report = self.report()
-        self.run.write_json(FILE, report)
-        self._drawing = forked.Drawing(lambda: [name for name, title, draw, _ in figures.FIGURES
+        self.run.write_json(layout.INTROSPECTION, report)
+        self._drawing = parallel.Drawing(lambda: [name for name, title, draw, _ in figures.FIGURES
                                              if draw(report, self.run.file(name), f"{self.title}: {title.lower()}")])
 
     def finished(self) -> None:

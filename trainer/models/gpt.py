@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..schemas import GPTModelConfig
+from ..schemas.gpt import GPTModelConfig
 
 INIT_STD = 0.02  # GPT-2's initialisation scale for every weight matrix and embedding
 

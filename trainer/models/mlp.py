@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..schemas import MLPModelConfig
+from ..schemas.mlp import MLPModelConfig
 
 
 class CharMLP(nn.Module):

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..schemas import MLPModelConfig
+from ..schemas.mlp import MLPModelConfig
 from .mlp import CharMLP
 
 OUTPUTS = {"out": "logits", "act": "h", "norm": "hnorm", "hidden": "hpre", "embedding": "emb"}

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from ..schemas import PolicyModelConfig
+from ..schemas.policy import PolicyModelConfig
 
 
 def _mlp(sizes: list[int], out_features: int, out_gain: float) -> nn.Sequential:

@@ -15,10 +15,6 @@ from pathlib import Path
 from .files import write_bytes
 
 FORMAT = "trainbook-checkpoint-1"
-LAST = "checkpoint.pt"
-"""the latest state of a run, written every `checkpoint_interval` steps and at the end: what `resume` reads"""
-BEST = "best.pt"
-"""the state with the lowest validation loss so far"""
 
 
 class CheckpointError(Exception):

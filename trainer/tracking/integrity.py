@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import ledger, locks
-from .run import LOCK
+from .layout import LOCK
 from .files import sha256_bytes, sha256_file
+from . import layout
 
 FIELDS = {"seq": int, "run": str, "experiment": str, "status": str, "record_sha256": str, "prev_sha256": str, "sealed_at": str}
 """every field of a ledger line, with its type"""
@@ -86,7 +87,7 @@ def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
     for name, kind in FIELDS.items():
         if not isinstance(entry.get(name), kind) or isinstance(entry.get(name), bool):
             return None, f"{name!r} is missing or malformed"
-    if not ledger.RUN_ID.fullmatch(entry["run"]):
+    if not layout.RUN_ID.fullmatch(entry["run"]):
         return None, f"run {entry['run']!r} is not a run id"
     return entry, None
 
@@ -187,7 +188,7 @@ class _Records:
         return self._cache[run]
 
     def _read(self, folder: Path) -> tuple[dict | None, str | None, str | None]:
-        path = folder / ledger.RECORD
+        path = folder / layout.RECORD
         if not folder.is_dir():
             return None, None, "run folder missing"
         if not path.is_file():
@@ -217,7 +218,7 @@ def _artifact_problems(folder: Path, record: dict, hash_file: Callable[[Path], s
         elif not isinstance(facts, dict) or path.stat().st_size != facts.get("bytes") or hash_file(path) != facts.get("sha256"):
             problems.append(f"{name}: edited (its sha256 differs from the one in run.json)")
     present = {p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
-    for name in sorted(present - set(artifacts) - {ledger.RECORD}):
+    for name in sorted(present - set(artifacts) - {layout.RECORD}):
         problems.append(f"{name}: added after the run was sealed (not listed in run.json)")
     return problems
 
@@ -272,7 +273,7 @@ def _disagreement(entry: dict, record: dict) -> str | None:
 
 def _folder_check(folder: Path, records: _Records, chain: _Chain) -> RunCheck | None:
     """The check of a run folder no ledger line names, or None when it holds no record at all."""
-    if not (folder / ledger.RECORD).is_file():
+    if not (folder / layout.RECORD).is_file():
         return None
     record, _, problem = records.get(folder.name)
     if problem:
@@ -305,7 +306,7 @@ def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> Ve
     latest = {e["run"]: e for e in chain.entries if e is not None}  # a resumed run is sealed again: its last line counts
     checks = [_check_sealed(records, run, entry, chain) for run, entry in latest.items()]  # first: the most exact words
     chain.links()
-    for folder in ledger.run_folders(runs_dir):
+    for folder in layout.run_folders(runs_dir):
         check = None if folder.name in latest else _folder_check(folder, records, chain)
         if check is not None:
             checks.append(check)

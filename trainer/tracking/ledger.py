@@ -10,38 +10,28 @@ from __future__ import annotations
 
 import fcntl
 import json
-import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from .files import sha256_bytes, sha256_file, write_bytes
+from .layout import LEDGER, LEDGER_LOCK, RECORD
 
-LEDGER = "ledger.jsonl"
-RECORD = "run.json"
 GENESIS = "0" * 64
-RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}-\d{8}T\d{6}Z-[0-9a-f]{7}")
-"""<experiment>-<UTC timestamp>-<short hash>; anything else is never used as a path."""
+"""the `prev_sha256` of the first line"""
 
 
 @contextmanager
 def locked(runs_dir: Path):
     """An exclusive lock on the ledger, held across read-modify-append."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(runs_dir / ".ledger.lock", "a") as lock:
+    with open(runs_dir / LEDGER_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def run_folders(runs_dir: Path) -> list[Path]:
-    """The folders in `runs_dir` named like a run (hidden, half-made and foreign folders left out), sorted."""
-    if not runs_dir.is_dir():
-        return []
-    return sorted(p for p in runs_dir.iterdir() if p.is_dir() and RUN_ID.fullmatch(p.name))
 
 
 def read_lines(runs_dir: Path) -> list[bytes]:
@@ -64,16 +54,22 @@ def check_appendable(runs_dir: Path) -> None:
 
 def _append_lines(runs_dir: Path, lines: list[bytes], entries: list[dict]) -> None:
     """The ledger with more lines, written atomically: a crash leaves the old ledger or the new one."""
-    added = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode()
-    write_bytes(runs_dir / LEDGER, b"".join(lines) + added)
+    write_bytes(runs_dir / LEDGER, b"".join(lines) + b"".join(line(e) for e in entries))
 
 
-def _entry(seq: int, run_id: str, experiment: str, status: str, record_sha: str, prev: str, at: str) -> dict:
+def entry(seq: int, run_id: str, experiment: str, status: str, record_sha: str, prev: str, at: str) -> dict:
+    """A ledger entry: line `seq` seals the record of `run_id` whose sha256 is `record_sha`, after the line `prev` hashes."""
     return {"seq": seq, "run": run_id, "experiment": experiment, "status": status, "record_sha256": record_sha,
             "prev_sha256": prev, "sealed_at": at}
 
 
-def _now() -> str:
+def line(entry: dict) -> bytes:
+    """An entry as its ledger line, byte for byte (what the next line's `prev_sha256` hashes)."""
+    return (json.dumps(entry, sort_keys=True) + "\n").encode()
+
+
+def now() -> str:
+    """A sealing time, as ledger lines and records write it."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -85,12 +81,12 @@ def seal(runs_dir: Path, run_id: str, record: dict, save_record: Callable[[], No
     with locked(runs_dir):
         lines = read_lines(runs_dir)
         _complete(lines, runs_dir)
-        seq, prev, at = len(lines) + 1, sha256_bytes(lines[-1]) if lines else GENESIS, _now()
+        seq, prev, at = len(lines) + 1, sha256_bytes(lines[-1]) if lines else GENESIS, now()
         record["sealed"] = {"ledger_line": seq, "prev_sha256": prev, "sealed_at": at}
         save_record()
-        entry = _entry(seq, run_id, record["experiment"], record["status"], sha256_file(runs_dir / run_id / RECORD), prev, at)
-        _append_lines(runs_dir, lines, [entry])
-    return entry
+        sealing = entry(seq, run_id, record["experiment"], record["status"], sha256_file(runs_dir / run_id / RECORD), prev, at)
+        _append_lines(runs_dir, lines, [sealing])
+    return sealing
 
 
 def append(runs_dir: Path, run_id: str, experiment: str, status: str) -> dict:
@@ -107,9 +103,9 @@ def append_many(runs_dir: Path, runs: list[tuple[str, str, str]]) -> list[dict]:
         _complete(lines, runs_dir)
         entries, prev = [], sha256_bytes(lines[-1]) if lines else GENESIS
         for (run_id, experiment, status), record_sha in zip(runs, hashes):
-            entry = _entry(len(lines) + len(entries) + 1, run_id, experiment, status, record_sha, prev, _now())
-            entries.append(entry)
-            prev = sha256_bytes((json.dumps(entry, sort_keys=True) + "\n").encode())
+            sealing = entry(len(lines) + len(entries) + 1, run_id, experiment, status, record_sha, prev, now())
+            entries.append(sealing)
+            prev = sha256_bytes(line(sealing))
         _append_lines(runs_dir, lines, entries)
     return entries
 

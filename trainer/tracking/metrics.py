@@ -5,12 +5,10 @@ state the run can resume from. Torch-free.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .files import write_jsonl
-
-FILE = "metrics.jsonl"
+from .layout import read_metrics
 
 
 class MetricsLog:
@@ -20,7 +18,7 @@ class MetricsLog:
     @classmethod
     def resume(cls, path: Path, up_to_step: int) -> "MetricsLog":
         """The rows already on disk, without any logged after `up_to_step` (the checkpoint's step)."""
-        return cls(path, [r for r in read(path) if r["step"] <= up_to_step])
+        return cls(path, [r for r in read_metrics(path) if r["step"] <= up_to_step])
 
     def log(self, step: int, **values: float) -> None:
         self.rows.append({"step": step, **values})
@@ -31,8 +29,3 @@ class MetricsLog:
     def last(self, key: str):
         return next((r[key] for r in reversed(self.rows) if key in r), None)
 
-
-def read(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -15,15 +15,15 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import ledger, locks
+from . import layout, locks
 from .files import remove_temporaries
-from .metrics import FILE as METRICS_FILE, read as read_metrics
-from .run import CREATING, LOCK, Run
+from .layout import CREATING, LOCK
+from .run import Run
 
 
 def _record(folder: Path) -> dict | None:
     try:
-        record = json.loads((folder / ledger.RECORD).read_text())
+        record = json.loads((folder / layout.RECORD).read_text())
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
@@ -32,7 +32,7 @@ def _record(folder: Path) -> dict | None:
 def interrupted(runs_dir: Path) -> list[Path]:
     """Run folders whose record says `running` while no process holds their lock."""
     found = []
-    for folder in ledger.run_folders(runs_dir):
+    for folder in layout.run_folders(runs_dir):
         record = _record(folder)
         if record and record.get("status") == "running" and record.get("run_id") == folder.name and not locks.held(folder / LOCK):
             found.append(folder)
@@ -45,7 +45,7 @@ def _last_alive(folder: Path) -> datetime:
 
 
 def _reason(folder: Path) -> str:
-    rows = read_metrics(folder / METRICS_FILE) if (folder / METRICS_FILE).is_file() else []
+    rows = layout.read_metrics(folder / layout.METRICS) if (folder / layout.METRICS).is_file() else []
     where = (f"its files are as of its last checkpoint (step {rows[-1]['step']})" if rows and (folder / "checkpoint.pt").is_file()
              else "it had written no checkpoint yet")
     return (f"the process stopped without sealing the run (killed, crashed or the machine went down); {where}; "

@@ -19,18 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import audit, ledger, locks
+from .layout import CONFIG, CREATING, LOCK, RECORD
 from .files import fsync_dir, sha256_file, write_json, write_jsonl, write_text
-
-DEFAULT_RUNS_DIR = "runs"
-LOCK = ".lock"
-CREATING = ".creating"
-"""suffix of the hidden name a run folder is filled under before it is renamed into place"""
-
-
-def runs_dir(explicit: str | None = None) -> Path:
-    """--runs-dir, else $TRAINBOOK_RUNS_DIR, else ./runs."""
-    return Path(explicit or os.environ.get("TRAINBOOK_RUNS_DIR") or DEFAULT_RUNS_DIR)
-
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -102,7 +92,7 @@ class Run:
         }
         run = cls(staging, record)
         run._lock = locks.create_locked(staging / LOCK)  # moves with the folder, held throughout
-        write_text(staging / "config.yaml", config_yaml)
+        write_text(staging / CONFIG, config_yaml)
         run.save_record()
         run.path = root / run_id
         os.rename(staging, run.path)
@@ -111,7 +101,7 @@ class Run:
 
     @classmethod
     def open(cls, path: Path, claim: bool = False) -> "Run":
-        run = cls(path, json.loads((path / ledger.RECORD).read_text()))
+        run = cls(path, json.loads((path / RECORD).read_text()))
         if claim:
             run.claim()
         return run
@@ -157,13 +147,13 @@ class Run:
         self.save_record()
 
     def save_record(self) -> None:
-        write_json(self.file(ledger.RECORD), self.record)
+        write_json(self.file(RECORD), self.record)
 
     def _artifacts(self) -> dict:
         return {
             p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
             for p in sorted(self.path.iterdir())
-            if p.is_file() and p.name != ledger.RECORD and not p.name.startswith(".")
+            if p.is_file() and p.name != RECORD and not p.name.startswith(".")
         }
 
     def elapsed_s(self) -> float:

@@ -8,6 +8,8 @@ new file that embeds one adds it here. Torch-free.
 """
 from __future__ import annotations
 
+from . import layout
+
 METRICS = frozenset({
     "step_ms",          # wall-clock milliseconds per training step
     "tokens_per_s",     # training throughput
@@ -18,14 +20,14 @@ METRICS = frozenset({
 """Metric keys (in metrics.jsonl rows and in the record's final metrics) that time the machine."""
 
 FILES = {
-    "throughput.png": "plots tokens per second at each logged step",
-    "metrics.jsonl": "holds the timing columns; compared row by row without them instead",
-    "checkpoint.pt": "holds the run's elapsed time; compared tensor by tensor without it instead",
-    "best.pt": "holds the run's elapsed time; compared tensor by tensor without it instead",
+    layout.THROUGHPUT_FIGURE: "plots tokens per second at each logged step",
+    layout.METRICS: "holds the timing columns; compared row by row without them instead",
+    layout.CHECKPOINT: "holds the run's elapsed time; compared tensor by tensor without it instead",
+    layout.BEST: "holds the run's elapsed time; compared tensor by tensor without it instead",
 }
 """Artifacts whose bytes embed timing, and why; `CONTENT_COMPARED` says which are compared another way."""
 
-CONTENT_COMPARED = frozenset({"metrics.jsonl", "checkpoint.pt", "best.pt"})
+CONTENT_COMPARED = frozenset({layout.METRICS, layout.CHECKPOINT, layout.BEST})
 """Timing-bearing files whose content is still compared, without the timing values."""
 
 CHECKPOINT_KEYS = frozenset({"loop.elapsed_s", "elapsed_s"})

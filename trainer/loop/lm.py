@@ -25,25 +25,19 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .. import devices, distributed, seeding, stopping, viz
-from ..config import ConfigError
-from ..tracking import checkpoint
-from ..tracking.metrics import FILE as METRICS_FILE, MetricsLog
+from ..figures import training as figures
+from ..runtime import devices, distributed, seeding, stopping
+from ..errors import ConfigError
+from ..engines.contract import TrainingFailed
+from ..tracking import checkpoint, layout
+from ..tracking.metrics import MetricsLog
 from ..tracking.run import Run
-from ..progress import Progress
+from ..runtime.progress import Progress
 from .optim import lr_at, make_optimizer, set_lr
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 MAX_METRIC_ROWS = 2000  # long runs log interval means, so metrics.jsonl stays small enough to publish
 FUSED_ADAMW_DEVICES = ("cpu", "cuda")
-
-
-class TrainingFailed(Exception):
-    """Training cannot go on (e.g. the loss is no longer finite); the message says where and why."""
-
-    def __init__(self, message: str, step: int | None = None):
-        super().__init__(message)
-        self.step = step
 
 
 class StepObserver:
@@ -214,7 +208,7 @@ class Loop:
         self.batches = seeding.generator(cfg.seed + 1)  # its own stream, so evaluation never shifts the batch order
         self.peak = devices.peak_flops(self.device, cfg.train.precision, cfg.train.peak_flops)
         self.state = LoopState()
-        self.metrics = MetricsLog(run.file(METRICS_FILE)) if self.main else None
+        self.metrics = MetricsLog(run.file(layout.METRICS)) if self.main else None
 
     # --- state in and out ---------------------------------------------------------------------
 
@@ -244,7 +238,7 @@ class Loop:
         self.state = LoopState(saved["step"], loop["window"], loop["init_loss"], loop["best_val"], loop["best_step"],
                                loop["elapsed_s"])
         if self.main:
-            self.metrics = MetricsLog.resume(self.run.file(METRICS_FILE), saved["step"])
+            self.metrics = MetricsLog.resume(self.run.file(layout.METRICS), saved["step"])
 
     # --- one step -----------------------------------------------------------------------------
 
@@ -319,13 +313,13 @@ class Loop:
         if s.best_val is None or val < s.best_val:
             s.best_val, s.best_step = val, done
             if self.cfg.train.keep_best:  # for using the best model later; resuming uses the last checkpoint
-                checkpoint.save(self.run.file(checkpoint.BEST), self.checkpoint_state([seeding.capture_rng()]))
+                checkpoint.save(self.run.file(layout.BEST), self.checkpoint_state([seeding.capture_rng()]))
 
     def save(self, progress: Progress | None) -> None:
         state = self.checkpoint_state(self.world.gather(seeding.capture_rng()))  # every process takes part
         if self.main:
             self.metrics.flush()
-            checkpoint.save(self.run.file(checkpoint.LAST), state)
+            checkpoint.save(self.run.file(layout.CHECKPOINT), state)
             progress.write(f"{self.cfg.name} step {self.state.step}: checkpoint saved (resumable from here)")
 
     def run_steps(self) -> None:
@@ -392,15 +386,15 @@ class Loop:
 
     def figures(self) -> None:
         run, rows, name = self.run, self.metrics.rows, self.cfg.name
-        viz.loss_figure(rows, run.file("loss.png"), f"{name}: loss")
+        figures.loss_figure(rows, run.file("loss.png"), f"{name}: loss")
         run.add_figure("loss.png", "Loss", "Training loss (light: per logged step; dark: smoothed) and validation loss, log scale. "
                        "Healthy: both fall and flatten together; a widening gap means overfitting.")
-        viz.lr_figure(rows, run.file("lr.png"))
+        figures.lr_figure(rows, run.file("lr.png"))
         run.add_figure("lr.png", "Learning-rate schedule", "The learning rate used at each step (warmup, then the configured decay).")
-        viz.grad_norm_figure(rows, run.file("grad_norm.png"), f"{name}: gradient norm", self.cfg.optim.grad_clip)
+        figures.grad_norm_figure(rows, run.file("grad_norm.png"), f"{name}: gradient norm", self.cfg.optim.grad_clip)
         run.add_figure("grad_norm.png", "Gradient norm", "Global L2 norm of the gradient before clipping, per logged step. "
                        "Spikes that do not settle, or a steady climb, are signs of instability.")
-        viz.throughput_figure(rows, run.file("throughput.png"), f"{name}: throughput")
+        figures.throughput_figure(rows, run.file("throughput.png"), f"{name}: throughput")
         run.add_figure("throughput.png", "Throughput", "Training tokens processed per second at each logged step "
                        "(includes data loading and the optimiser; evaluations are excluded). The first steps include "
                        "warm-up and, with torch.compile, compilation.")

@@ -1,6 +1,6 @@
 """Figures of a reinforcement-learning run: learning curve, reward terms, diagnostics, scenario traces.
 
-Built on viz.py's style and deterministic PNG writer, so these figures hash the same on every rerun.
+Built on style.py's style and deterministic PNG writer, so these figures hash the same on every rerun.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from . import viz
+from . import style
 
 POLICY_STYLE = {  # label, colour, line style
     "agent": ("agent (greedy)", "#1f77b4", "-"),
@@ -23,7 +23,7 @@ TERM_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
 
 def panels(title: str, rows: int, height_ratios: list[float], xlabel: str):
     """A figure of `rows` stacked panels sharing the x axis, in the house style."""
-    with plt.rc_context(viz.STYLE):
+    with plt.rc_context(style.STYLE):
         fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(7.0, 5.6), gridspec_kw={"height_ratios": height_ratios})
     axes[0].set_title(title)
     axes[-1].set_xlabel(xlabel)
@@ -31,48 +31,48 @@ def panels(title: str, rows: int, height_ratios: list[float], xlabel: str):
 
 
 def learning_curve(rows: list[dict], baselines: dict[str, float], path: Path, title: str) -> Path:
-    fig, ax = viz.figure(title, "update", "episode return (sum of rewards)")
-    steps, mean = viz.series(rows, "return_mean")
-    _, low = viz.series(rows, "return_q10")
-    _, high = viz.series(rows, "return_q90")
-    ax.fill_between(steps, low, high, color=viz.TRAIN_COLOR, alpha=0.15, linewidth=0, label="training, 10th-90th percentile")
-    ax.plot(steps, mean, color=viz.TRAIN_COLOR, alpha=0.35, linewidth=0.8, label="training, mean per update")
-    ax.plot(steps, viz.ema(mean), color=viz.TRAIN_COLOR, linewidth=1.6, label="training, mean (smoothed)")
-    esteps, evals = viz.series(rows, "eval_return")
+    fig, ax = style.figure(title, "update", "episode return (sum of rewards)")
+    steps, mean = style.series(rows, "return_mean")
+    _, low = style.series(rows, "return_q10")
+    _, high = style.series(rows, "return_q90")
+    ax.fill_between(steps, low, high, color=style.TRAIN_COLOR, alpha=0.15, linewidth=0, label="training, 10th-90th percentile")
+    ax.plot(steps, mean, color=style.TRAIN_COLOR, alpha=0.35, linewidth=0.8, label="training, mean per update")
+    ax.plot(steps, style.ema(mean), color=style.TRAIN_COLOR, linewidth=1.6, label="training, mean (smoothed)")
+    esteps, evals = style.series(rows, "eval_return")
     if evals:
-        ax.plot(esteps, evals, "o-", color=viz.VAL_COLOR, markersize=4, linewidth=1.2, label="evaluation scenarios, greedy agent")
+        ax.plot(esteps, evals, "o-", color=style.VAL_COLOR, markersize=4, linewidth=1.2, label="evaluation scenarios, greedy agent")
     for name, value in baselines.items():
-        label, color, style = POLICY_STYLE[name]
-        ax.axhline(value, color=color, linestyle=style, linewidth=1.2, label=f"evaluation, {label}")
+        label, color, dashes = POLICY_STYLE[name]
+        ax.axhline(value, color=color, linestyle=dashes, linewidth=1.2, label=f"evaluation, {label}")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
-    return viz.save(fig, path)
+    return style.save(fig, path)
 
 
 def reward_terms(rows: list[dict], terms: list[str], path: Path, title: str) -> Path:
-    fig, ax = viz.figure(title, "update", "weighted term, summed per episode (mean over batch)")
+    fig, ax = style.figure(title, "update", "weighted term, summed per episode (mean over batch)")
     for i, name in enumerate(terms):
-        steps, values = viz.series(rows, f"term_{name}")
+        steps, values = style.series(rows, f"term_{name}")
         color = TERM_COLORS[i % len(TERM_COLORS)]
         ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(steps, viz.ema(values), color=color, linewidth=1.6, label=f"{name} (smoothed)")
+        ax.plot(steps, style.ema(values), color=color, linewidth=1.6, label=f"{name} (smoothed)")
     ax.axhline(0.0, color="black", linewidth=0.6)
     ax.legend(loc="best", fontsize=8)
-    return viz.save(fig, path)
+    return style.save(fig, path)
 
 
 def diagnostics(rows: list[dict], path: Path, title: str, n_actions: int = 3) -> Path:
     fig, (top, bottom) = panels(title, 2, [1, 1], "update")
-    steps, entropy = viz.series(rows, "entropy")
-    top.plot(steps, entropy, color=viz.TRAIN_COLOR, linewidth=1.4, label="policy entropy")
+    steps, entropy = style.series(rows, "entropy")
+    top.plot(steps, entropy, color=style.TRAIN_COLOR, linewidth=1.4, label="policy entropy")
     top.axhline(math.log(n_actions), color="#7f7f7f", linestyle=":", label=f"uniform (log {n_actions})")
     top.set_ylabel("entropy (nats)")
     top.legend(loc="upper right", fontsize=8)
-    steps, value_loss = viz.series(rows, "value_loss")
-    bottom.plot(steps, value_loss, color=viz.VAL_COLOR, linewidth=1.4, label="value loss")
+    steps, value_loss = style.series(rows, "value_loss")
+    bottom.plot(steps, value_loss, color=style.VAL_COLOR, linewidth=1.4, label="value loss")
     bottom.set_yscale("log")
     bottom.set_ylabel("value loss (log scale)")
     bottom.legend(loc="upper right", fontsize=8)
-    return viz.save(fig, path)
+    return style.save(fig, path)
 
 
 def _spans(positions: list[float]) -> list[tuple[int, int, float]]:
@@ -103,9 +103,9 @@ def scenario_figure(doc: dict, path: Path, title: str) -> Path:
     top.set_ylabel("price")
     top.legend(loc="best", fontsize=8)
     for name, trace in doc["policies"].items():
-        label, color, style = POLICY_STYLE[name]
+        label, color, dashes = POLICY_STYLE[name]
         bottom.plot(range(len(trace["equity"])), [100.0 * (e - 1.0) for e in trace["equity"]], color=color,
-                    linestyle=style, linewidth=1.4, label=label)
+                    linestyle=dashes, linewidth=1.4, label=label)
     bottom.set_ylabel("cumulative net P&L (% of start)")
     bottom.legend(loc="best", fontsize=8)
-    return viz.save(fig, path)
+    return style.save(fig, path)

@@ -4,6 +4,12 @@
 same command; each reads its rank from the environment torchrun sets. Rank 0 alone writes the
 run folder, the ledger and the console; the others only train. Without torchrun the world is
 one process and nothing here does anything.
+
+How a run ends is agreed through the process group's key-value store, not through a collective,
+because a process that fails mid-step leaves the others waiting inside one: a failing process
+writes why into the store and leaves (its peers' pending collective then fails at once); rank 0
+reads it, seals the run `failed` with that reason, and announces the exit status every process
+then ends with.
 """
 from __future__ import annotations
 
@@ -66,6 +72,12 @@ class World:
 
 _world = World()
 _joined = False  # this process joined a process group: it must leave through `leave`
+FAILED_KEY, OUTCOME_KEY = "trainbook/failed", "trainbook/outcome"
+
+
+def launched_processes() -> int:
+    """How many processes torchrun started for this command (1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def current() -> World:
@@ -75,7 +87,7 @@ def current() -> World:
 def setup(device_name: str) -> World:
     """Join torchrun's process group if there is one, and pick this process's device."""
     global _world, _joined
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = launched_processes()
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = devices.resolve(device_name, local_rank)
     if size > 1 and not dist.is_initialized():
@@ -86,6 +98,51 @@ def setup(device_name: str) -> World:
     devices.configure(device)
     _world = World(rank, local_rank, size, device)
     return _world
+
+
+def _store():
+    return dist.distributed_c10d._get_default_store() if dist.is_initialized() else None
+
+
+def report_failure(reason: str) -> None:
+    """Tell the other processes why this one cannot go on (the first reason reported is kept)."""
+    store = _store()
+    if store is not None:
+        store.compare_set(FAILED_KEY, "", reason)
+
+
+def peer_failure() -> str | None:
+    """Why another process failed, if one reported it; never waits."""
+    store = _store()
+    if store is None or not store.check([FAILED_KEY]):
+        return None
+    return store.get(FAILED_KEY).decode("utf-8", "replace")
+
+
+def announce(code: int) -> None:
+    """Rank 0, after sealing: the exit status every process of this run ends with."""
+    store = _store()
+    if store is not None:
+        store.set(OUTCOME_KEY, str(code))
+
+
+def outcome(code: int) -> int:
+    """A process other than rank 0, done training with `code`: wait for rank 0's announced status and take the
+    worse of the two (rank 0 may have failed after this process's last step)."""
+    store = _store()
+    if store is None:
+        return code
+    store.wait([OUTCOME_KEY])
+    announced = int(store.get(OUTCOME_KEY))
+    return announced if announced != 0 else code
+
+
+def abandon(code: int) -> NoReturn:
+    """Leave now, without waiting for the others: a process blocked in a collective with this one then fails
+    at once instead of waiting for the group's timeout."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def teardown() -> None:

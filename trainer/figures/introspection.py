@@ -9,13 +9,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from .. import viz
+from . import style
 
 UPDATE_GUIDE = -3.0  # log10 of the customary update-to-data ratio of about 1e-3
 
 
 def _panels(title: str, *labels: tuple[str, str]):
-    with plt.rc_context(viz.STYLE):
+    with plt.rc_context(style.STYLE):
         fig, axes = plt.subplots(1, len(labels), figsize=(5.2 * len(labels), 4.2), squeeze=False)
     fig.suptitle(title)
     for ax, (xlabel, ylabel) in zip(axes[0], labels):
@@ -37,7 +37,7 @@ def activations(report: dict, path: Path, title: str) -> bool:
     if not report["layers"] or not report["histograms"]:
         return False
     first, last = report["histograms"][0], report["histograms"][-1]
-    fig, ax = viz.figure(title, "activation value", "share of values per bin (%)")
+    fig, ax = style.figure(title, "activation value", "share of values per bin (%)")
     if first is not last:
         ax.set_title(f"dashed: step {first['step']}, solid: step {last['step']}", fontsize=9)
         fig.suptitle(title)
@@ -47,7 +47,7 @@ def activations(report: dict, path: Path, title: str) -> bool:
         if name in last["layers"]:
             _share_line(ax, last["layers"][name]["values"], f"C{i}", label=f"{name} ({layer['kind']})")
     ax.legend(loc="upper center", fontsize=8)
-    viz.save(fig, path)
+    style.save(fig, path)
     return True
 
 
@@ -71,7 +71,7 @@ def gradients(report: dict, path: Path, title: str) -> bool:
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
         if ax.lines:
             ax.legend(loc="upper right", fontsize=7)
-    viz.save(fig, path)
+    style.save(fig, path)
     return True
 
 
@@ -79,14 +79,14 @@ def update_ratio(report: dict, path: Path, title: str) -> bool:
     matrices = [name for name, p in report["params"].items() if len(p["shape"]) >= 2]
     if not matrices:
         return False
-    fig, ax = viz.figure(title, "step", "log10(update std / parameter std)")
+    fig, ax = style.figure(title, "step", "log10(update std / parameter std)")
     for i, name in enumerate(matrices):
         points = [(s["step"], s["params"][name].get("update_to_data")) for s in report["snapshots"]]
         points = [(step, r) for step, r in points if r is not None]
         ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=f"C{i}", markersize=3, linewidth=1.4, label=name)
     ax.axhline(UPDATE_GUIDE, color="black", linestyle="--", linewidth=1, label="guide: 1e-3")
     ax.legend(loc="upper right", fontsize=8)
-    viz.save(fig, path)
+    style.save(fig, path)
     return True
 
 
@@ -94,7 +94,7 @@ def saturation(report: dict, path: Path, title: str) -> bool:
     tanh = [name for name, layer in report["layers"].items() if layer["kind"] == "tanh"]
     if not tanh:
         return False
-    fig, ax = viz.figure(title, "step", "share (%)")
+    fig, ax = style.figure(title, "step", "share (%)")
     steps = [s["step"] for s in report["snapshots"]]
     for i, name in enumerate(tanh):
         layers = [s["layers"].get(name, {}) for s in report["snapshots"]]
@@ -105,7 +105,7 @@ def saturation(report: dict, path: Path, title: str) -> bool:
     highest = max([100 * (s["layers"].get(n, {}).get(k) or 0) for s in report["snapshots"] for n in tanh for k in ("saturated", "dead")])
     ax.set_ylim(0, 1.6 * max(highest, 1.0))  # headroom for the legend above the lines
     ax.legend(loc="upper right", fontsize=8)
-    viz.save(fig, path)
+    style.save(fig, path)
     return True
 
 
@@ -114,7 +114,7 @@ def batchnorm(report: dict, path: Path, title: str) -> bool:
     if not layers:
         return False
     step = report["batchnorm_channels"]["step"]
-    fig, ax = viz.figure(title, f"statistic of the batch at step {step}", "running estimate")
+    fig, ax = style.figure(title, f"statistic of the batch at step {step}", "running estimate")
     for i, (name, ch) in enumerate(layers.items()):
         ax.scatter(ch["batch_mean"], ch["running_mean"], s=10, color=f"C{i}", alpha=0.7, label=f"{name}: channel means")
         ax.scatter(ch["batch_var"], ch["running_var"], s=12, marker="^", color=f"C{i + 1}", alpha=0.7,
@@ -122,7 +122,7 @@ def batchnorm(report: dict, path: Path, title: str) -> bool:
     low, high = min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])
     ax.plot([low, high], [low, high], "--", color="black", linewidth=1, label="running = batch")
     ax.legend(loc="upper left", fontsize=8)
-    viz.save(fig, path)
+    style.save(fig, path)
     return True
 
 

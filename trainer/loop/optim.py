@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ..schemas import OptimConfig
+from ..schemas.common import OptimConfig
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:

@@ -1,65 +1,12 @@
-"""Figures written into the run folder: labelled, titled, deterministic PNGs.
-
-PNG (not SVG) because Agg's PNG output is byte-identical for the same data, which keeps artifact
-hashes reproducible; the `Software` stamp is dropped for the same reason.
-"""
+"""The language-model loop's figures (loss, learning rate, gradient norm, throughput, embeddings),
+drawn in figures/style.py's style into the run folder."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import matplotlib
-import matplotlib.ticker
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .tracking.files import write_bytes  # noqa: E402
-
-DPI = 110
-STYLE = {
-    "figure.figsize": (7.0, 4.2),
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "font.size": 10,
-    "svg.hashsalt": "trainbook",
-}
-TRAIN_COLOR, VAL_COLOR, TEST_COLOR = "#1f77b4", "#d62728", "#2ca02c"
-
-
-def save(fig: plt.Figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    write_bytes(path, buffer.getvalue())
-    return path
-
-
-def figure(title: str, xlabel: str, ylabel: str):
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots()
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    return fig, ax
-
-
-def ema(values: list[float], alpha: float = 0.1) -> list[float]:
-    """Exponential moving average, for a readable line through noisy per-step losses."""
-    out, acc = [], None
-    for v in values:
-        acc = v if acc is None else alpha * v + (1 - alpha) * acc
-        out.append(acc)
-    return out
-
-
-def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
-    pairs = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
+from .style import TEST_COLOR, TRAIN_COLOR, VAL_COLOR, ema, figure, matplotlib, save, series
 
 def loss_figure(rows: list[dict], path: Path, title: str, unit: str = "nats") -> Path:
     fig, ax = figure(title, "step", f"cross-entropy loss ({unit}, log scale)")

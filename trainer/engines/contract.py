@@ -1,0 +1,86 @@
+"""What an engine is: the typed spec it is registered with, and the calls the commands make on it.
+
+An engine is one module plus one `EngineSpec` in the registry (`registry.py`). The spec is plain
+data, importable without torch, so the config loader, the commands' early checks and the site
+generators can all ask it questions; the module, which trains, is imported only when a run starts.
+
+The module offers:
+
+    prepare(cfg, source) -> Prepared     load the data, build the model; every config or data mistake is
+                                         raised here (ConfigError), before any run folder exists. Prepared
+                                         has `.model` (an nn.Module) and `.data_record` (the record's data).
+    train(prepared, run, resume) -> dict train (continuing from `resume`, a checkpoint's state, when
+                                         given) and return the final metrics. `run` is None in every
+                                         process but rank 0 under torchrun: those train along and write
+                                         nothing. Raise TrainingFailed when training cannot go on.
+    replay(run_dir, names)               only if the spec says `replay=True`: play the run again from its
+                                         folder and compare (see policy_gradient.replay).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+
+
+class TrainingFailed(Exception):
+    """Training cannot go on (e.g. the loss is no longer finite); the message says where and why."""
+
+    def __init__(self, message: str, step: int | None = None):
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass(frozen=True)
+class KeyMetric:
+    """The one number that says how good a run is, and when two runs' numbers may be compared."""
+
+    name: str
+    """a key of the run's final metrics, e.g. val_loss"""
+    goal: str
+    """min or max: which way is better"""
+    label: str
+    """how pages name it, e.g. 'val loss'"""
+    unit: str
+    """what one unit of it is, e.g. 'nats per token'"""
+    comparable_by: tuple[str, ...] = ()
+    """dotted paths into the run record that must be equal for two runs' values to be comparable (a loss per
+    token of two different tokenizers is not): e.g. ('data.tokenizer.sha256',)"""
+    across: str | None = None
+    """a final metric that stays comparable when `comparable_by` differs (bits per character), or None"""
+
+    def as_record(self) -> dict:
+        """The form a run record keeps (and pages read back)."""
+        return {"name": self.name, "goal": self.goal, "label": self.label, "unit": self.unit,
+                "comparable_by": list(self.comparable_by), "across": self.across}
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything the rest of Trainbook needs to know about one engine, in one place."""
+
+    model_type: str
+    """the `model.type` that selects it in an experiment file"""
+    schema: type
+    """the experiment's dataclass schema (trainer/schemas/)"""
+    kind: str
+    """the experiment kind the site groups by, e.g. language-model, rl"""
+    key_metric: KeyMetric
+    module: str
+    """import path of the module that trains (prepare, train, and replay if any)"""
+    description: str = ""
+    """one line for the guide"""
+    resumable: bool = True
+    """its checkpoints continue the exact trajectory (`trainer resume`)"""
+    multi_process: bool = False
+    """it trains data-parallel under torchrun; when False, a torchrun launch is refused before anything is written"""
+    replay: bool = False
+    """its module has `replay(run_dir, names)` (`trainer replay`)"""
+    sections: tuple[str, ...] = ()
+    """run-page sections of its own, by name (generators/sections/ holds them), after the common ones"""
+    artifacts: tuple[str, ...] = field(default=())
+    """files it writes into a run folder besides the common ones (trainer/tracking/layout.py); a `*` stands for a name"""
+
+    def load(self) -> ModuleType:
+        """The engine's module (this imports torch)."""
+        return importlib.import_module(self.module)

@@ -1,0 +1,180 @@
+"""The run folder, the one contract between the trainer and everything that reads runs: its file names,
+the runs folder's names, and `RunFolder`, the typed reader every reader uses (the generators, the
+exporters, the commands).
+
+    runs/                         RUNS_DIR (or --runs-dir, $TRAINBOOK_RUNS_DIR)
+      ledger.jsonl                LEDGER: one hash-chained line per sealed run (ledger.py)
+      .ledger.lock                LEDGER_LOCK
+      <run id>/                   RUN_ID: <experiment>-<UTC timestamp>-<short hash>
+        run.json                  RECORD: the audit record
+        config.yaml               CONFIG: the resolved config, byte for byte what config_sha256 hashes
+        metrics.jsonl             METRICS: one JSON object per logged step
+        checkpoint.pt, best.pt    CHECKPOINT, BEST
+        samples.txt, embeddings.json, ... engine artifacts (each engine's spec lists its own)
+        .lock                     LOCK: held while a process works on the run
+
+A run folder is made under a hidden name (`.<run id>.creating`) and renamed into place whole.
+Every file a run keeps is listed with its sha256 in the record's `artifacts`. Torch-free.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# --- the runs folder ------------------------------------------------------------------------
+
+RUNS_DIR = "runs"
+LEDGER = "ledger.jsonl"
+LEDGER_LOCK = ".ledger.lock"
+RUN_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}-\d{8}T\d{6}Z-[0-9a-f]{7}")
+"""<experiment>-<UTC timestamp>-<short hash>; anything else is never used as a path."""
+EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+"""an experiment name as schemas.common.check_name allows it"""
+CREATING = ".creating"
+"""suffix of the hidden name a run folder is filled under before it is renamed into place"""
+
+# --- a run folder: what every run has --------------------------------------------------------
+
+RECORD = "run.json"
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+LOCK = ".lock"
+CHECKPOINT = "checkpoint.pt"
+"""the last state: what `resume` continues from"""
+BEST = "best.pt"
+"""the state with the best validation loss (language models with `train.keep_best`)"""
+
+# --- artifacts the built-in engines write (their specs list which) ----------------------------
+
+SAMPLES = "samples.txt"
+EMBEDDINGS = "embeddings.json"
+GRADCHECK = "gradcheck.json"
+INTROSPECTION = "introspection.json"
+CHOICES = "choices.json"
+"""the multiple-choice evaluation's result"""
+CHOICE_SET = "choices.jsonl"
+"""the multiple-choice set built from held-out text, in HellaSwag's format"""
+TOKENIZER = "tokenizer.tiktoken"
+"""a learned BPE vocabulary, as tiktoken ranks"""
+SCENARIOS = "scenarios.json"
+TRACE = "trace-*.json"
+"""one per evaluation scenario: `trace_file(name)`"""
+THROUGHPUT_FIGURE = "throughput.png"
+"""the figure of the machine's speed (timing.py: never compared between reproductions)"""
+
+PUBLISHED_KINDS = (".png", ".json", ".jsonl", ".yaml", ".txt")
+"""artifact kinds a run page publishes (and the published history carries); checkpoints stay in runs/"""
+
+
+def trace_file(scenario: str) -> str:
+    return TRACE.replace("*", scenario)
+
+
+def runs_dir(explicit: str | None = None) -> Path:
+    """--runs-dir, else $TRAINBOOK_RUNS_DIR, else ./runs."""
+    return Path(explicit or os.environ.get("TRAINBOOK_RUNS_DIR") or RUNS_DIR)
+
+
+def run_folders(root: Path) -> list[Path]:
+    """The folders in `root` named like a run (hidden, half-made and foreign folders left out), sorted."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and RUN_ID.fullmatch(p.name))
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The rows of a metrics.jsonl file (none when it is absent)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class NotARun(Exception):
+    """A folder that is not a readable run folder; the message says why."""
+
+
+@dataclass
+class RunFolder:
+    """One run folder, read through the contract: its record, config, metrics and artifacts.
+
+    Reading never writes. Files are read when first asked for; `record` is read on construction, so a
+    folder that is not a run is refused at once (NotARun)."""
+
+    path: Path
+    record: dict
+    raw_record: bytes
+    """run.json's bytes as read: its sha256 is what the ledger seals"""
+
+    @classmethod
+    def open(cls, path: Path) -> "RunFolder":
+        if not path.is_dir():
+            raise NotARun("no such run folder" if not path.exists() else "not a folder; expected a run folder")
+        record_path = path / RECORD
+        if not record_path.is_file() or not (path / CONFIG).is_file():
+            raise NotARun(f"not a run folder (expected {RECORD} and {CONFIG} in it)")
+        try:
+            raw = record_path.read_bytes()
+            record = json.loads(raw)
+        except (OSError, ValueError) as e:
+            raise NotARun(f"{RECORD} is not a readable run record ({str(e).splitlines()[0]})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            raise NotARun(f"{RECORD} is not a run record (it has no resolved config)")
+        return cls(path, record, raw)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def experiment(self) -> str:
+        return str(self.record.get("experiment"))
+
+    @property
+    def model_type(self) -> str | None:
+        model = self.record["config"].get("model")
+        return model.get("type") if isinstance(model, dict) else None
+
+    @property
+    def status(self) -> str:
+        return self.record.get("status") or "unknown"
+
+    @property
+    def metrics(self) -> dict:
+        """The final metrics the record holds."""
+        return self.record.get("metrics") or {}
+
+    @property
+    def artifacts(self) -> dict[str, dict]:
+        """Every file the run keeps, by name: {sha256, bytes} as sealed in the record."""
+        found = self.record.get("artifacts")
+        return found if isinstance(found, dict) else {}
+
+    @functools.cached_property
+    def config_yaml(self) -> str:
+        """The resolved config as the trainer wrote it."""
+        return self.read_text(CONFIG) or ""
+
+    def metric_rows(self) -> list[dict]:
+        """metrics.jsonl as rows of {"step": n, ...}."""
+        return read_metrics(self.file(METRICS))
+
+    def read_text(self, name: str) -> str | None:
+        path = self.file(name)
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+
+    def read_json(self, name: str):
+        """A JSON artifact, or None if it is absent; ValueError/OSError when it cannot be read."""
+        path = self.file(name)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def published_files(self) -> list[Path]:
+        """The record and the artifacts it lists that a run page publishes (named by the record, not the disk)."""
+        names = set(self.artifacts) | {RECORD}
+        return sorted(self.file(n) for n in names if n.endswith(PUBLISHED_KINDS) and "/" not in n)
