@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 
 from . import credentials
 from .commands import EXIT_INTERRUPTED, EXIT_USAGE, gate, replay, reproduce, resume, run, verify
 from .errors import UsageError
+from .runtime import launch
 
 
 class Parser(argparse.ArgumentParser):
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as e:
-        if os.environ.get("RANK", "0") == "0":  # under torchrun every process refuses alike; one says so
+        if launch.rank() == 0:  # under torchrun every process refuses alike; one says so
             print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # before a run exists (loading data, building the model): nothing to seal

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from .tracking import timing
 from .tracking import layout
 
@@ -134,8 +136,17 @@ def compare_artifacts(original: Path, reproduced: Path, a: dict, b: dict, compar
         elif name in timing.CONTENT_COMPARED:
             if checkpoint_difference(original / name, reproduced / name) is not None:
                 comparison.artifacts_differing.append(name)
+        elif name == layout.CONFIG:
+            if _settings(original / name) != _settings(reproduced / name):
+                comparison.artifacts_differing.append(name)
         elif a[name].get("sha256") != b[name].get("sha256"):
             comparison.artifacts_differing.append(name)
+
+
+def _settings(path: Path) -> dict:
+    """A resolved config's settings, key by key: the same run configured by a schema that orders its keys
+    differently (code from before a change of layout) is the same configuration."""
+    return yaml.safe_load(path.read_text())
 
 
 def checkpoint_difference(a: Path, b: Path) -> str | None:

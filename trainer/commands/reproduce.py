@@ -21,7 +21,7 @@ from ..errors import UsageError
 from ..tracking import audit, integrity, layout
 from ..tracking.files import sha256_file
 from . import EXIT_FAILED, EXIT_OK, folders, lineage, session
-from .run import ledger_ready
+from .run import ledger_ready, processes_supported
 
 
 def _verified(folder: Path) -> str | None:
@@ -89,9 +89,10 @@ def command(args: argparse.Namespace) -> int:
     record, cfg, config_path, warnings = original(folder)
     root = folders.runs_root(args.runs_dir) if args.runs_dir else folder.parent
     ledger_ready(root)
+    spec = experiments.spec(cfg)
+    processes_supported(spec, str(config_path))
     training = session()
     warnings += differences(record, cfg)
-    spec = experiments.spec(cfg)
     recorded_threads = (record.get("environment") or {}).get("torch_threads")
     world = training.setup(cfg, spec, str(config_path), threads=None if cfg.train.threads else recorded_threads)
     try:

@@ -18,6 +18,7 @@ from ..tracking import checkpoint, layout
 from ..tracking.files import remove_temporaries, sha256_file
 from ..tracking.run import Run, RunBusy
 from . import folders, lineage, session
+from .run import processes_supported
 
 
 def resumable(folder: Path) -> dict:
@@ -58,6 +59,7 @@ def command(args: argparse.Namespace) -> int:
     spec = experiments.spec(cfg)
     if not spec.resumable:
         raise UsageError(str(folder), "", f"the {spec.model_type!r} engine cannot resume a run; train it again instead")
+    processes_supported(spec, str(config_path))
     state = load_checkpoint(folder)  # a file that is no checkpoint at all is refused before torch is imported
     training = session()
     world = training.setup(cfg, spec, str(config_path))

@@ -5,7 +5,9 @@ import argparse
 from pathlib import Path
 
 from .. import experiments
+from ..engines.contract import EngineSpec
 from ..errors import UsageError
+from ..runtime import launch
 from ..tracking import layout, ledger
 from . import folders, session
 
@@ -18,9 +20,18 @@ def ledger_ready(root: Path) -> None:
         raise UsageError(str(root / layout.LEDGER), "", str(e).split(": ", 1)[1]) from None
 
 
+def processes_supported(spec: EngineSpec, source: str) -> None:
+    """An engine that trains in one process is refused under torchrun, before torch, a process group, a folder or a line."""
+    launched = launch.processes()
+    if launched > 1 and not spec.multi_process:
+        raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
+                         f"{launched} (run it without torchrun)")
+
+
 def command(args: argparse.Namespace) -> int:
     cfg = experiments.load(args.file, args.overrides)
     spec = experiments.spec(cfg)
+    processes_supported(spec, args.file)
     root = folders.runs_root(args.runs_dir)
     ledger_ready(root)
     training = session()  # torch only now that the config is known good: a typo should not wait for it

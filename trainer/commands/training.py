@@ -16,7 +16,7 @@ import torch
 
 from .. import config
 from ..engines.contract import EngineSpec, TrainingFailed
-from ..errors import ConfigError, UsageError
+from ..errors import ConfigError
 from ..runtime import determinism, devices, distributed, facts, seeding, stopping
 from ..tracking import recovery
 from ..tracking.run import Run
@@ -26,19 +26,10 @@ BeforeSeal = Callable[[Run], None]
 """called after the run's final record is complete (artifacts hashed) and before its ledger line is written"""
 
 
-def refuse_processes(spec: EngineSpec, source: str) -> None:
-    """An engine that trains in one process is refused under torchrun, before any process group, folder or line."""
-    launched = distributed.launched_processes()
-    if launched > 1 and not spec.multi_process:
-        raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
-                         f"{launched} (run it without torchrun)")
-
-
 def setup(cfg, spec: EngineSpec, source: str, threads: int | None = None) -> distributed.World:
     """Threads, determinism, the process group under torchrun, and this process's device.
 
     `threads` overrides the config's `train.threads` (a reproduction uses the original run's count)."""
-    refuse_processes(spec, source)
     count = threads or cfg.train.threads
     if count:
         torch.set_num_threads(count)
@@ -110,11 +101,12 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
             status, reason = "failed", str(e)
             run.record["failed_at_step"] = e.step
         except Exception as e:
-            peer = distributed.peer_failure()
+            peer, own = distributed.peer_failure(), f"{type(e).__name__}: {e}"
             if peer is None:
                 traceback.print_exc()
-                distributed.report_failure(f"rank {world.rank} failed: {type(e).__name__}: {e}")
-            status, reason, abandoned = "failed", peer or f"{type(e).__name__}: {e}", world.distributed
+                own = f"rank {world.rank} failed: {own}" if world.distributed else own
+                distributed.report_failure(own)
+            status, reason, abandoned = "failed", peer or own, world.distributed
         peer = distributed.peer_failure() if status == "ok" else None
         if peer:  # another process failed after its last collective with this one
             status, reason = "failed", peer

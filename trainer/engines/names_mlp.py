@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import ConfigError
 from ..figures import training as figures
 from ..runtime import distributed, seeding
 from ..data import words
@@ -38,7 +39,11 @@ class Prepared:
 
 
 def prepare(cfg: MLPExperiment, source: str) -> Prepared:
-    lm.accumulation_steps(cfg, 1, distributed.current().size, source)
+    world = distributed.current()
+    if cfg.model.backprop == "manual" and world.distributed:
+        raise ConfigError(source, "model.backprop", f"the hand-written backward pass trains in one process (DDP averages "
+                          f"autograd's gradients); this launch has {world.size}: use backprop: autograd, or no torchrun")
+    lm.accumulation_steps(cfg, 1, world.size, source)
     data = words.load(cfg.data, source)
     model_class = ManualCharMLP if cfg.model.backprop == "manual" else CharMLP
     return Prepared(cfg, data, model_class(cfg.model, data.vocab_size, cfg.data.context))

@@ -20,6 +20,7 @@ import numpy as np
 from ..data import market as prices
 from ..schemas.policy import PolicyExperiment, ScenarioConfig
 from . import MARKET_ID
+from .market import MarketEnv
 from ..tracking import layout
 from .rewards import TERMS
 
@@ -43,8 +44,6 @@ def regime_path(cfg: PolicyExperiment, scenario: ScenarioConfig) -> list[int]:
 
 def scenario_prices(cfg: PolicyExperiment, scenario: ScenarioConfig, path: int) -> np.ndarray:
     """The price path `path` of a scenario, exactly as the environment draws it on reset(seed=seed + path)."""
-    from .market import MarketEnv
-
     env = MarketEnv(cfg.market, cfg.reward)
     env.reset(seed=scenario.seed + path, options={"regime_path": regime_path(cfg, scenario)})
     return env.prices

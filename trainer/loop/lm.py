@@ -15,6 +15,7 @@ share the work, and a checkpoint's generator state is the data loader's exact po
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import statistics
 import time
@@ -26,7 +27,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..figures import training as figures
-from ..runtime import devices, distributed, seeding, stopping
+from ..runtime import devices, distributed, faults, seeding, stopping
 from ..errors import ConfigError
 from ..engines.contract import TrainingFailed
 from ..tracking import checkpoint, layout
@@ -253,6 +254,7 @@ class Loop:
 
     def step(self, step: int) -> None:
         cfg = self.cfg
+        faults.at_step(step + 1, self.world.rank)
         t0 = time.perf_counter()
         lr = lr_at(cfg.optim, step, cfg.train.steps)
         set_lr(self.optimizer, lr)
@@ -360,6 +362,22 @@ class Loop:
 
     # --- the end ------------------------------------------------------------------------------
 
+    def agree(self) -> None:
+        """Under torchrun: every process must end with the same parameters (DDP's promise), and the record says so."""
+        if not self.world.distributed:
+            return
+        digest = hashlib.sha256()
+        for name, p in self.raw.named_parameters():
+            digest.update(name.encode())
+            digest.update(p.detach().cpu().contiguous().numpy().tobytes())
+        by_rank = self.world.gather(digest.hexdigest())
+        if self.main:
+            self.run.record["processes"] = {"world_size": self.world.size, "parameters_sha256": by_rank,
+                                            "identical": len(set(by_rank)) == 1}
+        if len(set(by_rank)) != 1:
+            raise TrainingFailed(f"the {self.world.size} processes ended with different parameters "
+                                 f"(sha256 by rank: {', '.join(h[:12] for h in by_rank)})", self.state.step)
+
     def final_metrics(self) -> dict:
         task, rows = self.task, self.metrics.rows
         final = {f"{split}_loss": split_loss(self.raw, task.split_batches(split), self.device, self.autocast)
@@ -407,6 +425,7 @@ def train(cfg, task: LMTask, run: Run | None, resume: dict | None = None) -> dic
     if resume is not None:
         loop.restore(resume)
     loop.run_steps()
+    loop.agree()
     if not loop.main:
         return {}
     metrics = loop.final_metrics()

@@ -22,7 +22,7 @@ from typing import NoReturn
 import torch
 import torch.distributed as dist
 
-from . import devices
+from . import devices, launch
 
 
 @dataclass
@@ -75,11 +75,6 @@ _joined = False  # this process joined a process group: it must leave through `l
 FAILED_KEY, OUTCOME_KEY = "trainbook/failed", "trainbook/outcome"
 
 
-def launched_processes() -> int:
-    """How many processes torchrun started for this command (1 without torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def current() -> World:
     return _world
 
@@ -87,7 +82,7 @@ def current() -> World:
 def setup(device_name: str) -> World:
     """Join torchrun's process group if there is one, and pick this process's device."""
     global _world, _joined
-    size = launched_processes()
+    size = launch.processes()
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = devices.resolve(device_name, local_rank)
     if size > 1 and not dist.is_initialized():
