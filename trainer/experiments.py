@@ -12,12 +12,12 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Any:
     """The validated experiment config of a YAML file with `key=value` overrides applied."""
     path = Path(path)
     data = apply_overrides(read_yaml(path), list(overrides or []))
-    return build(registry.spec_of(data, str(path)).schema, data, str(path))
+    return build(registry.spec_of(data, str(path)).experiment_schema(), data, str(path))
 
 
 def from_dict(data: dict, source: str) -> Any:
     """A config rebuilt from a resolved mapping (e.g. a run's config.yaml)."""
-    return build(registry.spec_of(data, source).schema, data, source)
+    return build(registry.spec_of(data, source).experiment_schema(), data, source)
 
 
 def spec(cfg: Any):

@@ -35,7 +35,7 @@ def open_run(folder: Path) -> layout.RunFolder:
     try:
         return layout.RunFolder.open(folder)
     except layout.NotARun as e:
-        raise UsageError(str(folder), "", str(e)) from None
+        raise UsageError(str(e.path), "", e.message) from None
 
 
 def read_record(folder: Path) -> dict:

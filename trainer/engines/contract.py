@@ -61,8 +61,9 @@ class EngineSpec:
 
     model_type: str
     """the `model.type` that selects it in an experiment file"""
-    schema: type
-    """the experiment's dataclass schema (trainer/schemas/)"""
+    schema: type | str
+    """the experiment's dataclass schema, or where to import it from ("package.module:Class"): the built-in
+    engines keep theirs in trainer/schemas/ (torch-free); a new engine may declare it in its own module"""
     kind: str
     """the experiment kind the site groups by, e.g. language-model, rl"""
     key_metric: KeyMetric
@@ -84,3 +85,10 @@ class EngineSpec:
     def load(self) -> ModuleType:
         """The engine's module (this imports torch)."""
         return importlib.import_module(self.module)
+
+    def experiment_schema(self) -> type:
+        """The schema class (imported now when the spec names it by path)."""
+        if isinstance(self.schema, type):
+            return self.schema
+        module, _, name = self.schema.partition(":")
+        return getattr(importlib.import_module(module), name)

@@ -94,7 +94,11 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 class NotARun(Exception):
-    """A folder that is not a readable run folder; the message says why."""
+    """A folder that is not a readable run folder: `path` is the folder or the file at fault, the message says why."""
+
+    def __init__(self, path: Path, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path, self.message = path, message
 
 
 @dataclass
@@ -112,17 +116,17 @@ class RunFolder:
     @classmethod
     def open(cls, path: Path) -> "RunFolder":
         if not path.is_dir():
-            raise NotARun("no such run folder" if not path.exists() else "not a folder; expected a run folder")
+            raise NotARun(path, "no such run folder" if not path.exists() else "not a folder; expected a run folder")
         record_path = path / RECORD
         if not record_path.is_file() or not (path / CONFIG).is_file():
-            raise NotARun(f"not a run folder (expected {RECORD} and {CONFIG} in it)")
+            raise NotARun(path, f"not a run folder (expected {RECORD} and {CONFIG} in it)")
         try:
             raw = record_path.read_bytes()
             record = json.loads(raw)
         except (OSError, ValueError) as e:
-            raise NotARun(f"{RECORD} is not a readable run record ({str(e).splitlines()[0]})") from None
+            raise NotARun(record_path, f"not a readable run record ({str(e).splitlines()[0]})") from None
         if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-            raise NotARun(f"{RECORD} is not a run record (it has no resolved config)")
+            raise NotARun(record_path, "not a run record (it has no resolved config)")
         return cls(path, record, raw)
 
     @property
