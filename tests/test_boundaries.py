@@ -18,7 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("trainer.tracking",),
     ("trainer.schemas",),
     ("trainer.engines.contract", "trainer.engines.registry", "trainer.engines", "trainer.experiments", "trainer.reproduction"),
-    ("trainer.runtime", "trainer.figures", "trainer.data", "trainer.models"),
+    ("trainer.runtime", "trainer.figures", "trainer.data", "trainer.models", "trainer.plugin"),
     ("trainer.envs", "trainer.evals", "trainer.loop"),
     ("trainer.introspect",),
     ("trainer.engines.names_mlp", "trainer.engines.gpt", "trainer.engines.policy_gradient", "trainer.engines.gradcheck",

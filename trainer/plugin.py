@@ -1,0 +1,35 @@
+"""The engine author's kit: everything an engine needs from Trainbook, in one public module.
+
+An engine from another package (entry-point group `trainbook.engines`) and the built-in engines written
+only against the public API import from here and from `trainer` itself, never from the modules behind
+them, so those can move without breaking anyone's engine. Torch-free: importing it imports no engine.
+
+    from trainer.plugin import EngineSpec, KeyMetric, ExperimentHeader, LoopConfig, Run, ...
+
+An engine module offers `prepare(cfg, source) -> Prepared` (with `.model` and `.data_record`),
+`train(prepared, run, resume) -> final metrics`, and optionally `replay(run_dir, names)`; its spec says
+what it is (see EngineSpec's fields). `run` is the run folder being written: write artifacts through it
+(`run.write_json`, `run.write_text`, `run.file(name)` for a file written by other means), register figures
+with `run.add_figure(name, title, caption)`, log per-step metrics with `MetricsLog(run.file(METRICS))`.
+"""
+from __future__ import annotations
+
+from .config import Fraction, NonNegative, Positive, Range, did_you_mean
+from .engines.contract import EngineSpec, KeyMetric, TrainingFailed
+from .errors import ConfigError, UsageError
+from .figures.style import TEST_COLOR, TRAIN_COLOR, VAL_COLOR, ema, figure, save, series
+from .schemas.common import Count, ExperimentHeader, LoopConfig, OptimConfig, SampleConfig
+from .tracking.checkpoint import CheckpointError
+from .tracking.checkpoint import load as load_checkpoint
+from .tracking.checkpoint import save as save_checkpoint
+from .tracking.files import sha256_bytes, sha256_file
+from .tracking.layout import BEST, CHECKPOINT, METRICS, SAMPLES
+from .tracking.metrics import MetricsLog
+from .tracking.run import Run
+
+__all__ = [
+    "BEST", "CHECKPOINT", "METRICS", "SAMPLES", "TEST_COLOR", "TRAIN_COLOR", "VAL_COLOR",
+    "CheckpointError", "ConfigError", "Count", "EngineSpec", "ExperimentHeader", "Fraction", "KeyMetric", "LoopConfig",
+    "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Range", "Run", "SampleConfig", "TrainingFailed", "UsageError",
+    "did_you_mean", "ema", "figure", "load_checkpoint", "save", "save_checkpoint", "series", "sha256_bytes", "sha256_file",
+]
