@@ -8,7 +8,7 @@ from tests.conftest import REPO
 
 
 def test_generators_run_without_importing_torch():
-    probe = "import sys, generators.__main__, generators.pages, generators.content, generators.sections; print('torch' in sys.modules)"
+    probe = "import sys, generators.__main__, generators.catalog, generators.content, generators.sections; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

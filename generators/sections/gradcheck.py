@@ -7,8 +7,8 @@ failed and stopped the run.
 from __future__ import annotations
 
 from ..markup import Safe, number
-from ..pages import render_section
 from ..runs import RunView
+from ..site import render_section
 
 FILE = "gradcheck.json"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 from ..markup import Safe, number
-from ..pages import render_section
 from ..runs import RunView
+from ..site import render_section
 from .gradcheck import shape_text, steps_text
 
 FILE = "introspection.json"

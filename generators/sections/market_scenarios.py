@@ -10,6 +10,7 @@ import sys
 
 from ..markup import Safe
 from ..runs import RunView
+from ..site import render_section
 
 FILE = "scenarios.json"
 TEMPLATE = "sections/market_scenarios.md.j2"
@@ -48,8 +49,6 @@ def build(run: RunView) -> Safe | None:
     except (OSError, ValueError, KeyError, TypeError) as e:
         print(f"{run.id}: {FILE} is not a scenario table ({e}); section skipped", file=sys.stderr)
         return None
-    from ..pages import render_section
-
     return render_section(TEMPLATE, rows=rows, headers=[LABELS[p] for p in policies], paths=data["paths"],
                           steps=data["episode_length"], reward=_weights(data["reward_terms"]),
                           replay=f"python -m trainer replay runs/{run.id} --scenario NAME")

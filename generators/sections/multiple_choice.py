@@ -5,6 +5,7 @@ import json
 
 from .. import markup
 from ..runs import RunView
+from ..site import render_section
 
 FILE = "choices.json"
 CONTEXT_SHOWN = 160  # characters of each shown example's context, enough to judge the endings
@@ -30,8 +31,6 @@ def build(run: RunView):
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
     source = data.get("source", {})
-    from ..pages import render_section  # pages imports the sections registry lazily, so this is loaded by now
-
     return render_section(
         "sections/multiple_choice.md.j2",
         built=source.get("built", False), how=source.get("how", ""), file=source.get("file", ""),
