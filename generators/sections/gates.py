@@ -12,7 +12,7 @@ from ..runs import RunView
 from ..site import render_section
 
 
-def gates_section(run: RunView) -> Safe | None:
+def build(run: RunView) -> Safe | None:
     verdicts = gates.judge_all(gates.declared(run.record), run.record)
     if not verdicts:
         return None
