@@ -2,6 +2,8 @@
 configuration and its audit record (`run.md.j2`)."""
 from __future__ import annotations
 
+from trainer.tracking import layout
+
 from . import describe, markup, reproductions, taxonomies
 from .runs import RunView
 from .sections import render_sections
@@ -81,5 +83,6 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
         audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
         compared=compared, reproduction=Later(lambda: reproductions.facts(run, site.reproductions, site.ids)),
         reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),
+        names=layout,
     )
     return Page(path, front, body, files, key=page_key)
