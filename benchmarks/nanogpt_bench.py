@@ -22,7 +22,6 @@ windows for both (nanoGPT's model loaded from its checkout's model.py and its ow
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import re
@@ -97,7 +96,7 @@ def trainbook_full_val(run: Path, val_ids: np.ndarray) -> float:
     from trainer.tracking import layout
 
     cfg = experiments.from_dict(config.read_yaml(run / layout.CONFIG), str(run / layout.CONFIG))
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+    state = torch.load(run / layout.CHECKPOINT, map_location="cpu", weights_only=True)["model"]
     model = GPT(cfg.model, _vocab_size(state))
     model.load_state_dict(state)
     model.eval()
@@ -109,12 +108,14 @@ def _vocab_size(state: dict) -> int:
 
 
 def run_trainbook(iters: int, runs_dir: Path) -> dict:
+    from trainer.tracking import layout  # as this file's other trainer imports: after bench_text put REPO on sys.path
+
     overrides = [f"train.steps={iters}", f"train.eval_interval={_eval_interval(iters)}"]
     cmd = [sys.executable, "-m", "trainer", "run", "--runs-dir", str(runs_dir), str(EXPERIMENT), *overrides]
     result, wall, cpu = _timed(cmd, REPO)
     run = Path(result.stdout.strip().splitlines()[-1])
-    record = json.loads((run / "run.json").read_text())
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    folder = layout.RunFolder.open(run)
+    record, rows = folder.record, folder.metric_rows()
     ms = statistics.median(r["step_ms"] for r in rows if "step_ms" in r)
     m = record["metrics"]
     return {"val_loss": m["val_loss"], "train_loss": m["train_loss"], "ms_per_iter": ms, "tokens_per_s": BATCH * BLOCK * 1000 / ms,

@@ -6,7 +6,7 @@ its sort and filter pages (see listings) under the same folder.
 from __future__ import annotations
 
 from . import describe, figures, listings, markup, taxonomies
-from .pages import Later, Page, Site, run_fingerprint
+from .site import Later, Page, Site, run_fingerprint
 from .runs import RunView
 
 HISTORY, RECENT, SPARKLINE = "history.png", "recent.png", "sparkline.png"

@@ -36,12 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer import credentials
-from trainer.tracking import integrity, ledger
+from trainer.tracking import integrity, layout, ledger
 from trainer.tracking.files import dumps_json, sha256_bytes, sha256_file, write_bytes, write_text
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
-from .runs import EXPERIMENT, RunView
-from trainer.tracking import layout
+from .runs import RunView
 
 FORMAT = "trainbook-history-1"
 FOLDER = "history"
@@ -49,8 +48,10 @@ FOLDER = "history"
 INDEX = "index.json"
 MARKER = ".trainbook-history"
 """written by a restore into the folder it fills; a folder without it is never replaced"""
-CARRIED = (".png", ".json", ".jsonl", ".yaml", ".txt")
-"""artifact kinds the history carries (the kinds run pages publish, runs.PUBLISHED, when format 1 was fixed)"""
+CARRIED = layout.PUBLISHED_KINDS
+"""artifact kinds the history carries: the kinds run pages publish. FORMAT fixes them (.png .json .jsonl .yaml .txt,
+tests/test_history.py holds them to it): should PUBLISHED_KINDS change, spell this tuple out or bump FORMAT, so that a
+published format-1 history still restores"""
 MAX_CARRIED_BYTES = 16 << 20
 MAX_LEDGER_BYTES = 256 << 20
 MAX_INDEX_BYTES = 256 << 20
@@ -205,20 +206,20 @@ def _parse_ledger(raw: bytes, where: str) -> list[dict]:
 
 def _check_record(raw: bytes | None, run_id: str, entry: dict) -> tuple[dict | None, list[str]]:
     if raw is None:
-        return None, ["run.json is missing"]
+        return None, [f"{layout.RECORD} is missing"]
     if sha256_bytes(raw) != entry.get("record_sha256"):
-        return None, ["run.json differs from the ledger's hash (record edited)"]
+        return None, [f"{layout.RECORD} differs from the ledger's hash (record edited)"]
     try:
         record = json.loads(raw)
         artifacts = record["artifacts"]
         assert isinstance(artifacts, dict)
     except (ValueError, KeyError, AssertionError, TypeError):
-        return None, ["run.json is not a run record"]
+        return None, [f"{layout.RECORD} is not a run record"]
     problems = []
     if record.get("run_id") != run_id:
-        problems.append(f"run.json names another run ({record.get('run_id')!r})")
-    if not EXPERIMENT.fullmatch(str(record.get("experiment"))) or record.get("experiment") != entry.get("experiment"):
-        problems.append("run.json's experiment does not match its ledger line")
+        problems.append(f"{layout.RECORD} names another run ({record.get('run_id')!r})")
+    if not layout.EXPERIMENT.fullmatch(str(record.get("experiment"))) or record.get("experiment") != entry.get("experiment"):
+        problems.append(f"{layout.RECORD}'s experiment does not match its ledger line")
     bad = [n for n in artifacts if not isinstance(n, str) or not SAFE_NAME.fullmatch(n) or n == layout.RECORD]
     problems += [f"artifact name {n!r} is not a plain file name" for n in bad]
     return record, problems
@@ -361,10 +362,6 @@ def merge_views(published: list[RunView], local: list[RunView]) -> list[RunView]
 
 # --- the next history: published lines, then the new runs, written into a built site ------------------
 
-def _line(entry: dict) -> bytes:
-    return (json.dumps(entry, sort_keys=True) + "\n").encode()  # ledger.append's format, byte for byte
-
-
 def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path]]:
     """The published ledger followed by a line for each local run it lacks (or holds in an older state).
 
@@ -391,10 +388,8 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
             problems += [f"{run_id}: {p}" for p in found]
             continue
         prev = sha256_bytes(lines[-1]) if lines else ledger.GENESIS
-        lines.append(_line({
-            "seq": len(lines) + 1, "run": run_id, "experiment": entry["experiment"], "status": entry["status"],
-            "record_sha256": entry["record_sha256"], "prev_sha256": prev, "sealed_at": entry["sealed_at"],
-        }))
+        lines.append(ledger.line(ledger.entry(len(lines) + 1, run_id, entry["experiment"], entry["status"],
+                                              entry["record_sha256"], prev, entry["sealed_at"])))
         folders[run_id] = runs / run_id
     if problems:
         raise HistoryError(f"{runs}: runs that do not verify cannot join the published history; fix or remove them "

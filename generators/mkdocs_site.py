@@ -22,7 +22,7 @@ import yaml
 
 from .content import ContentError, is_generated
 from .home import OVERVIEW
-from .pages import Page, front_matter
+from .site import Page, front_matter
 from .targets import MkDocs
 
 BASE_CONFIG = Path(__file__).resolve().parents[1] / "site" / "mkdocs.yml"

@@ -293,7 +293,7 @@ def load_base(where: str | None, scratch: Path) -> tuple[list[RunView], str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m generators.report", description="Write the pull-request audit report (Markdown).")
-    p.add_argument("--base", help="published history: a history or runs folder, its ledger.jsonl, a built site or a site URL")
+    p.add_argument("--base", help=f"published history: a history or runs folder, its {layout.LEDGER}, a built site or a site URL")
     p.add_argument("--head", help="folder of the change's runs (default: $TRAINBOOK_RUNS_DIR or ./runs)")
     p.add_argument("--site-url", help="where the preview site is served, for links (default: page paths as text)")
     p.add_argument("--preview-url", help="where reviewers find the preview site (e.g. the workflow run with its artifact)")

@@ -79,6 +79,12 @@ def served(published_site):
     server.shutdown()
 
 
+def test_history_format_1_carries_the_kinds_it_was_published_with():
+    # A published format-1 history must keep restoring: its carried kinds change only with a new FORMAT.
+    assert history.FORMAT == "trainbook-history-1"
+    assert history.CARRIED == (".png", ".json", ".jsonl", ".yaml", ".txt")
+
+
 def test_a_published_site_carries_the_ledger_without_storing_page_files_twice(published_site):
     assert len(ledger_runs(published_site)) == 2
     index = json.loads((published_site / "history" / "index.json").read_text())

@@ -5,13 +5,12 @@ from .. import markup
 from ..history import carried
 from ..markup import Safe
 from ..runs import RunView
+from ..site import render_section
 
 
-def published_section(run: RunView) -> Safe | None:
+def build(run: RunView) -> Safe | None:
     if not run.from_history:
         return None
-    from ..pages import render_section
-
-    artifacts = run.record.get("artifacts") or {}
+    artifacts = run.artifacts
     left_out = [{"name": n, "size": markup.size(f.get("bytes"))} for n, f in sorted(artifacts.items()) if not carried(n, f)]
     return render_section("sections/published.md.j2", carried=len(artifacts) - len(left_out), left_out=left_out)

@@ -78,7 +78,8 @@ class EngineSpec:
     replay: bool = False
     """its module has `replay(run_dir, names)` (`trainer replay`)"""
     sections: tuple[str, ...] = ()
-    """run-page sections of its own, by name (generators/sections/ holds them), after the common ones"""
+    """run-page sections of its own, in page order, by their names in generators/sections/SECTIONS (e.g. "gradcheck"),
+    shown after the common ones"""
     artifacts: tuple[str, ...] = field(default=())
     """files it writes into a run folder besides the common ones (trainer/tracking/layout.py); a `*` stands for a name"""
 
