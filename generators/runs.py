@@ -80,6 +80,12 @@ class RunView:
         return data.get("dataset") or ((self.record.get("config") or {}).get("data") or {}).get("dataset")
 
     @property
+    def data_source(self) -> str:
+        """Where the run's data came from, as its engine recorded it (an engine may record only a dataset name)."""
+        data = self.record.get("data") or {}
+        return str(data.get("source") or data.get("dataset") or "–")
+
+    @property
     def tags(self) -> list[str]:
         tags = (self.record.get("config") or {}).get("tags") or []
         return [str(t) for t in tags] if isinstance(tags, list) else []
