@@ -223,7 +223,7 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
 
 def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
     """Every generated page for these runs (newest first), for one site engine."""
-    from . import compare, experiment_pages, home, listings, taxonomies
+    from . import compare, experiment_pages, guide, home, listings, taxonomies
 
     site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published)
     return [
@@ -233,4 +233,5 @@ def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, 
         *home.pages(site),
         *(run_page(r, site) for r in runs),
         *compare.pages(site),
+        *guide.pages(site),
     ]
