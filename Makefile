@@ -8,7 +8,7 @@ READY       := $(VENV)/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
-# CI parity (README, "CI and pull requests"): HISTORY is where the published history comes from (the live
+# CI parity (docs/ci.md): HISTORY is where the published history comes from (the live
 # site's URL, a built site folder, or the restored folder itself); it is restored and verified into
 # HISTORY_DIR. `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL
 # prefixes its links, PREVIEW_URL says where reviewers find the preview site.

@@ -1,7 +1,7 @@
 """The one list of everything generated: every page module's pages for one publish."""
 from __future__ import annotations
 
-from . import compare, experiment_pages, home, listings, taxonomies
+from . import compare, experiment_pages, guide, home, listings, taxonomies
 from .run_page import run_page
 from .runs import RunView
 from .site import Page, Site
@@ -18,4 +18,5 @@ def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, 
         *home.pages(site),
         *(run_page(r, site) for r in runs),
         *compare.pages(site),
+        *guide.pages(site),
     ]
