@@ -9,7 +9,7 @@ files, for `--strict` to check). A link the site cannot follow (any other relati
 shortcode (MkDocs would print it) or a level-1 heading (the title is the page's one h1) stops the
 publish, naming the file and the line.
 
-The reference page has one table per engine of `trainer.engines.registry.BUILTIN`: every field
+The reference page has one table per engine the registry knows (`trainer.engines.registry.specs()`): every field
 `trainer.config.describe` finds in its schema, with type, default and the docstring written under
 the field. Docstrings are escaped like every generated value; only their `code` spans become code.
 
@@ -28,7 +28,7 @@ import yaml
 
 from trainer.config import describe, field_docs
 from trainer.engines.contract import EngineSpec
-from trainer.engines.registry import BUILTIN
+from trainer.engines import registry
 
 from . import markup
 from .content import ContentError
@@ -163,9 +163,9 @@ def default_text(value) -> markup.Safe:
 
 def reference_rows(spec: EngineSpec) -> list[dict]:
     """The schema's fields grouped by section: the experiment's own fields first, then each section as declared."""
-    docs = field_docs(spec.schema)
+    docs = field_docs(spec.experiment_schema())
     groups: dict[str, dict] = {}
-    for key, type_name, default, doc in describe(spec.schema):
+    for key, type_name, default, doc in describe(spec.experiment_schema()):
         section = key.split(".", 1)[0] if "." in key else ""
         group = groups.setdefault(section, {"section": section, "doc": docs.get(section, ""), "rows": []})
         group["rows"].append({"key": key, "type": type_name, "default": default, "doc": doc})
@@ -177,7 +177,7 @@ def _engine(spec: EngineSpec) -> dict:
     can = [what for what, yes in (("resume", spec.resumable), ("train under torchrun", spec.multi_process),
                                   ("replay its evaluation", spec.replay)) if yes]
     return {
-        "type": spec.model_type, "description": spec.description, "kind": spec.kind, "schema": spec.schema.__name__,
+        "type": spec.model_type, "description": spec.description, "kind": spec.kind, "schema": spec.experiment_schema().__name__,
         "module": spec.module, "metric": f"{metric.label} ({metric.unit}), {'lower' if metric.goal == 'min' else 'higher'} is better",
         "can": ", ".join(can) or "none of resume, torchrun, replay", "artifacts": ", ".join(spec.artifacts),
         "groups": [{"section": g["section"], "doc": code_spans(g["doc"]), "rows": [
@@ -196,7 +196,7 @@ def _key_rows(specs: dict[str, EngineSpec]) -> list:
 
 def pages(site: Site, docs: Path = DOCS, specs: dict[str, EngineSpec] | None = None) -> list[Page]:
     """The guide's pages for this site: docs/ in order, then the reference; none without docs/index.md."""
-    sources, specs = read(docs), BUILTIN if specs is None else specs
+    sources, specs = read(docs), registry.specs() if specs is None else specs
     if not sources:
         return []
     names = {s.name for s in sources} | {REFERENCE_NAME}

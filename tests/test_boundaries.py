@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("trainer.runtime", "trainer.figures", "trainer.data", "trainer.models", "trainer.plugin"),
     ("trainer.envs", "trainer.evals", "trainer.loop"),
     ("trainer.introspect",),
-    ("trainer.engines.names_mlp", "trainer.engines.gpt", "trainer.engines.policy_gradient", "trainer.engines.gradcheck",
+    ("trainer.kinds", "trainer.engines.names_mlp", "trainer.engines.gpt", "trainer.engines.policy_gradient", "trainer.engines.gradcheck",
      "trainer.engines.manual_sgd"),
     ("trainer.commands", "trainer.cli", "trainer.__main__", "trainer"),
     ("generators",),

@@ -14,10 +14,10 @@ import pytest
 
 from generators import guide
 from generators.content import ContentError
-from generators.pages import Site
+from generators.site import Site
 from trainer.config import describe
 from trainer.engines.contract import EngineSpec, KeyMetric
-from trainer.engines.registry import BUILTIN
+from trainer.engines import registry
 from tests.conftest import REPO
 from tests.sitebuild import build_site
 
@@ -115,9 +115,9 @@ def test_relative_links_between_guide_pages_resolve_to_pages_and_anchors_in_both
 @pytest.mark.parametrize("engine", ["hugo", "mkdocs"])
 def test_the_reference_lists_every_documented_field_of_every_engine_with_its_docstring(sites, engine):
     text = " ".join(text_of(sites[engine], "guide/reference").split())
-    for spec in BUILTIN.values():
+    for spec in registry.specs().values():
         assert f"The {spec.model_type} engine" in text
-        for key, _, _, doc in describe(spec.schema):
+        for key, _, _, doc in describe(spec.experiment_schema()):
             assert key in text, f"{engine}: {spec.model_type} {key}"
             assert " ".join(doc.replace("`", "").split()) in text, f"{engine}: {spec.model_type} {key}"  # `x` is code
     assert "peak learning rate" in text  # optim.lr's docstring, in trainer/schemas/common.py

@@ -74,7 +74,7 @@ def test_an_engine_that_trains_in_one_process_is_refused_with_exit_2_and_nothing
 
 
 def test_every_engine_that_trains_in_one_process_says_so_in_its_spec():
-    single = {spec.model_type for spec in registry.BUILTIN.values() if not spec.multi_process}
+    single = {spec.model_type for spec in registry.specs().values() if not spec.multi_process}
     assert single == {"policy"}
 
 

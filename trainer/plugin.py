@@ -1,8 +1,9 @@
 """The engine author's kit: everything an engine needs from Trainbook, in one public module.
 
 An engine from another package (entry-point group `trainbook.engines`) and the built-in engines written
-only against the public API import from here and from `trainer` itself, never from the modules behind
-them, so those can move without breaking anyone's engine. Torch-free: importing it imports no engine.
+only against the public API import from here, from `trainer` itself and, to draw figures in the house
+style, from `trainer.figures.style` — never from the modules behind them, so those can move without
+breaking anyone's engine. Torch- and matplotlib-free: a spec module that imports it stays light.
 
     from trainer.plugin import EngineSpec, KeyMetric, ExperimentHeader, LoopConfig, Run, ...
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 from .config import Fraction, NonNegative, Positive, Range, did_you_mean
 from .engines.contract import EngineSpec, KeyMetric, TrainingFailed
 from .errors import ConfigError, UsageError
-from .figures.style import TEST_COLOR, TRAIN_COLOR, VAL_COLOR, ema, figure, save, series
 from .schemas.common import Count, ExperimentHeader, LoopConfig, OptimConfig, SampleConfig
 from .tracking.checkpoint import CheckpointError
 from .tracking.checkpoint import load as load_checkpoint
@@ -28,8 +28,8 @@ from .tracking.metrics import MetricsLog
 from .tracking.run import Run
 
 __all__ = [
-    "BEST", "CHECKPOINT", "METRICS", "SAMPLES", "TEST_COLOR", "TRAIN_COLOR", "VAL_COLOR",
+    "BEST", "CHECKPOINT", "METRICS", "SAMPLES",
     "CheckpointError", "ConfigError", "Count", "EngineSpec", "ExperimentHeader", "Fraction", "KeyMetric", "LoopConfig",
     "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Range", "Run", "SampleConfig", "TrainingFailed", "UsageError",
-    "did_you_mean", "ema", "figure", "load_checkpoint", "save", "save_checkpoint", "series", "sha256_bytes", "sha256_file",
+    "did_you_mean", "load_checkpoint", "save_checkpoint", "sha256_bytes", "sha256_file",
 ]
