@@ -1,12 +1,19 @@
-"""Optimiser construction and learning-rate schedules shared by every gradient-trained engine."""
+"""Optimiser construction and learning-rate schedules shared by every gradient-trained engine.
+
+Torch-free until an optimiser is built (torch is imported in `make_optimizer`, the way tracking/checkpoint
+imports it in save and load): the engine author's kit (trainer/plugin.py) offers these to the kinds and to
+other packages' engines, and the spec modules that import the kit must stay light.
+"""
 from __future__ import annotations
 
 import math
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ..schemas.common import OptimConfig
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:
@@ -14,6 +21,8 @@ def make_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> t
 
     `fused` asks for AdamW's single-kernel update (CPU and CUDA): about 4x cheaper per step than the
     per-tensor loop torch uses by default on a CPU, with the same update up to float rounding."""
+    import torch
+
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
