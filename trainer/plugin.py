@@ -14,9 +14,10 @@ what it is (see EngineSpec's fields). `run` is the run folder being written: wri
 with `run.add_figure(name, title, caption)`, log per-step metrics with `MetricsLog(run.file(METRICS))`.
 
 A training loop builds its optimiser from the experiment's `OptimConfig` with `make_optimizer` and follows its
-schedule with `lr_at` and `set_lr`, as the built-in loops do; it looks at `stop_requested()` after each step
-and, when a signal asked to stop, saves a checkpoint there and raises `StopRequested(message, step)`, so the
-run is sealed as interrupted and `trainer resume` continues it. `Progress` prints its progress lines.
+schedule with `lr_at` and `set_lr`, as the built-in loops do. After each step it calls `step_boundary(done, total,
+checkpoint_interval, save)`, which saves on the checkpoint cadence and, when a signal asked to stop, saves there
+and raises `StopRequested`: the run is sealed as interrupted and `trainer resume` continues it (a loop of its own
+looks at `stop_requested()` and raises `StopRequested(message, step)` itself). `Progress` prints progress lines.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from .engines.contract import EngineSpec, KeyMetric, TrainingFailed
 from .errors import ConfigError, UsageError
 from .loop.optim import lr_at, make_optimizer, set_lr
 from .runtime.progress import Progress
-from .runtime.stopping import StopRequested
+from .runtime.stopping import StopRequested, step_boundary
 from .runtime.stopping import requested as stop_requested
 from .schemas.common import Count, ExperimentHeader, LoopConfig, OptimConfig, SampleConfig, check_download
 from .tracking.checkpoint import CheckpointError
@@ -43,5 +44,5 @@ __all__ = [
     "LoopConfig", "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Progress", "Range", "Run", "SampleConfig",
     "StopRequested", "TrainingFailed", "UsageError",
     "check_download", "did_you_mean", "download", "load_checkpoint", "lr_at", "make_optimizer", "save_checkpoint", "set_lr",
-    "sha256_bytes", "sha256_file", "stop_requested",
+    "sha256_bytes", "sha256_file", "step_boundary", "stop_requested",
 ]
