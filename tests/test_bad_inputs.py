@@ -31,6 +31,7 @@ EXPERIMENTS = REPO / "experiments"
 NAMES_MLP = EXPERIMENTS / "names-mlp.yaml"
 CHAR_GPT = EXPERIMENTS / "shakespeare-char-gpt.yaml"
 FORECAST_CO2 = EXPERIMENTS / "forecast-co2.yaml"
+DIGITS_CNN = EXPERIMENTS / "digits-cnn.yaml"
 HEADER = "name: x\nmodel: {type: mlp}\n"
 """the smallest valid experiment; a case appends its mistake to it"""
 PAYLOAD_MARKER = "pwned"
@@ -362,6 +363,32 @@ def test_an_unreadable_data_file_is_refused_in_one_line(place, experiment):
                    [str(experiment), "data.path", str(data), "cannot be read"])
 
 
+def _class_folders(place: Place, classes: dict[str, list[bytes]]) -> Path:
+    """A folder with one subfolder per class holding these files' bytes as 0.png, 1.png, ..."""
+    root = place.tmp / "images"
+    for name, files in classes.items():
+        (root / name).mkdir(parents=True)
+        for i, content in enumerate(files):
+            (root / name / f"{i}.png").write_bytes(content)
+    return root
+
+
+def _one_class(place: Place) -> tuple[list[str], str]:
+    root = _class_folders(place, {"cats": [_png(place)] * 3})
+    return [f"data.path={root}"], str(root)
+
+
+def _corrupt_png(place: Place) -> tuple[list[str], str]:
+    good = _png(place)
+    root = _class_folders(place, {"cats": [good] * 3, "dogs": [good, good[: len(good) // 3], good]})
+    return [f"data.path={root}"], str(root / "dogs" / "1.png")
+
+
+def _changed_archive(place: Place) -> tuple[list[str], str]:
+    archive = place.write("images.zip", b"PK\x05\x06" + bytes(18))  # an empty zip: not the archive the sha256 names
+    return [f"data.url=file://{archive}", f"data.sha256={'f' * 64}"], f"file://{archive}"
+
+
 def _series(content: str) -> Callable[[Place], tuple[list[str], str]]:
     def make(place: Place) -> tuple[list[str], str]:
         path = place.write("series.csv", content)
@@ -376,6 +403,9 @@ KIND_DATA: dict[str, tuple[Path, Callable[[Place], tuple[list[str], str]], str, 
         FORECAST_CO2, _series("".join(f"{i}\n" for i in range(100))), "data.held_out",
         "has 100 observations; model.window (36) + model.horizon (12) for one training window, data.validation (60) and "
         "data.held_out (120) need at least 228"),
+    "image: a folder with one class": (DIGITS_CNN, _one_class, "data.path", "has one class folder ('cats'); expected a subfolder"),
+    "image: a corrupt PNG": (DIGITS_CNN, _corrupt_png, "data.path", "is not a readable PNG image"),
+    "image: an archive whose sha256 differs": (DIGITS_CNN, _changed_archive, "data.url", f"expected {'f' * 64}"),
 }
 
 

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
 A module belongs to the layer of the longest prefix that names it."""
 
 TORCH_FREE_TRAINER = ("trainer", "trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates",
-                      "trainer.kinds", "trainer.kinds.forecast",
+                      "trainer.kinds", "trainer.kinds.forecast", "trainer.kinds.image",
                       "trainer.runtime.launch", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
                       "trainer.engines.contract", "trainer.engines.registry", "trainer.experiments", "trainer.reproduction",
                       "trainer.figures.*")
@@ -197,7 +197,7 @@ PUBLIC_API = {"trainer", "trainer.plugin", "trainer.figures.style"}
 
 def test_the_kinds_import_nothing_from_the_trainer_but_its_public_api():
     kinds = sorted(m for m in modules() if m.startswith("trainer.kinds."))
-    assert "trainer.kinds.forecast.engine" in kinds
+    assert {"trainer.kinds.forecast.engine", "trainer.kinds.image.engine"} <= set(kinds)
     private = {m: sorted(t for t in imports()[m] if t.split(".")[0] == "trainer" and t not in PUBLIC_API
                          and not t.startswith(".".join(m.split(".")[:3])))
                for m in kinds}
@@ -205,7 +205,7 @@ def test_the_kinds_import_nothing_from_the_trainer_but_its_public_api():
 
 
 def test_the_kinds_specs_load_without_torch_or_matplotlib_in_a_real_interpreter():
-    probe = ("import sys; from trainer.engines import registry; assert 'forecast' in registry.specs(); "
+    probe = ("import sys; from trainer.engines import registry; assert {'forecast', 'image'} <= set(registry.specs()); "
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib', 'statsmodels', 'sklearn')))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
