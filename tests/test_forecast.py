@@ -93,3 +93,13 @@ def test_the_forecaster_learns_a_seasonal_trend_it_never_saw_the_level_of(tmp_pa
     prepared, run = start_run(tmp_path / "runs", cfg, engine, str(FORECAST_CO2))
     final = engine.train(prepared, run)
     assert final["mase"] < 0.2 * final["mase_seasonal_naive"]  # seasonal naive misses a year of trend at every origin
+
+
+def test_a_season_longer_than_the_data_before_the_held_out_part_allows_is_refused(tmp_path):
+    path = tmp_path / "short-cycles.csv"
+    path.write_text("".join(f"{i % 7}.5\n" for i in range(300)))
+    cfg = experiments.load(FORECAST_CO2, [f"data.path={path}", "data.season=100"])
+    with pytest.raises(ConfigError, match="data.season") as raised:
+        engine.prepare(cfg, "x.yaml")
+    assert "a season of 100 needs more than one season of training data" in str(raised.value)
+    assert "has 120 and 180" in str(raised.value)

@@ -13,8 +13,8 @@ what it is (see EngineSpec's fields). `run` is the run folder being written: wri
 (`run.write_json`, `run.write_text`, `run.file(name)` for a file written by other means), register figures
 with `run.add_figure(name, title, caption)`, log per-step metrics with `MetricsLog(run.file(METRICS))`.
 
-A training loop builds its optimiser from the experiment's `OptimConfig` with `make_optimizer` and follows its
-schedule with `lr_at` and `set_lr`, as the built-in loops do. After each step it calls `step_boundary(done, total,
+A training loop builds its optimiser from the experiment's `OptimConfig` with `make_optimizer`, follows its
+schedule with `lr_at` and `set_lr` and its gradient clipping with `optimizer_step`, as the built-in loops do. After each step it calls `step_boundary(done, total,
 checkpoint_interval, save)`, which saves on the checkpoint cadence and, when a signal asked to stop, saves there
 and raises `StopRequested`: the run is sealed as interrupted and `trainer resume` continues it (a loop of its own
 looks at `stop_requested()` and raises `StopRequested(message, step)` itself). `Progress` prints progress lines.
@@ -25,7 +25,7 @@ from .config import Fraction, NonNegative, Positive, Range, did_you_mean
 from .data.cache import DownloadError, download
 from .engines.contract import EngineSpec, KeyMetric, TrainingFailed
 from .errors import ConfigError, UsageError
-from .loop.optim import lr_at, make_optimizer, set_lr
+from .loop.optim import lr_at, make_optimizer, optimizer_step, set_lr
 from .runtime.progress import Progress
 from .runtime.stopping import StopRequested, step_boundary
 from .runtime.stopping import requested as stop_requested
@@ -43,6 +43,6 @@ __all__ = [
     "CheckpointError", "ConfigError", "Count", "DownloadError", "EngineSpec", "ExperimentHeader", "Fraction", "KeyMetric",
     "LoopConfig", "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Progress", "Range", "Run", "SampleConfig",
     "StopRequested", "TrainingFailed", "UsageError",
-    "check_download", "did_you_mean", "download", "load_checkpoint", "lr_at", "make_optimizer", "save_checkpoint", "set_lr",
-    "sha256_bytes", "sha256_file", "step_boundary", "stop_requested",
+    "check_download", "did_you_mean", "download", "load_checkpoint", "lr_at", "make_optimizer", "optimizer_step",
+    "save_checkpoint", "set_lr", "sha256_bytes", "sha256_file", "step_boundary", "stop_requested",
 ]

@@ -1,7 +1,7 @@
 """Optimiser construction and learning-rate schedules shared by every gradient-trained engine.
 
-Torch-free until an optimiser is built (torch is imported in `make_optimizer`, the way tracking/checkpoint
-imports it in save and load): the engine author's kit (trainer/plugin.py) offers these to the kinds and to
+Torch-free until an optimiser is built or stepped (torch is imported in `make_optimizer` and `optimizer_step`, the
+way tracking/checkpoint imports it in save and load): the engine author's kit (trainer/plugin.py) offers these to the kinds and to
 other packages' engines, and the spec modules that import the kit must stay light.
 """
 from __future__ import annotations
@@ -44,6 +44,18 @@ def lr_at(cfg: OptimConfig, step: int, total_steps: int) -> float:
     span = max(1, total_steps - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / span)
     return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters, grad_clip: float = 0.0) -> None:
+    """One update from `loss`: gradients from zero, their global norm clipped to `grad_clip` when it is above 0
+    (OptimConfig.grad_clip), then the optimiser's step."""
+    import torch
+
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+    optimizer.step()
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

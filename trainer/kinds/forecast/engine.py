@@ -35,7 +35,7 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing
 from torch import nn
 
 from trainer.plugin import (CHECKPOINT, METRICS, CheckpointError, ConfigError, MetricsLog, Progress, Run,
-                            TrainingFailed, lr_at, make_optimizer, save_checkpoint, set_lr, step_boundary)
+                            TrainingFailed, lr_at, make_optimizer, optimizer_step, save_checkpoint, set_lr, step_boundary)
 
 from . import FORECASTS, ForecastExperiment, figures
 from . import data as series_data
@@ -116,7 +116,12 @@ def _split(cfg: ForecastExperiment, size: int, source: str, name: str) -> Split:
                           f"model.horizon ({m.horizon}) for one training window, data.validation ({d.validation}) and "
                           f"data.held_out ({d.held_out}) need at least {needed}")
     test_start = size - d.held_out
-    return Split(size, test_start - d.validation, test_start, m.window, m.horizon, cfg.eval.origin_step)
+    season, train = d.period, test_start - d.validation
+    if season > 1 and (train <= season or test_start < 2 * season):
+        raise ConfigError(source, "data.season", f"a season of {season} needs more than one season of training data (MASE's "
+                          f"yardstick) and two before the held-out part (to fit exponential smoothing); {name} has {train} "
+                          f"and {test_start}")
+    return Split(size, train, test_start, m.window, m.horizon, cfg.eval.origin_step)
 
 
 def _data_record(cfg: ForecastExperiment, series: series_data.Series, split: Split) -> dict:
@@ -251,11 +256,7 @@ class _Training:
         if not torch.isfinite(loss):
             self.metrics.flush()
             raise TrainingFailed(f"the training loss became {loss.item()} at step {step + 1}", step + 1)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip:
-            nn.utils.clip_grad_norm_(self.p.model.parameters(), cfg.optim.grad_clip)
-        self.optimizer.step()
+        optimizer_step(self.optimizer, loss, self.p.model.parameters(), cfg.optim.grad_clip)
         done = step + 1
         row = {"train_loss": loss.item(), "lr": lr}
         if done % tc.eval_interval == 0 or done == tc.steps:

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from trainer.plugin import (CHECKPOINT, METRICS, CheckpointError, ConfigError, MetricsLog, Progress, Run,
-                            TrainingFailed, lr_at, make_optimizer, save_checkpoint, set_lr, step_boundary)
+                            TrainingFailed, lr_at, make_optimizer, optimizer_step, save_checkpoint, set_lr, step_boundary)
 
 from . import CLASSIFICATION, ImageExperiment, figures
 from . import data as image_data
@@ -167,11 +167,7 @@ class _Training:
         if not torch.isfinite(loss):
             self.metrics.flush()
             raise TrainingFailed(f"the training loss became {loss.item()} at step {step + 1}", step + 1)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip:
-            nn.utils.clip_grad_norm_(self.p.model.parameters(), cfg.optim.grad_clip)
-        self.optimizer.step()
+        optimizer_step(self.optimizer, loss, self.p.model.parameters(), cfg.optim.grad_clip)
         done = step + 1
         row = {"train_loss": loss.item(), "lr": lr, "epoch": epoch + 1}
         if done % self.steps_per_epoch == 0:
