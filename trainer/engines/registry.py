@@ -37,7 +37,7 @@ BUILTIN: dict[str, EngineSpec] = {spec.model_type: spec for spec in (
 )}
 
 
-KINDS: tuple[str, ...] = ()
+KINDS: tuple[str, ...] = ("trainer.kinds.forecast:SPEC", "trainer.kinds.image:SPEC")
 """built-in kinds registered by the import path of their spec ("package.module:NAME")"""
 
 
