@@ -18,7 +18,8 @@ from .. import config
 from ..engines.contract import EngineSpec, TrainingFailed
 from ..errors import ConfigError
 from ..runtime import determinism, devices, distributed, facts, seeding, stopping
-from ..tracking import recovery
+from ..schemas.common import TrackingConfig
+from ..tracking import recovery, weights
 from ..tracking.run import Run
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
@@ -92,6 +93,7 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
     with stopping.graceful():  # a signal while sealing waits for the seal
         try:
             metrics, status = engine.train(prepared, run, resume), "ok"
+            weights.export(run, prepared.model.state_dict(), weights_cap_mib(run))
         except stopping.StopRequested as e:
             status, reason = "interrupted", str(e)
             run.record["stopped_at_step"] = e.step
@@ -119,6 +121,12 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
     if abandoned:  # the others may be waiting in a collective this process will never join
         distributed.abandon(code)
     return code
+
+
+def weights_cap_mib(run: Run) -> float:
+    """The run's `tracking.weights_max_mib`, as its record holds the resolved config (the default for a schema without it)."""
+    tracking = run.record["config"].get("tracking")
+    return tracking["weights_max_mib"] if isinstance(tracking, dict) else TrackingConfig.weights_max_mib
 
 
 def _report(spec: EngineSpec, run: Run) -> int:
