@@ -11,7 +11,7 @@ import math
 import sys
 
 from . import credentials
-from .commands import EXIT_INTERRUPTED, EXIT_USAGE, evaluate, gate, loading, replay, reproduce, resume, run, sample, verify
+from .commands import EXIT_INTERRUPTED, EXIT_USAGE, evaluate, export, gate, loading, replay, reproduce, resume, run, sample, verify
 from .errors import UsageError
 from .runtime import launch
 
@@ -105,6 +105,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--examples", type=count, default=0, help="score only the first N examples (default: all)")
     c.add_argument("--out", help="also write the result as JSON to this file")
     c.set_defaults(func=evaluate.command)
+
+    c = sub.add_parser("export", parents=[runs], help="copy sealed runs into MLflow or TensorBoard")
+    c.add_argument("runs", nargs="*", metavar="RUN", help="run folders or run ids (default: every sealed run of the runs folder)")
+    c.add_argument("--to", nargs=2, required=True, metavar=("TOOL", "WHERE"),
+                   help="mlflow and a tracking URI (sqlite:///mlflow.db, a folder, http://...), or tensorboard and a log folder")
+    c.add_argument("--replace", action="store_true", help="export again a run that is there already (its old copy is removed)")
+    c.set_defaults(func=export.command)
     return p
 
 

@@ -17,6 +17,7 @@ import torch
 from .. import config
 from ..engines.contract import EngineSpec, TrainingFailed
 from ..errors import ConfigError
+from ..exporters import mirror
 from ..runtime import determinism, devices, distributed, facts, seeding, stopping
 from ..schemas.common import TrackingConfig
 from ..tracking import recovery, weights
@@ -90,7 +91,7 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
                    resume: dict | None = None, before_seal: BeforeSeal | None = None) -> int:
     """Train, then seal the run with how it ended; returns the exit status every process of the run ends with."""
     metrics, reason, abandoned = {}, None, False
-    with stopping.graceful():  # a signal while sealing waits for the seal
+    with mirror.mirrored(run) as live, stopping.graceful():  # a signal while sealing waits for the seal
         try:
             metrics, status = engine.train(prepared, run, resume), "ok"
             weights.export(run, prepared.model.state_dict(), weights_cap_mib(run))
@@ -116,6 +117,8 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
         if before_seal is not None:
             before_seal(run)
         run.seal()
+        if live is not None:
+            live.finish(run.path)
     code = _report(spec, run)
     distributed.announce(code)
     if abandoned:  # the others may be waiting in a collective this process will never join
