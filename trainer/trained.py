@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import credentials
 from .data import cache
@@ -33,6 +34,8 @@ MAX_RECORD_BYTES = 16 << 20
 MAX_LEDGER_BYTES = 256 << 20
 TIMEOUT_S = 60
 RUN_URL = re.compile(rf"(?P<site>https?://.+?/)(?:{layout.SITE_RUNS})/(?P<run>{layout.RUN_ID.pattern})(?:/(?:index\.html)?)?")
+Accept = Callable[[str, dict], None]
+"""called with the run's name and its verified record; raises UsageError to refuse it"""
 NAMED = re.compile(rf"(?P<experiment>{layout.EXPERIMENT.pattern})@(?P<which>{'|'.join(picks.WHICH)})")
 
 
@@ -181,8 +184,6 @@ def _no_weights(name: str, record: dict, which: str) -> str:
     section = record.get("weights") if isinstance(record.get("weights"), dict) else {}
     if section.get("left_out"):
         return f"{name} has no {which} weights published: {section['left_out']}"
-    if record.get("status") != "ok":
-        return f"{name} {record.get('status')}; only a finished run has weights"
     return f"{name} has no {which} weights (trained before Trainbook exported weights, or without a {which} state)"
 
 
@@ -197,9 +198,13 @@ def _files(place: Folder | Site, record: dict, names: list[str]) -> dict[str, Pa
     return found
 
 
-def open_run(place: Folder | Site, name: str, run_id: str, which: str) -> TrainedRun:
-    """The run's verified record and the files its model is loaded from (`which`: final or best weights)."""
+def open_run(place: Folder | Site, name: str, run_id: str, which: str, accept: Accept) -> TrainedRun:
+    """The run's verified record and the files its model is loaded from (`which`: final or best weights); `accept`
+    may refuse the record (an engine that cannot do what is asked) before any file is fetched."""
     record = sealed_record(place, run_id)
+    accept(name, record)
+    if record.get("status") != "ok":
+        raise UsageError(name, "", f"run {run_id} {record.get('status')}; only a finished run's model is used")
     entry = _weights_entry(record, which)
     published = layout.model_files(record)
     vocabulary = _weights_entry(record, "vocabulary")
@@ -208,7 +213,7 @@ def open_run(place: Folder | Site, name: str, run_id: str, which: str) -> Traine
         files = _files(place, record, [layout.CONFIG, entry["file"], *model_files])
         return TrainedRun(name, run_id, record, files, files[entry["file"]], entry["file"], False, entry.get("step"))
     checkpoint = layout.CHECKPOINT if which == "final" else layout.BEST
-    if isinstance(place, Folder) and checkpoint in (record.get("artifacts") or {}) and record.get("status") == "ok":
+    if isinstance(place, Folder) and checkpoint in (record.get("artifacts") or {}):
         tokenizer = [layout.TOKENIZER] if layout.TOKENIZER in (record.get("artifacts") or {}) else []
         files = _files(place, record, [layout.CONFIG, checkpoint, *tokenizer])  # a local run from before weights files
         return TrainedRun(name, run_id, record, files, files[checkpoint], checkpoint, True, None)
@@ -229,14 +234,14 @@ def _local_candidates(root: Path, experiment: str) -> list[picks.Candidate]:
     return found
 
 
-def resolve(name: str, which: str, runs_dir: Path, site: str | None) -> TrainedRun:
+def resolve(name: str, which: str, runs_dir: Path, site: str | None, accept: Accept = lambda name, record: None) -> TrainedRun:
     """The run `name` means, verified, with the files of its `which` weights (see the module's docstring)."""
     if which not in WEIGHTS_CHOICES:
         raise UsageError("--weights", "", f"expected one of {', '.join(WEIGHTS_CHOICES)}, got {which!r}")
     named = NAMED.fullmatch(name)
     url = RUN_URL.fullmatch(name)
     if url:
-        return open_run(Site(url.group("site"), url.group("run")), credentials.redact(name), url.group("run"), which)
+        return open_run(Site(url.group("site"), url.group("run")), credentials.redact(name), url.group("run"), which, accept)
     if named and site:
         registry = Site(site)
         entry = registry.models().get(named.group("experiment"))
@@ -244,16 +249,16 @@ def resolve(name: str, which: str, runs_dir: Path, site: str | None) -> TrainedR
         if not isinstance(run_id, str) or not layout.RUN_ID.fullmatch(run_id):
             raise UsageError(name, "", f"{registry.shown} names no {named.group('which')} run of {named.group('experiment')} "
                              f"(see {layout.SITE_MODELS} there)")
-        return open_run(Site(site, run_id), name, run_id, which)
+        return open_run(Site(site, run_id), name, run_id, which, accept)
     if named:
         candidates = _local_candidates(runs_dir, named.group("experiment"))
         chosen = picks.pick(named.group("which"), candidates)
         if chosen is None:
             what = {"current": "that passed its gates", "best": "that finished with a key metric", "latest": ""}[named.group("which")]
             raise UsageError(name, "", f"no sealed run of {named.group('experiment')} {what} in {runs_dir}".rstrip())
-        return open_run(Folder(runs_dir / chosen.run_id), name, chosen.run_id, which)
+        return open_run(Folder(runs_dir / chosen.run_id), name, chosen.run_id, which, accept)
     if re.match(r"[a-z][a-z0-9+.-]*://", name):
         raise UsageError(credentials.redact(name), "", f"expected a run page's address, https://<site>/{layout.SITE_RUNS}/<run id>/")
     path = Path(name)
     folder = path if path.is_dir() or "/" in name else runs_dir / name
-    return open_run(Folder(folder), name, folder.name, which)
+    return open_run(Folder(folder), name, folder.name, which, accept)

@@ -28,18 +28,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps", "auto"), help="where the model runs (default: cpu)")
 
 
-def engine_of(found: trained.TrainedRun, ability: str) -> EngineSpec:
-    """The engine that trained the run, refused unless it can do what the command asks (`generates`, `scores_choices`)."""
-    model = (found.record.get("config") or {}).get("model")
+ABILITIES = {"generates": "generate text", "scores_choices": "score multiple-choice questions"}
+"""EngineSpec fields a command needs, and what they mean for a person"""
+
+
+def engine_of(name: str, record: dict, ability: str) -> EngineSpec:
+    """The engine that trained the run, refused unless it can do what the command asks (one of ABILITIES)."""
+    model = (record.get("config") or {}).get("model")
     model_type = model.get("type") if isinstance(model, dict) else None
     spec = registry.spec_for(model_type)
     if spec is None:
-        raise UsageError(found.name, "", f"trained by the engine {model_type!r}, which is not installed here "
+        raise UsageError(name, "", f"trained by the engine {model_type!r}, which is not installed here "
                          f"(installed: {', '.join(registry.names())})")
     if not getattr(spec, ability):
-        does = {"generates": "generate text", "scores_choices": "score multiple-choice questions"}[ability]
         extra = " (`python -m trainer replay` plays its scenarios again)" if spec.replay else ""
-        raise UsageError(found.name, "", f"the {spec.model_type!r} engine that trained it does not {does}{extra}")
+        raise UsageError(name, "", f"the {spec.model_type!r} engine that trained it does not {ABILITIES[ability]}{extra}")
     return spec
 
 
@@ -54,8 +57,9 @@ def _state(found: trained.TrainedRun) -> dict:
 
 def load(args: argparse.Namespace, ability: str) -> tuple[ModuleType, object, trained.TrainedRun]:
     """(the engine module, its Trained model, the verified run) for the run `args.run` names."""
-    found = trained.resolve(args.run, args.weights, folders.runs_root(args.runs_dir), args.site)
-    spec = engine_of(found, ability)
+    found = trained.resolve(args.run, args.weights, folders.runs_root(args.runs_dir), args.site,
+                            accept=lambda name, record: engine_of(name, record, ability) and None)
+    spec = engine_of(found.name, found.record, ability)
     config_path = found.files[layout.CONFIG]
     cfg = experiments.from_dict(read_yaml(config_path), str(config_path))
     engine = spec.load()
