@@ -81,6 +81,7 @@ class Sink:
             raise ExportError(f"{describe(where)}: {e}") from None
         if not existing:
             start = facts.epoch(record.get("started_at")) or time.time()
+            self._start(0, start)  # TensorBoard reads a later START as a restart (see `resumed`)
             params = {k: _hparam(v) for k, v in facts.flatten_config(record).items()}
             self._summary(hparams.hparams_pb(params, trial_id=str(record["run_id"]), start_time_secs=int(start)), 0, start)
             self._summary(text.text_pb("tags", self._table(facts.tags(record))), 0, start)
@@ -105,10 +106,13 @@ class Sink:
                               metadata=scalar_metadata.create_summary_metadata(display_name=key, description=""))
             self._summary(summary, step, stamp)
 
+    def _start(self, step: int, wall_time: float) -> None:
+        self.writer.add_event(event_pb2.Event(wall_time=wall_time, step=step,
+                                              session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)))
+
     def resumed(self, step: int) -> None:
         """TensorBoard's restart marker: it forgets this run's points after `step` (logged before an interruption)."""
-        self.writer.add_event(event_pb2.Event(wall_time=time.time(), step=step + 1,
-                                              session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)))
+        self._start(step + 1, time.time())
 
     def finish(self, folder: Path) -> None:
         run = layout.RunFolder.open(folder)
