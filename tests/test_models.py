@@ -4,13 +4,10 @@ over HTTP or EXPERIMENT@current, and refuse any file that is not the one the led
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import io
 import json
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +18,7 @@ from trainer.tracking import layout, weights
 from trainer.tracking.run import Run
 from tests.conftest import run_cli
 from tests.synthetic import clone_run, template
+from tests.test_browser import serve
 from tests.test_history import publish
 
 
@@ -178,22 +176,12 @@ def site(tmp_path_factory, gpt_runs) -> Path:
     return publish(gpt_runs, work)
 
 
-def serve(root: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 @contextlib.contextmanager
 def served(folder: Path):
     """`folder` on http://127.0.0.1:<free port>/."""
-    server = serve(folder)
+    server, url = serve(folder)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield url
     finally:
         server.shutdown()
 

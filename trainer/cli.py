@@ -23,37 +23,30 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {credentials.redact(message)} (see: {self.prog} --help)\n")
 
 
+def _number(text: str, kind: type, accept, wanted: str):
+    """`text` as a `kind` that `accept`s it, else an argparse error saying what is `wanted` (the type first, then its range)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {wanted.replace('finite ', '')}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    return value
+
+
 def tolerance(text: str) -> float:
     """A tolerance for comparing runs: a finite number >= 0 (a negative one would make every run differ)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 
 
 def count(text: str) -> int:
     """A count: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
 
 
 def positive(text: str) -> float:
     """A finite number > 0 (a temperature)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 
 
 def parser() -> argparse.ArgumentParser:
