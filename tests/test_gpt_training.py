@@ -58,13 +58,25 @@ def test_gpt_run_writes_samples_evaluation_embeddings_and_throughput(gpt_runs):
     assert figures == {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"}
     assert {"checkpoint.pt", "best.pt", "samples.txt", "choices.json", "choices.jsonl", "embeddings.json"} <= set(record["artifacts"])
     m = record["metrics"]
-    assert m["val_loss"] < m["init_loss"] and 0 <= m["mc_acc"] <= 1 and m["mc_examples"] == 20
+    assert m["val_loss"] < m["init_loss"] and m["mc_examples"] == 20
+    assert all(0 <= m[k] <= 1 for k in ("mc_acc", "mc_acc_norm", "mc_acc_char"))
     assert m["tokens_per_step"] == 8 * 32 and m["tokens_per_s"] > 0 and m["val_bpc"] > 0
     assert record["data"]["tokenizer"]["kind"] == "char" and record["data"]["splits"]["val"]["works"]
     assert (run / "samples.txt").read_text().count("--- sample") == 1
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {"train_loss", "lr", "grad_norm", "step_ms", "tokens_per_s"} <= set(rows[0])
     assert run_cli("trainer", "verify", runs_dir=gpt_runs).returncode == 0
+
+
+def test_gpt_evaluation_reports_intervals_and_the_untrained_baseline(gpt_runs):
+    choices = json.loads((only_run(gpt_runs) / "choices.json").read_text())
+    assert choices["source"]["task"] == "next-word" and "uses the text before a word" in choices["source"]["measures"]
+    for result in (choices, choices["untrained"]):
+        for key in ("acc", "acc_norm", "acc_char"):
+            low, high = result["interval"][key]
+            assert 0 <= low <= result[key] <= high <= 1
+    examples = [json.loads(line) for line in (only_run(gpt_runs) / "choices.jsonl").read_text().splitlines()]
+    assert len(examples) == 20 and all(len({len(e) for e in x["endings"]}) == 1 for x in examples)
 
 
 def kill_after_first_checkpoint(args: list[str], runs: Path) -> Path:
@@ -202,6 +214,7 @@ def test_gpt_run_page_shows_figures_samples_and_the_evaluation(gpt_runs, tmp_pat
     for figure in ("loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"):
         assert re.search(rf'<img src="{figure}" alt="[^"]+"', html), figure
     assert "Multiple-choice evaluation" in html and "acc_norm" in html and "true ending" in html
+    assert "What it measures:" in html and "untrained model" in html and "lm-evaluation-harness" in html
     assert "--- sample 1 ---" in html and "tokens_per_s" in html
     assert (public / "runs" / run.name / "choices.jsonl").is_file()
 

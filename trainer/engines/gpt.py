@@ -1,8 +1,9 @@
 """Engine for GPT language models on text (`model.type: gpt`).
 
 Prepares the corpus, tokenizer, cached token streams, model and the multiple-choice set; the
-shared loop in `lm.py` trains; then this engine samples text, scores the multiple-choice set and
-draws the token embeddings, on rank 0 only.
+shared loop in `lm.py` trains; then this engine samples text,
+scores the multiple-choice set (with the trained and the untrained model) and draws the token
+embeddings, on rank 0 only.
 """
 from __future__ import annotations
 
@@ -48,10 +49,19 @@ def _choices(cfg: GPTExperiment, corpus: text.TextCorpus, source: str) -> tuple[
         path = Path(ev.file)
         examples = multiple_choice.read_jsonl(path, source, ev.examples)
         return examples, {"file": str(path), "sha256": sha256_file(path), "built": False}
-    examples = heldout_choices.build(corpus.splits["val"], ev.examples, ev.seed, ev.context_chars)
-    return examples, {"file": layout.CHOICE_SET, "built": True,
-                      "how": f"built from the validation split: {len(examples)} lines cut after their middle word; "
-                             "the true rest of the line against three rests of other held-out lines of similar length"}
+    examples = heldout_choices.build(corpus.splits["val"], ev.examples, ev.seed, ev.context_chars, ev.task)
+    return examples, {"file": layout.CHOICE_SET, "built": True, "task": ev.task,
+                      "measures": heldout_choices.TASKS[ev.task].measures,
+                      "how": f"built from the validation split ({len(examples)} examples, task {ev.task}): the four endings "
+                             "of each are real endings of one length in characters, drawn before the true one was chosen "
+                             "among them, so a model that ignores the context scores 25% in expectation"}
+
+
+def initial_model(cfg: GPTExperiment, vocab_size: int) -> GPT:
+    """The model as training starts; its weights depend on `cfg.seed` alone, so the untrained baseline
+    of the evaluation is this very run's starting point."""
+    torch.manual_seed(cfg.seed)
+    return GPT(cfg.model, vocab_size)
 
 
 def prepare(cfg: GPTExperiment, source: str) -> Prepared:
@@ -77,7 +87,7 @@ def prepare(cfg: GPTExperiment, source: str) -> Prepared:
         "tokenizer": tokenizer.record(),
         "splits": {s: {**corpus.record["splits"][s], "tokens": int(len(ids[s]))} for s in ids},
     }
-    return Prepared(cfg, corpus, tokenizer, ids, GPT(cfg.model, tokenizer.vocab_size), choices, choices_source, record)
+    return Prepared(cfg, corpus, tokenizer, ids, initial_model(cfg, tokenizer.vocab_size), choices, choices_source, record)
 
 
 def _windows(stream: np.ndarray, starts: np.ndarray, block: int) -> lm.Batch:
@@ -145,17 +155,28 @@ def _samples(p: Prepared, run: Run) -> None:
 
 
 def _multiple_choice(p: Prepared, run: Run) -> dict:
+    """Score the set with the trained model and with the untrained one (this run's initial weights, rebuilt
+    without touching the global RNG), which shows what the set gives a model that has learnt nothing."""
     if not p.choices:
         return {}
     if p.choices_source.get("built"):
         run.write_text(layout.CHOICE_SET, multiple_choice.dumps_jsonl(p.choices))
         p.choices_source["sha256"] = sha256_bytes(run.file(layout.CHOICE_SET).read_bytes())
     encode = lambda s: [int(t) for t in p.tokenizer.encode(s)]  # noqa: E731
-    scored, skipped = multiple_choice.score(p.model, encode, p.choices, block_size=p.cfg.model.block_size,
-                                            autocast=_autocast(p))
+
+    def score(model):
+        return multiple_choice.score(model, encode, p.tokenizer.decode, p.choices, block_size=p.cfg.model.block_size,
+                                     autocast=_autocast(p))
+
+    scored, skipped = score(p.model)
+    with torch.random.fork_rng(devices=[]):
+        untrained = initial_model(p.cfg, p.tokenizer.vocab_size)
+    baseline, _ = score(untrained.to(distributed.current().device))
     result = multiple_choice.summary(scored, skipped)
-    run.write_json(layout.CHOICES, {**result, "source": p.choices_source, "shown": multiple_choice.shown(scored)})
-    return {"mc_acc": result["acc"], "mc_acc_norm": result["acc_norm"], "mc_examples": result["examples"]}
+    run.write_json(layout.CHOICES, {**result, "untrained": multiple_choice.accuracies(baseline), "source": p.choices_source,
+                                    "shown": multiple_choice.shown(scored)})
+    return {"mc_acc": result["acc"], "mc_acc_norm": result["acc_norm"], "mc_acc_char": result["acc_char"],
+            "mc_examples": result["examples"]}
 
 
 def _embeddings(p: Prepared, run: Run) -> None:
