@@ -45,6 +45,20 @@ def test_initial_loss_is_close_to_uniform_and_residual_projections_are_scaled_by
     assert abs(model.blocks[0].mlp.up.weight.std().item() / 0.02 - 1) < 0.05
 
 
+def test_attention_probabilities_are_the_weights_the_fused_kernel_applies():
+    """Introspection's entropy per head rests on these: computed again, they must be what scaled_dot_product_attention
+    used, so weighting the values by them gives the layer's own output."""
+    torch.manual_seed(0)
+    attention = GPT(CFG, 11).blocks[1].attn.eval()
+    x = torch.randn(3, CFG.block_size, CFG.n_embd)
+    weights = attention.probabilities(x)
+    _, _, v = attention.heads(x)
+    mixed = (weights @ v).transpose(1, 2).reshape(x.shape)
+    assert torch.allclose(attention.proj(mixed), attention(x), atol=1e-6)
+    assert torch.allclose(weights.sum(-1), torch.ones(3, CFG.n_head, CFG.block_size))
+    assert torch.all(weights.triu(1) == 0)  # no query sees a later token
+
+
 def test_the_untrained_baseline_is_the_runs_own_initial_model_and_leaves_the_rng_alone():
     cfg = GPTExperiment(name="tiny", model=CFG, seed=5)
     torch.manual_seed(123)  # whatever state the session left

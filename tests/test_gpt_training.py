@@ -24,6 +24,7 @@ GPT_TINY = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block
             "train.steps=200", "train.eval_interval=50", "train.eval_batches=2", "train.checkpoint_interval=20",
             "train.log_interval=50", "sample.count=1", "sample.max_length=40", "eval.examples=20"]
 """A GPT that trains 200 steps in about a second, checkpointing every 20 steps."""
+INTROSPECTION_FIGURES = {"activations.png", "gradients.png", "update_ratio.png", "residual.png", "attention_entropy.png"}
 MLP_LONG = ["train.steps=1500", "train.checkpoint_interval=250", "train.eval_interval=500", "train.log_interval=100"]
 
 
@@ -55,8 +56,9 @@ def test_gpt_run_writes_samples_evaluation_embeddings_and_throughput(gpt_runs):
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and record["kind"] == "language-model"
     figures = {f["file"] for f in record["figures"]}
-    assert figures == {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"}
-    assert {"checkpoint.pt", "best.pt", "samples.txt", "choices.json", "choices.jsonl", "embeddings.json"} <= set(record["artifacts"])
+    assert figures == {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png", *INTROSPECTION_FIGURES}
+    assert {"checkpoint.pt", "best.pt", "samples.txt", "choices.json", "choices.jsonl", "embeddings.json",
+            "introspection.json"} <= set(record["artifacts"])
     m = record["metrics"]
     assert m["val_loss"] < m["init_loss"] and m["mc_examples"] == 20
     assert all(0 <= m[k] <= 1 for k in ("mc_acc", "mc_acc_norm", "mc_acc_char"))
@@ -77,6 +79,26 @@ def test_gpt_evaluation_reports_intervals_and_the_untrained_baseline(gpt_runs):
             assert 0 <= low <= result[key] <= high <= 1
     examples = [json.loads(line) for line in (only_run(gpt_runs) / "choices.jsonl").read_text().splitlines()]
     assert len(examples) == 20 and all(len({len(e) for e in x["endings"]}) == 1 for x in examples)
+
+
+def test_gpt_introspection_records_blocks_and_attention_heads(gpt_runs):
+    report = json.loads((only_run(gpt_runs) / "introspection.json").read_text())
+    assert [s["step"] for s in report["snapshots"]] == [1, 200]  # the first and the last (interval 500)
+    assert {n: layer["kind"] for n, layer in report["layers"].items()} == {"blocks.0": "residual", "blocks.0.mlp.act": "gelu"}
+    first, last = (s["attention"]["blocks.0.attn"] for s in report["snapshots"])
+    uniform = report["attention"]["uniform_entropy"]
+    assert len(first) == 2 and all(abs(h - uniform) < 0.02 * uniform for h in first)  # at initialisation: spread evenly
+    assert min(last) < 0.9 * uniform  # trained heads pick out tokens
+    assert all(-6 < s["params"]["blocks.0.attn.qkv.weight"]["update_to_data"] < 0 for s in report["snapshots"])
+
+
+def test_gpt_introspection_never_changes_training(gpt_runs, tmp_path):
+    plain = train(tmp_path / "runs", *GPT_TINY, "introspect.interval=0", experiment=CHAR_GPT)
+    recorded = only_run(gpt_runs)
+    assert not (plain / "introspection.json").exists()
+    assert model_rows(plain) == model_rows(recorded) and model_metrics(plain) == model_metrics(recorded)
+    for name in ("samples.txt", "choices.json", "embeddings.json"):
+        assert (plain / name).read_bytes() == (recorded / name).read_bytes(), name
 
 
 def kill_after_first_checkpoint(args: list[str], runs: Path) -> Path:
@@ -211,10 +233,11 @@ def test_gpt_run_page_shows_figures_samples_and_the_evaluation(gpt_runs, tmp_pat
     public = build_site(gpt_runs, tmp_path)
     run = only_run(gpt_runs)
     html = unescape((public / "runs" / run.name / "index.html").read_text())  # values are entity-escaped
-    for figure in ("loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"):
+    for figure in ("loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png", *INTROSPECTION_FIGURES):
         assert re.search(rf'<img src="{figure}" alt="[^"]+"', html), figure
     assert "Multiple-choice evaluation" in html and "acc_norm" in html and "true ending" in html
     assert "What it measures:" in html and "untrained model" in html and "lm-evaluation-harness" in html
+    assert ">Introspection</h2>" in html and ">Attention</h3>" in html and "head 1" in html and "blocks.0.attn" in html
     assert "--- sample 1 ---" in html and "tokens_per_s" in html
     assert (public / "runs" / run.name / "choices.jsonl").is_file()
 

@@ -1,7 +1,7 @@
 """Engine for GPT language models on text (`model.type: gpt`).
 
 Prepares the corpus, tokenizer, cached token streams, model and the multiple-choice set; the
-shared loop in `lm.py` trains; then this engine samples text,
+shared loop in `lm.py` trains, watched by introspection on rank 0; then this engine samples text,
 scores the multiple-choice set (with the trained and the untrained model) and draws the token
 embeddings, on rank 0 only.
 """
@@ -19,6 +19,7 @@ from ..runtime import devices, distributed, seeding
 from ..errors import ConfigError
 from ..data import streams, text, tokenizers
 from ..evals import heldout_choices, multiple_choice, sampling
+from ..introspect.recorder import Introspector
 from ..models.gpt import GPT
 from ..schemas.gpt import GPTExperiment
 from ..tracking import layout
@@ -104,7 +105,7 @@ def _eval_starts(n_tokens: int, block: int, windows: int) -> np.ndarray:
     return starts
 
 
-def _task(p: Prepared) -> lm.LMTask:
+def _task(p: Prepared, run: Run | None) -> lm.LMTask:
     cfg, block = p.cfg, p.cfg.model.block_size
     train = p.streams["train"]
 
@@ -116,12 +117,15 @@ def _task(p: Prepared) -> lm.LMTask:
         starts = _eval_starts(len(stream), block, cfg.train.eval_batches * size)
         return (_windows(stream, starts[i:i + size], block) for i in range(0, len(starts), size))
 
-    return lm.LMTask(p.model, len(train) - block, train_batch, split_batches, tokens_per_example=block,
+    task = lm.LMTask(p.model, len(train) - block, train_batch, split_batches, tokens_per_example=block,
                      flops_per_token=p.model.flops_per_token(), final_splits=("train", "val"))
+    if cfg.introspect.interval and run is not None:  # observers write into the run: rank 0 only
+        task.observers.append(Introspector(p.model, cfg.introspect, run, math.log(p.tokenizer.vocab_size), cfg.name))
+    return task
 
 
 def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
-    metrics = lm.train(p.cfg, _task(p), run, resume)
+    metrics = lm.train(p.cfg, _task(p, run), run, resume)
     if run is None:  # not rank 0: nothing to write
         return metrics
     for name, data in p.tokenizer.files().items():
