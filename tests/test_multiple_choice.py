@@ -152,3 +152,17 @@ def test_a_scorer_that_ignores_the_context_gets_chance_on_the_built_set(task, sc
 def test_the_config_offers_exactly_the_tasks_the_builder_has():
     hints = typing.get_type_hints(ChoiceEvalConfig)
     assert set(typing.get_args(hints["task"])) == set(heldout_choices.TASKS)
+
+
+def test_the_run_page_says_where_each_interval_lies_against_chance_and_shows_old_runs_as_they_were():
+    from generators.sections import multiple_choice as section
+
+    new = {"acc": 0.31, "acc_norm": 0.2, "acc_char": 0.25, "chance": 0.25, "level": 0.95,
+           "interval": {"acc": [0.28, 0.34], "acc_norm": [0.18, 0.22], "acc_char": [0.22, 0.28]},
+           "untrained": {"acc": 0.25, "acc_norm": 0.25, "acc_char": 0.25,
+                         "interval": {k: [0.22, 0.28] for k in ("acc", "acc_norm", "acc_char")}}}
+    rows = section.measure_rows(new)
+    assert [r["verdict"] for r in rows] == ["above chance", "below chance", "indistinguishable from chance"]
+    assert rows[0]["trained"] == "31.0% (28.0–34.0%)" and rows[0]["untrained_verdict"] == "indistinguishable from chance"
+    old = {"acc": 0.155, "acc_norm": 0.235, "chance": 0.25}  # choices.json as runs before intervals wrote it
+    assert [(r["trained"], r["verdict"]) for r in section.measure_rows(old)] == [("15.5%", "–"), ("23.5%", "–")]

@@ -59,7 +59,7 @@ def _item(item: dict) -> dict:
                                  ("pick per character", i == item.get("pick_char"))) if on]
         rows.append({"ending": ending, "loss": markup.number(loss), "char_loss": markup.number(per_char), "mark": ", ".join(marks)})
     context = item["context"]
-    return {"source": item.get("source_id", ""), "rows": rows,
+    return {"source": item.get("source_id", ""), "rows": rows, "per_char": "char_loss" in item,
             "context": ("…" if len(context) > CONTEXT_SHOWN else "") + context[-CONTEXT_SHOWN:]}
 
 

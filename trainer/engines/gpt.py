@@ -173,9 +173,10 @@ def _multiple_choice(p: Prepared, run: Run) -> dict:
                                      autocast=_autocast(p))
 
     scored, skipped = score(p.model)
-    with torch.random.fork_rng(devices=[]):
+    device = distributed.current().device
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):  # manual_seed seeds CUDA too
         untrained = initial_model(p.cfg, p.tokenizer.vocab_size)
-    baseline, _ = score(untrained.to(distributed.current().device))
+    baseline, _ = score(untrained.to(device))
     result = multiple_choice.summary(scored, skipped)
     run.write_json(layout.CHOICES, {**result, "untrained": multiple_choice.accuracies(baseline), "source": p.choices_source,
                                     "shown": multiple_choice.shown(scored)})
