@@ -114,7 +114,8 @@ def saturation(report: dict, path: Path, title: str) -> bool:
 
 
 def residual(report: dict, path: Path, title: str) -> bool:
-    blocks = [name for name, layer in report["layers"].items() if layer["kind"] == RESIDUAL]
+    blocks = [name for name, layer in report["layers"].items() if layer["kind"] == RESIDUAL
+              and any(name in s["layers"] for s in report["snapshots"])]  # a compiled model runs no hooks
     if not blocks:
         return False
     fig, (left, right) = _panels(title, ("step", "std of the residual stream"), ("step", "std of its gradient"))
