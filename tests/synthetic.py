@@ -56,10 +56,7 @@ def clone_run(source: Path, runs: Path, experiment: str, minute: int | None, *, 
         record["data"]["sha256"] = data_sha256
     record.pop("sealed", None)  # a new record: the original's seal is not its own
 
-    def save() -> None:
-        (folder / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
-
-    save()
+    (folder / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
     if seal:
-        ledger.seal(runs, run_id, record, save)
+        ledger.seal(runs, run_id, record)
     return folder

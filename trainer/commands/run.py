@@ -13,7 +13,8 @@ from . import folders, session
 
 
 def ledger_ready(root: Path) -> None:
-    """Refuse before training, not after, when the ledger could not seal the run."""
+    """Refuse before training, not after, when the run could not be written or the ledger could not seal it."""
+    folders.writable(root, "the runs folder")
     try:
         ledger.check_appendable(root)
     except ledger.LedgerError as e:
@@ -26,6 +27,8 @@ def processes_supported(spec: EngineSpec, source: str) -> None:
     if launched > 1 and not spec.multi_process:
         raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
                          f"{launched} (run it without torchrun)")
+    if launched > 1:
+        launch.collective_timeout_s()  # a malformed timeout is refused now, not when the process group forms
 
 
 def command(args: argparse.Namespace) -> int:

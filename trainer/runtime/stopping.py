@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import signal
 
+from . import launch
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _requested: str | None = None
 
@@ -44,13 +46,19 @@ def graceful():
         _requested = None
 
 
+def _own() -> str | None:
+    if _requested == "SIGTERM" and launch.launcher_gone():
+        return "SIGTERM (sent as torchrun, which launched this process, died)"
+    return _requested
+
+
 def requested(world=None) -> str | None:
     """The signal that asked to stop ('SIGTERM'...), or None; under torchrun, any process's request counts."""
     if world is None or not world.distributed:
-        return _requested
+        return _own()
     import torch
     import torch.distributed as dist
 
     flag = torch.tensor([0 if _requested is None else 1], device=world.device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return (_requested or "a signal to another process") if flag.item() else None
+    return (_own() or "a signal to another process") if flag.item() else None

@@ -31,7 +31,7 @@ def save(path: Path, state: dict) -> None:
 
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buffer)
-    write_bytes(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue(), make_folder=False)  # into a run folder, never making a vanished one again
 
 
 UNSAFE = re.compile(r"unsupported (?:global: )?GLOBAL (\S+)", re.IGNORECASE)
