@@ -14,7 +14,7 @@ from trainer.tracking.layout import runs_dir
 from . import content, history, hugo_build, incremental, mkdocs_site, pages, site_lock
 from .publish_log import PublishLog, PublishLogError
 from .runs import load_runs
-from .targets import TARGETS
+from .targets import TARGETS, Target
 
 PUBLISHED = "runs/_index.md"
 """the page next to which this publish's snapshot ships (as published.json)"""
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return _generate(args, content_dir, target, out, state)
 
 
-def _generate(args: argparse.Namespace, content_dir: Path, target, out: Path, state: Path) -> int:
+def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: Path, state: Path) -> int:
     if args.clean:
         owned_files = incremental.Manifest(state).old_files
         removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from trainer import credentials
 from trainer.tracking import integrity, ledger
-from trainer.tracking.files import dumps_json, replace_folder, sha256_bytes, sha256_file, write_bytes, write_text
+from trainer.tracking.files import StorageError, dumps_json, replace_folder, sha256_bytes, sha256_file, write_bytes, write_text
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
 from . import site_lock
@@ -437,7 +437,7 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
                 write_bytes(staging / run_id / name, (folder / name).read_bytes(), durable=False)  # carried: <= 16 MiB
                 index[run_id][name] = OWN
                 copied += 1
-        write_bytes(staging / layout.LEDGER, data, durable=False)  # (the staging folder is what is made durable, whole)
+        write_bytes(staging / layout.LEDGER, data, durable=False)  # (a built site can be built again: no fsyncs)
         write_text(staging / INDEX, dumps_json({"format": FORMAT, "runs": index}), durable=False)
         replace_folder(staging, site / FOLDER)
     finally:
@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             history = Path(args.history) if args.history else None
             with site_lock.site(Path(args.site)):
                 print(export(Path(args.site), default_runs_dir(args.runs_dir), history), file=sys.stderr)
-    except HistoryError as e:
+    except (HistoryError, StorageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
