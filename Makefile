@@ -38,7 +38,7 @@ GPU_STEPS   ?= 300
 GPU_ARGS    ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench bench-gpu clean distclean history report gate
+.PHONY: setup train publish serve test bench bench-gpu clean distclean history report gate
 
 setup: $(READY) $(GPT2_RANKS)
 
@@ -59,18 +59,11 @@ train: $(READY)
 # ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
 # With HISTORY=<site URL or folder>, the published history is restored first and published again with
 # the new runs; either way the site carries its ledger and records (public/history/) for the next publish.
-publish: $(READY) $(if $(HISTORY),history) publish-$(ENGINE)
-	$(PY) -m generators.history export --site public $(HISTORY_ARG)
+# One process renders the pages, builds the site (Hugo only what changed, when that is safe) and exports the
+# history, under the site's locks: a second publish waits, and a killed one is finished by the next.
+publish: $(READY) $(if $(HISTORY),history)
+	$(PY) -m generators.publish --engine $(ENGINE) --out $(MKDOCS_OUT) --destination public --baseURL "$(BASE_URL)" $(HISTORY_ARG)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
-
-# Hugo renders only the pages the generators changed when that is safe (generators/hugo_build.py).
-publish-hugo:
-	$(PY) -m generators $(HISTORY_ARG)
-	$(PY) -m generators.hugo_build --destination public --baseURL "$(BASE_URL)"
-
-publish-mkdocs:
-	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public $(HISTORY_ARG)
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --clean -f $(MKDOCS_OUT)/mkdocs.yml
 
 serve: publish
 ifeq ($(ENGINE),hugo)
@@ -108,7 +101,7 @@ bench-gpu:
 	@if [ -n "$$OUT" ]; then cp -r benchmarks/gpu "$$OUT/"; echo "copied benchmarks/gpu to $$OUT" >&2; fi
 
 clean:
-	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache $(HISTORY_DIR) $(REPORT)
+	rm -rf public .public.build .public.lock build site/resources site/.hugo_build.lock test-output .pytest_cache $(HISTORY_DIR) $(REPORT)
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean

@@ -14,7 +14,8 @@ from . import folders, session
 
 
 def ledger_ready(root: Path) -> None:
-    """Refuse before training, not after, when the ledger could not seal the run."""
+    """Refuse before training, not after, when the run could not be written or the ledger could not seal it."""
+    folders.writable(root, "the runs folder")
     try:
         ledger.check_appendable(root)
     except ledger.LedgerError as e:
@@ -34,6 +35,7 @@ def processes_supported(spec: EngineSpec, cfg: object, source: str) -> None:
         if functools.reduce(getattr, key.split("."), cfg) == value:
             raise UsageError(source, key, f"{value!r} trains in one process; this launch has {launched} (choose "
                              f"another, or run without torchrun)")
+    launch.collective_timeout_s()  # a malformed timeout is refused now, not when the process group forms
 
 
 def command(args: argparse.Namespace) -> int:
