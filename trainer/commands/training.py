@@ -17,7 +17,7 @@ import torch
 from .. import config
 from ..engines.contract import EngineSpec, TrainingFailed
 from ..errors import ConfigError
-from ..runtime import determinism, devices, distributed, facts, seeding, stopping
+from ..runtime import allocator, determinism, devices, distributed, facts, seeding, stopping
 from ..tracking import recovery
 from ..tracking.run import Run
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -27,12 +27,13 @@ BeforeSeal = Callable[[Run], None]
 
 
 def setup(cfg, spec: EngineSpec, source: str, threads: int | None = None) -> distributed.World:
-    """Threads, determinism, the process group under torchrun, and this process's device.
+    """Threads, the allocator, determinism, the process group under torchrun, and this process's device.
 
     `threads` overrides the config's `train.threads` (a reproduction uses the original run's count)."""
     count = threads or cfg.train.threads
     if count:
         torch.set_num_threads(count)
+    allocator.keep_freed_memory()
     determinism.apply(cfg.train.deterministic)
     try:
         return distributed.setup(getattr(cfg.train, "device", "cpu"))
