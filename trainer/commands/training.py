@@ -22,6 +22,9 @@ from ..tracking import recovery
 from ..tracking.run import Run
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
+DEFAULT_THREADS = torch.get_num_threads()
+"""torch's own thread count for this process (one per core, or OMP_NUM_THREADS), before any run set its own"""
+
 BeforeSeal = Callable[[Run], None]
 """called after the run's final record is complete (artifacts hashed) and before its ledger line is written"""
 
@@ -30,9 +33,7 @@ def setup(cfg, spec: EngineSpec, source: str, threads: int | None = None) -> dis
     """Threads, the allocator, determinism, the process group under torchrun, and this process's device.
 
     `threads` overrides the config's `train.threads` (a reproduction uses the original run's count)."""
-    count = threads or cfg.train.threads
-    if count:
-        torch.set_num_threads(count)
+    torch.set_num_threads(threads or cfg.train.threads or DEFAULT_THREADS)  # a run after another starts from the default
     allocator.keep_freed_memory()
     determinism.apply(cfg.train.deterministic)
     try:
