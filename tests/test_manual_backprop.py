@@ -95,7 +95,7 @@ def test_manual_run_records_a_passing_gradient_check_for_every_tensor(manual_run
         assert [t["tensor"] for t in check["tensors"]] == expected
         assert all(t["close"] and t["max_abs_diff"] < 1e-6 for t in check["tensors"]), check["step"]
     shapes = {t["tensor"]: t["shape"] for t in report["checks"][-1]["tensors"]}
-    assert shapes["hidden.weight"] == [200, 30] and shapes["emb"] == [32, 3, 10]
+    assert shapes["hidden.weight"] == [200, 5 * 24] and shapes["emb"] == [256, 5, 24]  # batch, context, n_embd
     record = json.loads((manual_run / "run.json").read_text())
     assert record["status"] == "ok" and "gradcheck.json" in record["artifacts"]
     assert INTROSPECTION_FIGURES <= {f["file"] for f in record["figures"]}
