@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from trainer.tracking import layout
+
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENT = REPO / "experiments" / "gpu" / "gpt2-small.yaml"
 WARMUP_STEPS = 20  # excluded from the steady-state figures: compilation and allocator warm-up land here
@@ -43,8 +45,8 @@ def _steady(rows: list[dict], key: str, skip: int) -> float | None:
 
 
 def summarise(run: Path, wall_s: float, steps: int) -> dict:
-    record = json.loads((run / "run.json").read_text())
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    folder = layout.RunFolder.open(run)
+    record, rows = folder.record, folder.metric_rows()
     env, m, cfg = record["environment"], record["metrics"], record["config"]
     skip = min(WARMUP_STEPS, steps // 2)
     first = next(r for r in rows if "step_ms" in r)
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     (args.out / "results.md").write_text(markdown(summary))
-    for name in ("run.json", "metrics.jsonl"):
+    for name in (layout.RECORD, layout.METRICS):
         (args.out / name).write_bytes((run / name).read_bytes())
     print(markdown(summary))
     return 0

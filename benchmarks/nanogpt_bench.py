@@ -29,7 +29,6 @@ and its own checkpoint).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import re
@@ -132,8 +131,8 @@ def run_trainbook(experiment: Path, overrides: list[str], runs_dir: Path) -> dic
     cmd = [sys.executable, "-m", "trainer", "run", "--runs-dir", str(runs_dir), str(experiment), *overrides]
     result, wall, cpu = _timed(cmd, REPO)
     run = Path(result.stdout.strip().splitlines()[-1])
-    record = json.loads((run / layout.RECORD).read_text())
-    rows = layout.read_metrics(run / layout.METRICS)
+    folder = layout.RunFolder.open(run)
+    record, rows = folder.record, folder.metric_rows()
     ms = statistics.median(r["step_ms"] for r in rows if "step_ms" in r)
     m = record["metrics"]
     return {"val_loss": m["val_loss"], "train_loss": m.get("train_loss", float("nan")), "ms_per_iter": ms,

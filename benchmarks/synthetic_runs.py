@@ -105,14 +105,14 @@ def make_runs(runs_dir: Path, count: int, *, seed: int = 0, start: datetime | No
         folder = runs_dir / run_id
         folder.mkdir()
         record = _record(kind, run_id, started, status, value, rng)
-        write_text(folder / "config.yaml", json.dumps(record["config"], indent=1) + "\n")
+        write_text(folder / layout.CONFIG, json.dumps(record["config"], indent=1) + "\n")
         name = kind.key_metric["name"] if kind.kind == "rl" else "val_loss"
         rows = [{"step": s, "train_loss": round(value + 2.0 * math.exp(-s / 400), 5)} for s in range(100, 2001, 100)]
         rows += [{"step": s, name: round(value + 1.8 * math.exp(-s / 500) * (-1 if kind.kind == "rl" else 1), 5)}
                  for s in range(400, 2001, 400)]
-        write_jsonl(folder / "metrics.jsonl", rows)
+        write_jsonl(folder / layout.METRICS, rows)
         if kind.kind != "rl":
-            write_text(folder / "samples.txt", "".join(f"sample{rng.randrange(1000)}\n" for _ in range(5)))
+            write_text(folder / layout.SAMPLES, "".join(f"sample{rng.randrange(1000)}\n" for _ in range(5)))
         # A copy, not a link: runs never share an inode, and the publisher's hash cache relies on that.
         shutil.copyfile(figure, folder / "loss.png")
         artifacts = {p.name: {"sha256": figure_facts["sha256"] if p.name == "loss.png" else sha256_file(p),

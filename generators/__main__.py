@@ -11,16 +11,17 @@ from pathlib import Path
 from trainer.tracking.files import write_text
 from trainer.tracking.layout import runs_dir
 
-from . import content, history, hugo_build, incremental, mkdocs_site, pages
+from . import catalog, content, history, hugo_build, incremental, mkdocs_site
 from .publish_log import PublishLog, PublishLogError
 from .runs import load_runs
+from .site import Page
 from .targets import TARGETS
 
 PUBLISHED = "runs/_index.md"
 """the page next to which this publish's snapshot ships (as published.json)"""
 
 
-def _ship_snapshot(all_pages: list[pages.Page], snapshot: dict) -> None:
+def _ship_snapshot(all_pages: list[Page], snapshot: dict) -> None:
     text = json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n"
 
     def write_snapshot(path: Path) -> None:
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
         log = PublishLog(state, args.previous_publish)
         snapshot, changes = log.advance(runs)
-        generated = pages.all_pages(runs, target, changes, snapshot)
+        generated = catalog.all_pages(runs, target, changes, snapshot)
         _ship_snapshot(generated, snapshot)
         manifest = incremental.Manifest(state, enabled=not args.full)
         if args.engine == "mkdocs":

@@ -23,7 +23,7 @@ from trainer.figures import parallel
 from trainer.tracking.files import write_bytes, write_text
 
 from .incremental import STATE_DIR, Manifest
-from .pages import Page
+from .site import Page
 from .targets import TARGETS, Target
 
 

@@ -1,5 +1,5 @@
 """Figures about several runs (an experiment's trend and recent curves, two runs compared), drawn with the
-trainer's figure helpers (`trainer.viz`).
+trainer's figure helpers (`trainer.figures.style`).
 
 matplotlib is imported only when a figure is actually drawn, so a publish that changes nothing
 (or a test that never draws) does not pay for it. PNGs through `viz.save` are byte-identical for
@@ -24,9 +24,11 @@ LOSS_SERIES = {"train_loss": "smoothed training loss", "val_loss": "validation l
 
 
 def _viz():
+    """The figure helpers, imported on the first draw: they import matplotlib, which costs a publish that
+    draws nothing (most incremental ones) about a second. A lazy import for speed, not to dodge a circle."""
     import matplotlib.dates  # noqa: F401  (used through viz.matplotlib.dates)
 
-    from trainer.figures import style as viz  # matplotlib: imported on first use only
+    from trainer.figures import style as viz
 
     return viz
 

@@ -7,7 +7,7 @@ mkdocs_site). Its links are written relative to the home page, where it is shown
 from __future__ import annotations
 
 from . import describe, experiment_pages, markup
-from .pages import Page, Site
+from .site import Page, Site
 
 OVERVIEW = "overview/index.md"
 LISTED = 12

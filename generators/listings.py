@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import describe, markup
-from .pages import Later, Page, Site, run_fingerprint
+from .site import Later, Page, Site, run_fingerprint
 from .runs import RunView
 
 PAGE_SIZE = 100

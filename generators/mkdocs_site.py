@@ -20,9 +20,10 @@ from pathlib import Path
 
 import yaml
 
+from . import guide
 from .content import ContentError, is_generated
 from .home import OVERVIEW
-from .pages import Page, front_matter
+from .site import Page, front_matter
 from .targets import MkDocs
 
 BASE_CONFIG = Path(__file__).resolve().parents[1] / "site" / "mkdocs.yml"
@@ -121,7 +122,7 @@ def static_files() -> dict[str, Path]:
 
 
 def nav(pages: list[Page], authored: list[Page]) -> list:
-    """Home, experiments (one entry each), runs, the taxonomies, then the author's other pages."""
+    """Home, experiments (one entry each), runs, the taxonomies, the guide, then the author's other pages."""
     by_path = {p.path: p for p in pages}
     entries: list = ["index.md"]  # titled by the author's home page
     experiments = sorted(p.path for p in pages if re.fullmatch(r"experiments/[^/]+/_index\.md", p.path))
@@ -135,6 +136,8 @@ def nav(pages: list[Page], authored: list[Page]) -> list:
               if f"{t}/_index.md" in by_path]
     if browse:
         entries.append({"Browse": browse})
+    if guide.INDEX in by_path:
+        entries.append({"Guide": guide.nav(pages)})
     for page in authored:
         if page.path != "_index.md" and "/" not in page.path:  # top-level pages of the author, e.g. about.md
             entries.append({page.front["title"]: MkDocs().file_of(page.path)})

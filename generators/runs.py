@@ -1,6 +1,7 @@
-"""Reading run folders as the trainer left them: the record, the resolved config, the metrics.
+"""Run folders as the pages see them: `RunView`, one run's record, files and verification result.
 
-Only names the trainer could have written are used as paths: a folder whose name or record
+Files are read through the run-folder contract (`trainer.tracking.layout.RunFolder`), never by names of
+their own. Only names the trainer could have written are used as paths: a folder whose name or record
 does not look like a run is reported and skipped, never published.
 """
 from __future__ import annotations
@@ -8,19 +9,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from trainer.tracking import integrity
+from trainer.engines import registry
+from trainer.tracking import integrity, layout
 from trainer.tracking.files import sha256_file
-from trainer.tracking import layout
 
-EXPERIMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-PUBLISHED = (".png", ".json", ".jsonl", ".yaml", ".txt")
-"""Artifact kinds copied next to a run's page; checkpoints stay in runs/."""
+LEGACY_KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
+"""the key metric of a record that names none and whose model type no registered engine knows: records from
+before the key metric was recorded were all language models, ranked by validation loss"""
 
 
 @dataclass
@@ -41,13 +41,19 @@ class RunView:
     """True for a run restored from the published history (history.PublishedRun) rather than read from runs/"""
 
     @functools.cached_property
+    def contents(self) -> layout.RunFolder:
+        """The folder read through the contract, with the record this view holds. The record's bytes are not
+        kept (a publish holds thousands of runs); their hash is `record_sha256`."""
+        return layout.RunFolder(self.folder, self.record, raw_record=b"")
+
+    @property
     def config_yaml(self) -> str:
         """The resolved config as the trainer wrote it (read when a page first needs it)."""
-        return _read_optional(self.folder / "config.yaml") or ""
+        return self.contents.config_yaml
 
     @functools.cached_property
     def samples(self) -> str | None:
-        return _read_optional(self.folder / "samples.txt")
+        return self.contents.read_text(layout.SAMPLES)
 
     @property
     def experiment(self) -> str:
@@ -74,6 +80,12 @@ class RunView:
         return data.get("dataset") or ((self.record.get("config") or {}).get("data") or {}).get("dataset")
 
     @property
+    def data_source(self) -> str:
+        """Where the run's data came from, as its engine recorded it (an engine may record only a dataset name)."""
+        data = self.record.get("data") or {}
+        return str(data.get("source") or data.get("dataset") or "–")
+
+    @property
     def tags(self) -> list[str]:
         tags = (self.record.get("config") or {}).get("tags") or []
         return [str(t) for t in tags] if isinstance(tags, list) else []
@@ -87,12 +99,27 @@ class RunView:
         return (self.record.get("code") or {}).get("commit")
 
     @property
+    def model_type(self) -> str | None:
+        """The `model.type` of the run's config: which engine trained it."""
+        model = (self.record.get("config") or {}).get("model")
+        return model.get("type") if isinstance(model, dict) else None
+
+    @property
     def metrics(self) -> dict:
         return self.record.get("metrics") or {}
 
     @property
+    def artifacts(self) -> dict[str, dict]:
+        """Every file the run keeps, by name, as its record lists them."""
+        return self.contents.artifacts
+
+    @property
     def key_metric(self) -> dict:
-        return self.record.get("key_metric") or {"name": "val_loss", "goal": "min", "label": "val loss"}
+        """{name, goal, label, ...}: the record's own, else the one its engine's spec declares."""
+        if self.record.get("key_metric"):
+            return self.record["key_metric"]
+        spec = registry.spec_for(self.model_type)
+        return spec.key_metric.as_record() if spec else dict(LEGACY_KEY_METRIC)
 
     @property
     def key_value(self):
@@ -102,29 +129,19 @@ class RunView:
     def published_files(self) -> list[Path]:
         """The record and the artifacts it lists that are published; taken from the record, not the disk
         (a missing artifact is a verification failure, reported on the page, and is skipped when copying)."""
-        names = set(self.record.get("artifacts", {})) | {layout.RECORD}
-        return sorted(self.folder / n for n in names if n.endswith(PUBLISHED) and "/" not in n)
+        return self.contents.published_files()
 
     def read_json(self, name: str):
         """A JSON artifact the trainer wrote into the folder (e.g. for a page section), or None if absent or unreadable."""
-        path = self.folder / name
-        if not path.is_file():
-            return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return self.contents.read_json(name)
         except (OSError, ValueError) as e:
             print(f"{self.id}: ignoring unreadable {name} ({e})", file=sys.stderr)
             return None
 
     def metric_rows(self) -> list[dict]:
-        path = self.folder / "metrics.jsonl"
-        if not path.is_file():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _read_optional(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+        """metrics.jsonl as rows of {"step": n, ...}."""
+        return self.contents.metric_rows()
 
 
 def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> list[RunView]:
@@ -143,10 +160,10 @@ def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) ->
             raw = (folder / layout.RECORD).read_bytes()
             record = json.loads(raw)
         except (OSError, ValueError) as e:
-            print(f"skipping {folder}: no readable run.json ({e})", file=sys.stderr)
+            print(f"skipping {folder}: no readable {layout.RECORD} ({e})", file=sys.stderr)
             continue
         if not layout.RUN_ID.fullmatch(folder.name) or record.get("run_id") != folder.name \
-                or not EXPERIMENT.fullmatch(str(record.get("experiment"))):
+                or not layout.EXPERIMENT.fullmatch(str(record.get("experiment"))):
             print(f"skipping {folder}: not a run folder written by the trainer", file=sys.stderr)
             continue
         runs.append(RunView(

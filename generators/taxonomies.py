@@ -11,7 +11,7 @@ import hashlib
 import re
 
 from . import listings
-from .pages import Page, Site
+from .site import Page, Site
 from .runs import RunView
 
 TAXONOMIES = {"kinds": "Kind", "datasets": "Dataset", "statuses": "Status", "tags": "Tags"}

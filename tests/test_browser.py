@@ -118,6 +118,8 @@ def test_every_internal_link_and_image_of_the_whole_site_resolves(sites, crawled
     reached = {urllib.parse.unquote(u[len(base):]).rstrip("/") or "." for u in pages}
     assert built - reached == set() or engine == "hugo" and all("/page/" in p for p in built - reached)
     assert len(pages) > 40
+    guide = {"guide", "guide/reference"} | {f"guide/{p.stem}" for p in (REPO / "docs").glob("*.md") if p.stem != "index"}
+    assert guide <= reached  # the header's Guide link leads the crawl through every guide page
 
 
 @pytest.mark.parametrize("engine", ["hugo", "mkdocs"])
@@ -194,7 +196,8 @@ LOW_CONTRAST = """() => {
 
 
 PAGE_TYPES = {"home": "", "experiments": "experiments/", "experiment": "experiments/shakespeare-char-gpt/", "runs": "runs/",
-              "sorted-view": "experiments/market-pg/best/", "taxonomy-term": "kinds/rl/", "about": "about/"}
+              "sorted-view": "experiments/market-pg/best/", "taxonomy-term": "kinds/rl/", "about": "about/",
+              "guide": "guide/", "guide-reference": "guide/reference/"}
 
 
 @pytest.mark.parametrize("engine", ["hugo", "mkdocs"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from generators import compare, history
+from generators import history, pairing
 from generators.history import PublishedRun
 from generators.runs import RunView
 
@@ -18,21 +18,21 @@ def view(i: int, cls=RunView, **fields) -> RunView:
 
 
 def page_paths(runs: list[RunView]) -> set[str]:
-    return {compare.page_path(base, head) for base, head in compare.pairs(runs)}
+    return {pairing.page_path(base, head) for base, head in pairing.pairs(runs)}
 
 
 def test_a_new_run_adds_a_comparison_and_removes_old_ones_only_once_every_recent_runs():
     runs, before, removals = [], set(), []
-    for n in range(1, 5 * compare.RECENT + 1):
+    for n in range(1, 5 * pairing.RECENT + 1):
         runs.insert(0, view(n))
         now = page_paths(runs)
-        newest = compare.page_path(runs[1], runs[0]) if n > 1 else None
+        newest = pairing.page_path(runs[1], runs[0]) if n > 1 else None
         assert newest is None or newest in now  # the new run is compared with the one before it
-        assert len(now) >= min(n - 1, compare.RECENT)
+        assert len(now) >= min(n - 1, pairing.RECENT)
         if before - now:
             removals.append(n)
         before = now
-    assert removals == [2 * compare.RECENT, 3 * compare.RECENT, 4 * compare.RECENT, 5 * compare.RECENT]
+    assert removals == [2 * pairing.RECENT, 3 * pairing.RECENT, 4 * pairing.RECENT, 5 * pairing.RECENT]
 
 
 def test_a_new_run_is_compared_with_the_newest_published_run_and_never_a_run_with_a_later_one():
@@ -42,6 +42,6 @@ def test_a_new_run_is_compared_with_the_newest_published_run_and_never_a_run_wit
     runs = history.merge_views(published, local)
 
     assert [(r.published, r.from_history) for r in runs] == [(False, False), (True, True), (True, True), (True, False)]
-    chosen = compare.pairs(runs)
+    chosen = pairing.pairs(runs)
     assert (runs[1].id, runs[0].id) in {(base.id, head.id) for base, head in chosen}  # new run 4 against published run 3
     assert chosen and all(base.started < head.started for base, head in chosen)

@@ -32,9 +32,16 @@ def test_overrides_set_nested_keys_with_yaml_types():
 
 
 def test_every_schema_field_is_documented():
-    for cls in (spec.experiment_schema() for spec in registry.BUILTIN.values()):
+    for cls in (spec.experiment_schema() for spec in registry.specs().values()):
         undocumented = [key for key, _, _, doc in config.describe(cls) if not doc]
         assert undocumented == [], f"{cls.__name__} fields without a docstring: {undocumented}"
+
+
+def test_describe_gives_each_sections_own_defaults_and_a_row_per_field_of_list_items():
+    rows = {spec.model_type: {key: default for key, _, default, _ in config.describe(spec.experiment_schema())} for spec in registry.specs().values()}
+    assert rows["gpt"]["optim.weight_decay"] == 0.1 and rows["mlp"]["optim.weight_decay"] == 0.0  # GPT's optimiser differs
+    assert rows["mlp"]["sample.max_length"] == 30 and rows["gpt"]["train.batch_size"] == 12
+    assert rows["policy"]["market.regimes[].volatility"] == 0.01 and "eval.scenarios[].schedule[].steps" in rows["policy"]
 
 
 def test_resolved_config_round_trips_through_yaml():

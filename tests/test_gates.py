@@ -22,7 +22,7 @@ def experiment(tmp_path, gates_yaml: str, name: str = "names-mlp"):
 
 
 def test_every_experiment_schema_declares_documented_gates():
-    for cls in (spec.experiment_schema() for spec in registry.BUILTIN.values()):
+    for cls in (spec.experiment_schema() for spec in registry.specs().values()):
         assert "gates" in {f.name for f in dataclasses.fields(cls)}, cls.__name__
         assert config.field_docs(cls).get("gates"), cls.__name__
 

@@ -89,19 +89,35 @@ def _own_field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
-    """(dotted key, type, default, doc) for every leaf field of a schema, in declaration order."""
+def describe(cls: type, prefix: str = "", defaults: Any = None) -> list[tuple[str, str, Any, str]]:
+    """(dotted key, type, default, doc) for every leaf field of a schema, in declaration order.
+
+    A section's defaults are those of the section as its schema builds it (GPT's optimiser, say, has
+    its own weight decay), given as `defaults`; the fields of a list's items follow the list, keyed
+    `list[].field`, so every setting an experiment file can hold has a row."""
     rows = []
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls, include_extras=True)
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
         base = _strip_annotated(hints[f.name])[0]
+        default = _default_of(f) if defaults is None else getattr(defaults, f.name)
         if dataclasses.is_dataclass(base):
-            rows += describe(base, key + ".")
-        else:
-            rows.append((key, _type_name(hints[f.name]), _default_of(f), docs.get(f.name, "")))
+            rows += describe(base, key + ".", None if default is dataclasses.MISSING else default)
+            continue
+        rows.append((key, _type_name(hints[f.name]), default, docs.get(f.name, "")))
+        item = _list_item(base)
+        if item is not None:
+            rows += describe(item, key + "[].")
     return rows
+
+
+def _list_item(tp: Any) -> type | None:
+    """The dataclass a list holds (`list[RegimeConfig]` -> RegimeConfig), or None."""
+    if typing.get_origin(tp) is not list:
+        return None
+    item = _strip_annotated(typing.get_args(tp)[0])[0]
+    return item if dataclasses.is_dataclass(item) else None
 
 
 def _default_of(f: dataclasses.Field) -> Any:
@@ -275,6 +291,18 @@ def seeds(tree: dict, prefix: str = "") -> dict:
         elif key == "seed" or key.endswith("_seed"):
             found[f"{prefix}{key}"] = value
     return found
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """A resolved config as dotted keys -> leaf values (a list or an empty mapping is a leaf), keys sorted."""
+    flat = {}
+    for key in sorted(tree):
+        value, dotted = tree[key], f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
 
 
 def to_dict(cfg: Any) -> dict:

@@ -9,11 +9,10 @@ from trainer import gates
 
 from ..markup import Safe
 from ..runs import RunView
+from ..site import render_section
 
 
-def gates_section(run: RunView) -> Safe | None:
-    from ..pages import render_section
-
+def build(run: RunView) -> Safe | None:
     verdicts = gates.judge_all(gates.declared(run.record), run.record)
     if not verdicts:
         return None

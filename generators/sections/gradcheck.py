@@ -6,12 +6,11 @@ failed and stopped the run.
 """
 from __future__ import annotations
 
+from trainer.tracking import layout
+
 from ..markup import Safe, number
-from ..pages import render_section
 from ..runs import RunView
-
-FILE = "gradcheck.json"
-
+from ..site import render_section
 
 def steps_text(steps: list[int]) -> str:
     shown = [number(s) for s in steps]
@@ -38,7 +37,7 @@ def largest_difference(checks: list[dict]) -> tuple[float, str, int] | None:
 
 
 def build(run: RunView) -> Safe | None:
-    report = run.read_json(FILE)
+    report = run.read_json(layout.GRADCHECK)
     if not isinstance(report, dict) or not report.get("checks"):
         return None
     checks = report["checks"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 
+from trainer.tracking import layout
+
 from ..markup import Safe, number
-from ..pages import render_section
 from ..runs import RunView
+from ..site import render_section
 from .gradcheck import shape_text, steps_text
-
-FILE = "introspection.json"
-
 
 def percent(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
@@ -69,7 +68,7 @@ def norm_rows(report: dict, snapshots: list[dict]) -> list[dict]:
 
 
 def build(run: RunView) -> Safe | None:
-    report = run.read_json(FILE)
+    report = run.read_json(layout.INTROSPECTION)
     if not isinstance(report, dict) or not report.get("snapshots"):
         return None
     snaps = report["snapshots"]
@@ -80,5 +79,5 @@ def build(run: RunView) -> Safe | None:
         steps=steps_text([s["step"] for s in snaps]), interval=number(report["interval"]), init=init_text(report["init"]),
         first_step=number(first["step"]), last_step=number(last["step"]),
         layers=layer_rows(report, ends), params=param_rows(report, first, last), norms=norm_rows(report, ends),
-        saturation=f"{report['saturation']:g}",
+        saturation=f"{report['saturation']:g}", file=layout.INTROSPECTION,
     )

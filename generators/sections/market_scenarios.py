@@ -5,13 +5,14 @@ is formatted here, and the template only lays the strings out.
 """
 from __future__ import annotations
 
-import json
 import sys
+
+from trainer.tracking import layout
 
 from ..markup import Safe
 from ..runs import RunView
+from ..site import render_section
 
-FILE = "scenarios.json"
 TEMPLATE = "sections/market_scenarios.md.j2"
 LABELS = {"agent": "agent", "buy_and_hold": "buy & hold", "flat": "always flat", "random": "random"}
 
@@ -25,10 +26,10 @@ def _weights(terms: list) -> str:
 
 
 def build(run: RunView) -> Safe | None:
-    if FILE not in run.record.get("artifacts", {}):
+    if layout.SCENARIOS not in run.artifacts:
         return None
     try:
-        data = json.loads((run.folder / FILE).read_text())
+        data = run.contents.read_json(layout.SCENARIOS)
         policies = [p for p in data["policies"] if p in LABELS]
         published = {p.name for p in run.published_files}
         rows = []
@@ -46,10 +47,8 @@ def build(run: RunView) -> Safe | None:
                 "beats_random": f"{s['agent_beats_random']} of {data['paths']}",
             })
     except (OSError, ValueError, KeyError, TypeError) as e:
-        print(f"{run.id}: {FILE} is not a scenario table ({e}); section skipped", file=sys.stderr)
+        print(f"{run.id}: {layout.SCENARIOS} is not a scenario table ({e}); section skipped", file=sys.stderr)
         return None
-    from ..pages import render_section
-
     return render_section(TEMPLATE, rows=rows, headers=[LABELS[p] for p in policies], paths=data["paths"],
                           steps=data["episode_length"], reward=_weights(data["reward_terms"]),
                           replay=f"python -m trainer replay runs/{run.id} --scenario NAME")

@@ -1,12 +1,12 @@
 """Run-page section: the multiple-choice completion evaluation (HellaSwag format), from `choices.json`."""
 from __future__ import annotations
 
-import json
+from trainer.tracking import layout
 
 from .. import markup
 from ..runs import RunView
+from ..site import render_section
 
-FILE = "choices.json"
 CONTEXT_SHOWN = 160  # characters of each shown example's context, enough to judge the endings
 
 
@@ -25,13 +25,10 @@ def _item(item: dict) -> dict:
 
 
 def build(run: RunView):
-    path = run.folder / FILE
-    if FILE not in run.record.get("artifacts", {}) or not path.is_file():
+    data = run.read_json(layout.CHOICES) if layout.CHOICES in run.artifacts else None
+    if not isinstance(data, dict):
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
     source = data.get("source", {})
-    from ..pages import render_section  # pages imports the sections registry lazily, so this is loaded by now
-
     return render_section(
         "sections/multiple_choice.md.j2",
         built=source.get("built", False), how=source.get("how", ""), file=source.get("file", ""),

@@ -10,6 +10,7 @@ exactly as it would alone. The first run that does not end ok stops the rest, wi
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -29,12 +30,19 @@ def ledger_ready(root: Path) -> None:
         raise UsageError(str(root / layout.LEDGER), "", str(e).split(": ", 1)[1]) from None
 
 
-def processes_supported(spec: EngineSpec, source: str) -> None:
-    """An engine that trains in one process is refused under torchrun, before torch, a process group, a folder or a line."""
+def processes_supported(spec: EngineSpec, cfg: object, source: str) -> None:
+    """An engine (or setting) that trains in one process is refused under torchrun, before torch, a process group, a
+    folder or a line: every process refuses alike at once, so the one that says so is never stopped first."""
     launched = launch.processes()
-    if launched > 1 and not spec.multi_process:
+    if launched <= 1:
+        return
+    if not spec.multi_process:
         raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
                          f"{launched} (run it without torchrun)")
+    for key, value in spec.one_process_settings:
+        if functools.reduce(getattr, key.split("."), cfg) == value:
+            raise UsageError(source, key, f"{value!r} trains in one process; this launch has {launched} (choose "
+                             f"another, or run without torchrun)")
 
 
 def experiment_files(first: str, rest: list[str]) -> list[tuple[str, list[str]]]:
@@ -59,7 +67,7 @@ def command(args: argparse.Namespace) -> int:
     for file, overrides in files:  # every file checked before anything trains
         cfg = experiments.load(file, overrides)
         spec = experiments.spec(cfg)
-        processes_supported(spec, file)
+        processes_supported(spec, cfg, file)
         loaded.append((file, overrides, cfg, spec))
     root = folders.runs_root(args.runs_dir)
     ledger_ready(root)

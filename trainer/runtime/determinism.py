@@ -3,9 +3,9 @@
 With the switch on, torch uses deterministic algorithms wherever it has them and raises an error
 for an operation that has none (rather than silently running a nondeterministic kernel); cuDNN is
 told to pick deterministic kernels and not to benchmark; cuBLAS gets the fixed workspace it needs
-for reproducible results. Limits, which the README repeats: GPU atomics in operations torch has no
-deterministic version of stop the run instead; a CPU run is bit-identical only at the same torch
-thread count; other CPUs, GPUs or torch builds may round differently.
+for reproducible results. Limits, which docs/audit-trail.md repeats: GPU atomics in operations torch
+has no deterministic version of stop the run instead; a CPU run is bit-identical only at the same
+torch thread count; other CPUs, GPUs or torch builds may round differently.
 """
 from __future__ import annotations
 

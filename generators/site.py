@@ -1,9 +1,10 @@
-"""What the site says about runs: one page per run, per experiment, the indexes and the overview.
+"""The base every page module builds on: `Page`, `Site` (what pages may depend on, worked out once per
+publish), and rendering a template into a page or a page section.
 
-Pages are built here as (path, front matter, Markdown body, files to publish next to it) and
-written by `content.py`. Formatting decisions (which metrics, what summary) live in Python, not
-in templates. `all_pages` is the one list of everything generated; other modules add their pages
-to it (see `experiment_pages`, `listings`, `home`, `taxonomies`, `compare`).
+A page is (path, front matter, Markdown body, files to publish next to it), written by `content.py`.
+Formatting decisions (which metrics, what summary) live in Python, not in templates. Each page module
+(`run_page`, `experiment_pages`, `listings`, `home`, `taxonomies`, `compare`) makes its pages from a
+`Site`; `catalog.all_pages` is the one list of them all.
 
 A page may carry a `key`: a hash of every input it is made of. When the key matches the one the
 last publish recorded, the page is not rendered again (its body is a callable for that reason).
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import describe, incremental, markup
+from . import incremental, markup, pairing, reproductions
 from .runs import RunView
 from .targets import TARGETS, Target, href, root_of
 
@@ -56,8 +57,6 @@ def render_section(template: str, **values) -> markup.Safe:
     return markup.Safe(_env.get_template(template).render(**values))
 
 
-metric_text = describe.metric_text
-
 
 @dataclass(frozen=True)
 class Later:
@@ -83,7 +82,7 @@ class Site:
     baseline: dict[str, RunView | None] = field(init=False)
     """run id -> the latest earlier finished run of its experiment with a key metric, to compare against"""
     pairs: list[tuple[RunView, RunView]] = field(init=False)
-    """(base, head) of every comparison page (see compare), newest head first"""
+    """(base, head) of every comparison page (see pairing), newest head first"""
     comparisons: dict[str, list[tuple[str, RunView]]] = field(init=False)
     """run id -> (comparison page path, the other run) for each comparison page the run is part of"""
     reproductions: dict[str, list[RunView]] = field(init=False)
@@ -91,16 +90,13 @@ class Site:
     ids: set[str] = field(init=False)
 
     def __post_init__(self):
-        from . import reproductions
-        from .compare import pairs, page_path
-
         self.reproductions, self.ids = reproductions.index(self.runs), {r.id for r in self.runs}
 
         self.by_experiment, self.older, self.newer, self.baseline, self.comparisons = {}, {}, {}, {}, {}
-        self.pairs = pairs(self.runs)
+        self.pairs = pairing.pairs(self.runs)
         for base, head in self.pairs:
-            self.comparisons.setdefault(head.id, []).append((page_path(base, head), base))
-            self.comparisons.setdefault(base.id, []).append((page_path(base, head), head))
+            self.comparisons.setdefault(head.id, []).append((pairing.page_path(base, head), base))
+            self.comparisons.setdefault(base.id, []).append((pairing.page_path(base, head), head))
         for run in self.runs:  # newest first
             self.by_experiment.setdefault(run.experiment, []).append(run)
         for group in self.by_experiment.values():
@@ -138,99 +134,3 @@ def run_fingerprint(run: RunView | None) -> list:
     if run is None:
         return []
     return [run.id, run.record_sha256, run.verification, run.sealed, run.state]
-
-
-def figure_rows(run: RunView, target: Target) -> list[dict]:
-    rows = []
-    for f in run.record.get("figures", []):
-        if not (run.folder / f["file"]).is_file():
-            continue
-        first_sentence = str(f.get("caption", "")).split(". ")[0].rstrip(".")
-        alt = f"{f['title']}: {first_sentence}" if first_sentence else str(f["title"])
-        rows.append({"title": f["title"], "markup": target.figure(f["file"], alt, f.get("caption", ""))})
-    return rows
-
-
-def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(value, dict):
-        rows = []
-        for k in sorted(value):
-            rows += _flatten(value[k], f"{prefix}.{k}" if prefix else k)
-        return rows or [(prefix, "–")]
-    if isinstance(value, list):
-        return [(prefix, ", ".join(map(str, value)) or "–")]
-    return [(prefix, "–" if value is None else markup.number(value) if isinstance(value, float) else str(value))]
-
-
-AUDIT_SECTIONS = ("run_id", "status", "reason", "started_at", "ended_at", "duration_s", "config_sha256", "source",
-                  "code", "data", "environment", "seeds", "resumed_from", "trigger")
-
-
-def audit_rows(run: RunView) -> list[tuple[str, str]]:
-    rows = []
-    for key in AUDIT_SECTIONS:
-        if key in run.record:
-            rows += _flatten(run.record[key], key)
-    return rows
-
-
-def verified_text(run: RunView) -> str:
-    if run.verification:
-        return "no"
-    if run.state == "interrupted":
-        return "not sealed (the run was interrupted; the next trainer command seals it)"
-    return "yes" if run.sealed else "not sealed yet (still running)"
-
-
-def run_meta(run: RunView, before: RunView | None) -> dict:
-    from . import taxonomies
-
-    return {
-        "title": run.id, "page_type": "run", "date": run.started,
-        "description": f"{run.experiment} run: {describe.metric_text(run)}",
-        "terms": taxonomies.run_terms(run),
-        "params": {
-            "experiment": run.experiment, "status": run.status, "key_metric": describe.metric_text(run), "verified": verified_text(run),
-            "duration": markup.duration(run.duration), "commit": markup.short(run.commit), "started": markup.date(run.started),
-            "seconds": run.duration or 0, "key_value": run.key_value if isinstance(run.key_value, (int, float)) else "",
-            "change": describe.change_text(describe.improvement(run, before)),
-        },
-    }
-
-
-def run_page(run: RunView, site: Site | None = None) -> Page:
-    from . import reproductions, taxonomies
-    from .sections import render_sections
-
-    site = site or Site([run])
-    path = f"runs/{run.id}/index.md"
-    before, older, newer = site.baseline.get(run.id), site.older.get(run.id), site.newer.get(run.id)
-    files = run.published_files
-    compared = site.comparisons.get(run.id, [])
-    page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
-                        older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared],
-                        reproductions.fingerprint(run, site.reproductions, site.ids))
-    front, body = site.page(
-        "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
-        summary=Later(lambda: describe.summary(run, before)), metrics=Later(lambda: sorted(run.metrics.items())),
-        figures=Later(lambda: figure_rows(run, site.target)), sections=Later(lambda: render_sections(run)),
-        audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
-        compared=compared, reproduction=Later(lambda: reproductions.facts(run, site.reproductions, site.ids)),
-        reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),
-    )
-    return Page(path, front, body, files, key=page_key)
-
-
-def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
-    """Every generated page for these runs (newest first), for one site engine."""
-    from . import compare, experiment_pages, home, listings, taxonomies
-
-    site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published)
-    return [
-        *listings.runs_index(site),
-        *experiment_pages.pages(site),
-        *taxonomies.pages(site),
-        *home.pages(site),
-        *(run_page(r, site) for r in runs),
-        *compare.pages(site),
-    ]

@@ -1,0 +1,22 @@
+"""The one list of everything generated: every page module's pages for one publish."""
+from __future__ import annotations
+
+from . import compare, experiment_pages, guide, home, listings, taxonomies
+from .run_page import run_page
+from .runs import RunView
+from .site import Page, Site
+from .targets import TARGETS, Target
+
+
+def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
+    """Every generated page for these runs (newest first), for one site engine."""
+    site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published)
+    return [
+        *listings.runs_index(site),
+        *experiment_pages.pages(site),
+        *taxonomies.pages(site),
+        *home.pages(site),
+        *(run_page(r, site) for r in runs),
+        *compare.pages(site),
+        *guide.pages(site),
+    ]
