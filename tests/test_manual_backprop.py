@@ -173,7 +173,7 @@ def test_run_page_shows_the_gradient_check_table_and_introspection(manual_run, t
     assert header
     table = html[header.start():html.index("</table>", header.start())]
     assert len(re.findall(r"<tr>\s*<td><code>", table)) == 11
-    assert re.search(r"<td><code>hidden\.weight</code></td>\s*<td>200 × 30</td>\s*<td>(yes|no)</td>\s*<td>yes</td>", table)
+    assert re.search(r"<td><code>hidden\.weight</code></td>\s*<td>200 × 120</td>\s*<td>(yes|no)</td>\s*<td>yes</td>", table)
     assert "NO" not in table
     for figure in INTROSPECTION_FIGURES:  # each with alt text, and the caption saying what healthy looks like
         assert re.search(rf'<img src="{figure}" alt="[^"]+"[^>]*>\s*<figcaption>[^<]*Healthy', html), figure
