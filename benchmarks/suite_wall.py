@@ -49,11 +49,13 @@ def _timestamped(cmd: list[str], cwd: Path, env: dict) -> tuple[list[tuple[float
 
 
 def phases(lines: list[tuple[float, str]], total: float) -> dict[str, float]:
-    """Seconds per experiment (from its `== file` line to the next) and for publishing (after the last)."""
+    """Seconds of start-up (importing torch, checking every file: up to the first `== file` line), per experiment
+    (from its line to the next) and for publishing (after the last)."""
     marks = [(t, m.group(1)) for t, line in lines if (m := re.match(r"== experiments/(\S+)\.yaml$", line))]
     publish = next((t for t, line in lines if "-m generators" in line and t >= (marks[-1][0] if marks else 0)), total)
     ends = [t for t, _ in marks[1:]] + [publish]
-    out = {name: end - start for (start, name), end in zip(marks, ends)}
+    out = {"startup": marks[0][0] if marks else 0.0}
+    out.update({name: end - start for (start, name), end in zip(marks, ends)})
     out["publish"] = total - publish
     return out
 
