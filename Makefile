@@ -27,9 +27,12 @@ HISTORY_ARG  = $(if $(HISTORY),--history $(HISTORY_DIR))
 WHISPER     := openai-whisper==20250625
 WHISPER_TAR := .cache/sdist/openai_whisper-20250625.tar.gz
 GPT2_RANKS  ?= .cache/gpt2.tiktoken
-# `make bench`: nanoGPT's CPU baby config; side by side with nanoGPT's train.py when NANOGPT_DIR is a checkout.
-NANOGPT_DIR ?=
+# `make bench`: Trainbook against nanoGPT's train.py (NANOGPT_DIR, a checkout; by default one next to this
+# repository, if there is one), BENCH_ROUNDS interleaved rounds of the baby config, the fast recipe, this
+# `make train publish` and names-mlp against its baseline.
+NANOGPT_DIR ?= $(firstword $(wildcard ../nanoGPT ../peers/nanoGPT))
 BENCH_ITERS ?= 2000
+BENCH_ROUNDS ?= 3
 BENCH_ARGS  ?=
 # `make bench-gpu`: runs with a plain python3 (torch, numpy, tiktoken, pyyaml, matplotlib, jinja2, tqdm), no venv.
 PYTHON_GPU  ?= python3
@@ -53,8 +56,9 @@ $(GPT2_RANKS): | $(READY)
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary openai-whisper $(WHISPER) -d $(dir $(WHISPER_TAR))
 	$(PY) -m trainer.data.gpt2_ranks $(WHISPER_TAR) $@
 
+# One process trains them all, one after the other: each process would spend seconds importing torch.
 train: $(READY)
-	@set -e; for f in $(EXPERIMENTS); do echo "== $$f" >&2; $(PY) -m trainer run $$f; done
+	$(PY) -m trainer run $(EXPERIMENTS)
 
 # ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
 # With HISTORY=<site URL or folder>, the published history is restored first and published again with
@@ -93,7 +97,7 @@ gate: $(READY)
 bench: $(READY)
 	$(PY) -m benchmarks.site_scale
 	$(PY) benchmarks/introspection_overhead.py
-	$(PY) -m benchmarks.nanogpt_bench --iters $(BENCH_ITERS) $(if $(NANOGPT_DIR),--nanogpt-dir $(NANOGPT_DIR)) $(BENCH_ARGS)
+	$(PY) -m benchmarks.nanogpt_bench --rounds $(BENCH_ROUNDS) --iters $(BENCH_ITERS) $(if $(NANOGPT_DIR),--nanogpt-dir $(NANOGPT_DIR)) $(BENCH_ARGS)
 
 # No venv and no $(READY): the GPU machine has its own python3 and no package index.
 bench-gpu:

@@ -57,9 +57,12 @@ def parser() -> argparse.ArgumentParser:
     runs = argparse.ArgumentParser(add_help=False)
     runs.add_argument("--runs-dir", help="folder of runs and the ledger (default: $TRAINBOOK_RUNS_DIR or ./runs)")
 
-    c = sub.add_parser("run", parents=[runs], help="train one experiment; prints the run folder last")
+    c = sub.add_parser("run", parents=[runs], help="train experiments one after the other in this process; "
+                       "prints each run folder on a line of its own")
     c.add_argument("file", help="experiment YAML file")
-    c.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=0.05")
+    c.add_argument("overrides", nargs="*", metavar="key=value | FILE",
+                   help="config overrides for the file before them, e.g. optim.lr=0.05; further experiment files (.yaml), "
+                        "each followed by its own overrides")
     c.set_defaults(func=run.command)
 
     c = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint, in its folder")

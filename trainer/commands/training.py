@@ -18,24 +18,26 @@ from .. import config
 from ..engines.contract import EngineSpec, TrainingFailed
 from ..errors import ConfigError
 from ..exporters import mirror
-from ..runtime import determinism, devices, distributed, facts, seeding, stopping
+from ..runtime import allocator, determinism, devices, distributed, facts, seeding, stopping
 from ..schemas.common import TrackingConfig
 from ..tracking import recovery, weights
 from ..tracking.files import StorageError
 from ..tracking.run import Run
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
+DEFAULT_THREADS = torch.get_num_threads()
+"""torch's own thread count for this process (one per core, or OMP_NUM_THREADS), before any run set its own"""
+
 BeforeSeal = Callable[[Run], None]
 """called after the run's final record is complete (artifacts hashed) and before its ledger line is written"""
 
 
 def setup(cfg, spec: EngineSpec, source: str, threads: int | None = None) -> distributed.World:
-    """Threads, determinism, the process group under torchrun, and this process's device.
+    """Threads, the allocator, determinism, the process group under torchrun, and this process's device.
 
     `threads` overrides the config's `train.threads` (a reproduction uses the original run's count)."""
-    count = threads or cfg.train.threads
-    if count:
-        torch.set_num_threads(count)
+    torch.set_num_threads(threads or cfg.train.threads or DEFAULT_THREADS)  # a run after another starts from the default
+    allocator.keep_freed_memory()
     determinism.apply(cfg.train.deterministic)
     try:
         return distributed.setup(getattr(cfg.train, "device", "cpu"))
