@@ -15,12 +15,28 @@ The module offers:
                                          nothing. Raise TrainingFailed when training cannot go on.
     replay(run_dir, names)               only if the spec says `replay=True`: play the run again from its
                                          folder and compare (see policy_gradient.replay).
+
+`load()` imports the module and checks that it offers these calls with these parameters, so an engine
+whose module is broken is refused before any run folder exists, not halfway through a run.
 """
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from types import ModuleType
+
+from ..errors import UsageError
+
+CALLS = {"prepare": ("cfg", "source"), "train": ("prepared", "run", "resume")}
+"""what every engine module offers: each function and the arguments it is called with, in order"""
+REPLAY = ("run_dir", "names")
+"""the arguments of `replay`, offered by the module of an engine whose spec says `replay=True`"""
+
+
+class EngineError(UsageError):
+    """An engine that cannot be used as it is declared (it does not import, its spec, schema or module is not what
+    the contract asks, its name clashes with another's): the message names the package and its version."""
 
 
 class TrainingFailed(Exception):
@@ -82,10 +98,22 @@ class EngineSpec:
     shown after the common ones"""
     artifacts: tuple[str, ...] = field(default=())
     """files it writes into a run folder besides the common ones (trainer/tracking/layout.py); a `*` stands for a name"""
+    tracked: bool = False
+    """its runs are made by a training script of one's own inside `trainer.track()`, not by a module: `trainer run`
+    refuses its experiments, and `reproduce` re-runs the command the record keeps"""
 
     def load(self) -> ModuleType:
-        """The engine's module (this imports torch)."""
-        return importlib.import_module(self.module)
+        """The engine's module (this imports torch), checked to offer the calls the commands make on it.
+
+        Raises ImportError (or whatever importing it raises) when it cannot be imported, and TypeError naming
+        the call when a function is missing or cannot take the arguments it is called with."""
+        module = importlib.import_module(self.module)
+        wanted = {**CALLS, **({"replay": REPLAY} if self.replay else {})}
+        for name, arguments in wanted.items():
+            problem = _unfit(getattr(module, name, None), arguments)
+            if problem:
+                raise TypeError(f"{self.module}.{name} {problem}; an engine's {name} is called as {name}({', '.join(arguments)})")
+        return module
 
     def experiment_schema(self) -> type:
         """The schema class (imported now when the spec names it by path)."""
@@ -93,3 +121,18 @@ class EngineSpec:
             return self.schema
         module, _, name = self.schema.partition(":")
         return getattr(importlib.import_module(module), name)
+
+
+def _unfit(function, arguments: tuple[str, ...]) -> str | None:
+    """Why `function` cannot be called with `arguments` positionally, or None."""
+    if function is None:
+        return "is missing"
+    if not callable(function):
+        return f"is a {type(function).__name__}, not a function"
+    try:
+        inspect.signature(function).bind(*arguments)
+    except TypeError:
+        return f"takes ({', '.join(inspect.signature(function).parameters)})"
+    except ValueError:  # a builtin without a signature: let the call decide
+        return None
+    return None
