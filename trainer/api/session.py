@@ -1,12 +1,13 @@
 """The training session `run`, `resume` and `reproduce` share: set the process up, prepare the engine,
 train, seal the run, and end every process of it with the same verdict.
 
-This module imports torch; the commands reach it through `commands.session()` once every check that
-can refuse without torch has passed.
+This module imports torch; the API reaches it through `runs.session()` once every check that can
+refuse without torch has passed. It prints nothing itself but through `progress.note`, which a
+library call silences (`trainer.run(..., progress=False)`, the default there).
 """
 from __future__ import annotations
 
-import sys
+import contextlib
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -15,15 +16,30 @@ from typing import Callable
 import torch
 
 from .. import config
+from ..engines import registry
 from ..engines.contract import EngineSpec, TrainingFailed
 from ..errors import ConfigError
-from ..runtime import determinism, devices, distributed, facts, seeding, stopping
+from ..runtime import determinism, devices, distributed, facts, progress, seeding, stopping
 from ..tracking import recovery
 from ..tracking.run import Run
-from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .results import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 BeforeSeal = Callable[[Run], None]
 """called after the run's final record is complete (artifacts hashed) and before its ledger line is written"""
+
+
+@contextlib.contextmanager
+def around(show_progress: bool):
+    """A session inside someone else's process: progress shown only if asked, and the process's torch threads,
+    determinism switch and random generators as they were before, whatever the run set them to."""
+    threads, deterministic, rng = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), seeding.capture_rng()
+    try:
+        with progress.shown(show_progress):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        determinism.apply(deterministic)
+        seeding.restore_rng(rng)
 
 
 def setup(cfg, spec: EngineSpec, source: str, threads: int | None = None) -> distributed.World:
@@ -52,18 +68,18 @@ def start_run(root: Path, cfg, spec: EngineSpec, prepared, world: distributed.Wo
               extra: dict | None = None) -> Run:
     """A new run folder with the record filled in, after sealing any run in `root` that died unsealed."""
     for sealed in recovery.seal_interrupted(root):
-        print(f"note: run {sealed} had stopped without sealing its record; sealed it as interrupted", file=sys.stderr)
+        progress.note(f"note: run {sealed} had stopped without sealing its record; sealed it as interrupted")
     resolved = config.to_dict(cfg)
     device = str(world.device)
     run = Run.create(
         root, experiment=cfg.name, config=resolved, config_sha256=config.config_sha256(cfg),
         config_yaml=config.dump_yaml(cfg), source=source, overrides=overrides, seeds=config.seeds(resolved),
         data=prepared.data_record,
-        extra={"kind": spec.kind, "key_metric": spec.key_metric.as_record(),
+        extra={"kind": spec.kind, "key_metric": spec.key_metric.as_record(), "engine": registry.engine_record(spec),
                "determinism": determinism.facts(cfg.train.deterministic, device), **(extra or {})},
         facts=facts.torch_facts(device, world.size),
     )
-    print(f"run {run.id} started in {run.path}", file=sys.stderr)
+    progress.note(f"run {run.id} started in {run.path}")
     return run
 
 
@@ -85,10 +101,11 @@ def train_other_rank(engine: ModuleType, prepared, world: distributed.World, res
         return distributed.outcome(code)
 
 
-def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, world: distributed.World,
-                   resume: dict | None = None, before_seal: BeforeSeal | None = None) -> int:
-    """Train, then seal the run with how it ended; returns the exit status every process of the run ends with."""
-    metrics, reason, abandoned = {}, None, False
+def train_and_seal(engine: ModuleType, prepared, run: Run, world: distributed.World,
+                   resume: dict | None = None, before_seal: BeforeSeal | None = None) -> tuple[int, Exception | None]:
+    """Train, then seal the run with how it ended. Returns the exit status every process of the run ends with, and
+    the exception that failed it, if one did (the command line prints its traceback; a library call chains it)."""
+    metrics, reason, abandoned, error = {}, None, False, None
     with stopping.graceful():  # a signal while sealing waits for the seal
         try:
             metrics, status = engine.train(prepared, run, resume), "ok"
@@ -101,9 +118,10 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
             status, reason = "failed", str(e)
             run.record["failed_at_step"] = e.step
         except Exception as e:
-            peer, own = distributed.peer_failure(), f"{type(e).__name__}: {e}"
+            peer, own, error = distributed.peer_failure(), f"{type(e).__name__}: {e}", e
             if peer is None:
-                traceback.print_exc()
+                if progress.showing():
+                    traceback.print_exc()
                 own = f"rank {world.rank} failed: {own}" if world.distributed else own
                 distributed.report_failure(own)
             status, reason, abandoned = "failed", peer or own, world.distributed
@@ -114,24 +132,13 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
         if before_seal is not None:
             before_seal(run)
         run.seal()
-    code = _report(spec, run)
+    code = exit_status(run)
     distributed.announce(code)
     if abandoned:  # the others may be waiting in a collective this process will never join
         distributed.abandon(code)
-    return code
+    return code, error
 
 
-def _report(spec: EngineSpec, run: Run) -> int:
-    status, reason = run.record["status"], run.record["reason"]
-    if status == "interrupted":
-        print(f"run {run.id} interrupted ({reason}); continue it with: python -m trainer resume {run.path}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if status == "failed":
-        print(f"run {run.id} failed: {reason}", file=sys.stderr)
-        return EXIT_FAILED
-    key = spec.key_metric.name
-    metrics = run.record["metrics"]
-    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if (k.endswith("_loss") or k == key) and v is not None)
-    print(f"run {run.id} ok: {shown}", file=sys.stderr)
-    print(run.path)
-    return EXIT_OK
+def exit_status(run: Run) -> int:
+    """The exit status every process of a sealed run ends with."""
+    return {"interrupted": EXIT_INTERRUPTED, "failed": EXIT_FAILED}.get(run.record["status"], EXIT_OK)

@@ -1,47 +1,14 @@
-"""`python -m trainer run EXPERIMENT [key=value ...]`: train one experiment into a new run folder."""
+"""`python -m trainer run EXPERIMENT [key=value ...]`: train one experiment into a new run folder (trainer.run)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from .. import experiments
-from ..engines.contract import EngineSpec
-from ..errors import UsageError
-from ..runtime import launch
-from ..tracking import layout, ledger
-from . import folders, session
-
-
-def ledger_ready(root: Path) -> None:
-    """Refuse before training, not after, when the ledger could not seal the run."""
-    try:
-        ledger.check_appendable(root)
-    except ledger.LedgerError as e:
-        raise UsageError(str(root / layout.LEDGER), "", str(e).split(": ", 1)[1]) from None
-
-
-def processes_supported(spec: EngineSpec, source: str) -> None:
-    """An engine that trains in one process is refused under torchrun, before torch, a process group, a folder or a line."""
-    launched = launch.processes()
-    if launched > 1 and not spec.multi_process:
-        raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
-                         f"{launched} (run it without torchrun)")
+from .. import api
+from .finished import report
 
 
 def command(args: argparse.Namespace) -> int:
-    cfg = experiments.load(args.file, args.overrides)
-    spec = experiments.spec(cfg)
-    processes_supported(spec, args.file)
-    root = folders.runs_root(args.runs_dir)
-    ledger_ready(root)
-    training = session()  # torch only now that the config is known good: a typo should not wait for it
-    world = training.setup(cfg, spec, args.file)
-    try:
-        engine = spec.load()
-        prepared = training.prepare(engine, cfg, args.file, world)
-        if not world.is_main:  # rank > 0 under torchrun: train, write nothing
-            return training.train_other_rank(engine, prepared, world)
-        run = training.start_run(root, cfg, spec, prepared, world, source=args.file, overrides=args.overrides)
-        return training.train_and_seal(engine, spec, prepared, run, world)
-    finally:
-        training.distributed.teardown()
+    code, result = report(lambda: api.run(args.file, args.overrides, runs_dir=args.runs_dir, progress=True))
+    if result is not None:
+        print(result.path)
+    return code
