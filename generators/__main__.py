@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from trainer.errors import UsageError
 from trainer.tracking.files import write_text
 from trainer.tracking.layout import runs_dir
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except history.HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except (content.ContentError, PublishLogError) as e:
+    except (content.ContentError, PublishLogError, UsageError) as e:  # UsageError: e.g. a broken plugin engine
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{len(runs)} runs -> {counts['pages']} {args.engine} pages in {out} ({len(counts['rendered'])} rendered, "

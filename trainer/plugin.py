@@ -12,6 +12,10 @@ An engine module offers `prepare(cfg, source) -> Prepared` (with `.model` and `.
 what it is (see EngineSpec's fields). `run` is the run folder being written: write artifacts through it
 (`run.write_json`, `run.write_text`, `run.file(name)` for a file written by other means), register figures
 with `run.add_figure(name, title, caption)`, log per-step metrics with `MetricsLog(run.file(METRICS))`.
+A loop that checks `stop_requested()` after each step and raises `StopRequested` (after saving a checkpoint)
+stops cleanly on Ctrl-C or SIGTERM; `Progress` shows its steps on the command line and nothing in a library
+call. A page section of the engine's own is a function taking the run's reader, `RunFolder`, and returning
+Markdown, named in the spec's `sections` by its import path ("package.module:function").
 """
 from __future__ import annotations
 
@@ -23,13 +27,17 @@ from .tracking.checkpoint import CheckpointError
 from .tracking.checkpoint import load as load_checkpoint
 from .tracking.checkpoint import save as save_checkpoint
 from .tracking.files import sha256_bytes, sha256_file
-from .tracking.layout import BEST, CHECKPOINT, METRICS, SAMPLES
+from .runtime.progress import Progress
+from .runtime.stopping import StopRequested
+from .runtime.stopping import requested as stop_requested
+from .tracking.layout import BEST, CHECKPOINT, METRICS, SAMPLES, RunFolder
 from .tracking.metrics import MetricsLog
 from .tracking.run import Run
 
 __all__ = [
     "BEST", "CHECKPOINT", "METRICS", "SAMPLES",
     "CheckpointError", "ConfigError", "Count", "EngineSpec", "ExperimentHeader", "Fraction", "KeyMetric", "LoopConfig",
-    "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Range", "Run", "SampleConfig", "TrainingFailed", "UsageError",
-    "did_you_mean", "load_checkpoint", "save_checkpoint", "sha256_bytes", "sha256_file",
+    "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Progress", "Range", "Run", "RunFolder", "SampleConfig",
+    "StopRequested", "TrainingFailed", "UsageError",
+    "did_you_mean", "load_checkpoint", "save_checkpoint", "sha256_bytes", "sha256_file", "stop_requested",
 ]

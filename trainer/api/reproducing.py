@@ -50,10 +50,11 @@ def original(folder: Path) -> tuple[dict, object, Path, list[str]]:
     return record, cfg, config_path, [warning] if warning else []
 
 
-def differences(record: dict, cfg) -> list[str]:
-    """What differs between the run's code and environment and this one's, each a warning for a person."""
+def differences(record: dict, cfg, code_now: dict | None = None) -> list[str]:
+    """What differs between the run's code and environment and this one's, each a warning for a person.
+    `code_now`: the code facts to compare with (default: this checkout's; a tracked script's own checkout's)."""
     found = []
-    then, now = record.get("code") or {}, audit.code_facts()
+    then, now = record.get("code") or {}, code_now or audit.code_facts()
     if then.get("commit") != now.get("commit"):
         found.append(f"code commit differs: the run was trained at {then.get('commit')}, this checkout is {now.get('commit')}")
     if then.get("dirty") or now.get("dirty"):
@@ -114,8 +115,9 @@ def reproduce(run: str | Path | RunResult, *, runs_dir: str | Path | None = None
     pending = {"of": folder.name, "folder": str(folder), "original_record_sha256": sha256_file(folder / layout.RECORD),
                "verdict": None, "differences": warnings, "tolerance": {"rtol": rtol, "atol": atol}}
     if spec.tracked:
-        warnings += differences(record, cfg)
-        return rerun.reproduce_script(folder, record, root, pending, progress)
+        cwd = rerun.runnable(record, folder)
+        warnings += differences(record, cfg, rerun.code_now(record, cwd))
+        return rerun.reproduce_script(record, cwd, root, pending, progress)
     trainable(spec, str(config_path))
     return _retrain(folder, record, cfg, spec, str(config_path), root, pending, progress)
 

@@ -1,8 +1,8 @@
 """Reproducing a tracked script's run: the recorded command, run again in the recorded working directory.
 
-`reproduce_script` refuses first what would make the comparison meaningless (a run with no command line, a
-working directory that is not here, data whose sha256 changed), then starts `python <recorded arguments>`
-with $TRAINBOOK_REPRODUCE naming a request file. The script's `trainer.track()` block of the same experiment
+`runnable` refuses first what would make the comparison meaningless (a run with no command line, a working
+directory that is not here, data whose sha256 changed); `reproduce_script` then starts `python <recorded
+arguments>` with $TRAINBOOK_REPRODUCE naming a request file. The script's `trainer.track()` block of the same experiment
 reads it (`request_for`): it writes its run into the requested runs folder with the pending `reproduction`
 section, is judged against the original before it is sealed (lineage.seal_hook, as an engine's reproduction
 is) and names its folder in the answer file (`answer`). Torch-free.
@@ -57,6 +57,23 @@ def working_directory(source: dict, folder: Path) -> Path:
                      f"{source.get('cwd_in_repo')!r} inside this checkout; run `reproduce` where the script's code is")
 
 
+def runnable(record: dict, folder: Path) -> Path:
+    """The folder to run the recorded command in, once nothing refuses it: a command line was recorded (not an
+    interactive session), its folder is here, and every data file is as it was."""
+    source = record.get("source") or {}
+    if not source.get("command"):
+        raise UsageError(str(folder / layout.RECORD), "source.command", source.get("note") or "no command line recorded")
+    cwd = working_directory(source, folder)
+    same_data(record, cwd, folder)
+    return cwd
+
+
+def code_now(record: dict, cwd: Path) -> dict:
+    """The code facts, now, of the checkout the recorded script is in."""
+    script = cwd / ((record.get("source") or {}).get("file") or "")
+    return audit.code_facts(script.parent if script.parent.is_dir() else cwd)
+
+
 def same_data(record: dict, cwd: Path, folder: Path) -> None:
     """Refuse (before running anything) when a data file is missing or differs from the recorded one."""
     for i, facts in enumerate((record.get("data") or {}).get("files") or []):
@@ -68,13 +85,10 @@ def same_data(record: dict, cwd: Path, folder: Path) -> None:
                               f"{facts['sha256']}); reproducing on other data would not repeat the run")
 
 
-def reproduce_script(folder: Path, record: dict, root: Path, pending: dict, progress: bool) -> RunResult:
-    """Run the recorded command again and return the reproduction it tracked, judged against the original."""
-    source = record.get("source") or {}
-    if not source.get("command"):
-        raise UsageError(str(folder / layout.RECORD), "source.command", source.get("note") or "no command line recorded")
-    cwd = working_directory(source, folder)
-    same_data(record, cwd, folder)
+def reproduce_script(record: dict, cwd: Path, root: Path, pending: dict, progress: bool) -> RunResult:
+    """Run the recorded command again in `cwd` (see `runnable`) and return the reproduction it tracked, judged
+    against the original."""
+    source = record["source"]
     script = cwd / (source.get("file") or "")
     then = (record.get("code") or {}).get("script_sha256")
     if script.is_file() and then and sha256_file(script) != then:

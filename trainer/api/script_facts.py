@@ -89,10 +89,19 @@ def data_record(paths: Sequence[str | Path]) -> dict:
         if not path.exists():
             raise ConfigError(SOURCE, f"data[{i}]", f"{path}: no such file or folder")
         inside = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        files += [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in inside]
+        files += [{"path": _as_given(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in inside]
     combined = hashlib.sha256("".join(f"{f['path']}\0{f['sha256']}\n" for f in files).encode()).hexdigest()
     shown = ", ".join(f["path"] for f in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     return {"source": shown or "none given to trainer.track()", "files": files, "sha256": combined if files else None}
+
+
+def _as_given(path: Path) -> str:
+    """A data file's path relative to the working directory when it is inside it (as `reproduce` finds it from
+    there, in any clone), else as it is."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def interactive() -> bool:
@@ -111,12 +120,17 @@ def command_record() -> dict:
     arguments = list(getattr(sys, "orig_argv", sys.argv)[1:])
     found = credentials.in_arguments(arguments)
     if found is not None:
-        raise UsageError("command line", f"argument {found + 1}", f"{credentials.redact(arguments[found])!r} passes a "
-                         "credential; a tracked run records its command line (to re-run it) and publishes it, so pass "
-                         "secrets through the environment instead")
+        shown = credentials.redact(arguments[found]).split("=", 1)[0]  # the option's name, never its value
+        raise UsageError("command line", f"argument {found + 1}", f"{shown!r} passes a credential; a tracked run records "
+                         "its command line (to re-run it) and publishes it, so pass secrets through the environment instead")
     script = Path(sys.modules["__main__"].__file__)
+    file = os.path.relpath(script, cwd)
+    # The script as a path from the working directory, however it was typed: the command then runs in another clone too.
+    named = next((i for i, a in enumerate(arguments) if not a.startswith("-") and Path(cwd, a).resolve() == script.resolve()), None)
+    if named is not None:
+        arguments[named] = file
     root = audit.repository_root(cwd)
-    return {"file": os.path.relpath(script, cwd), "overrides": [], "command": arguments, "cwd": str(cwd),
+    return {"file": file, "overrides": [], "command": arguments, "cwd": str(cwd),
             "cwd_in_repo": str(cwd.relative_to(root)) if root else None, "python": sys.executable}
 
 

@@ -16,9 +16,13 @@ handle whose calls do nothing. `trainer reproduce` re-runs the recorded command 
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
+import random
 import re
 import signal
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,26 +73,24 @@ class TrackedRun:
         if self._request is not None:
             self._root = Path(self._request["runs_dir"])
         ledger_ready(self._root)
-        training = session()
-        if self._request and self._request.get("threads"):
-            training.torch.set_num_threads(self._request["threads"])
+        training = session() if "torch" in sys.modules else None  # the script's torch: track never imports it
         cfg = self._plan["config"]
-        if cfg.seed is not None:
-            training.seeding.seed_everything(cfg.seed)
+        if training is not None and self._request and self._request.get("threads"):
+            training.torch.set_num_threads(self._request["threads"])
+        seeded = _seed(cfg.seed, training) if cfg.seed is not None else []
         for sealed in recovery.seal_interrupted(self._root):
             self._note(f"note: run {sealed} had stopped without sealing its record; sealed it as interrupted")
-        device = "cuda" if training.torch.cuda.is_available() else "cpu"
-        self._run = self._create(training.facts.torch_facts(device, launch.processes()))
+        self._run = self._create(_machine(training), seeded)
         self._metrics = MetricsLog(self._run.file(layout.METRICS))
         self._note(f"run {self._run.id} started in {self._run.path}")
         if threading.current_thread() is threading.main_thread():
             self._previous_handler = signal.signal(signal.SIGTERM, _terminate)
         return self
 
-    def _create(self, torch_facts: dict) -> Run:
+    def _create(self, torch_facts: dict, seeded: list[str]) -> Run:
         cfg, spec = self._plan["config"], registry.spec_for("script")
         resolved = to_dict(cfg)
-        extra = {"kind": self._plan["kind"], "key_metric": None, "engine": registry.engine_record(spec),
+        extra = {"kind": self._plan["kind"], "key_metric": None, "engine": registry.engine_record(spec), "seeded": seeded,
                  **({"reproduction": self._request["pending"]} if self._request else {})}
         run = Run.create(self._root, experiment=cfg.name, config=resolved, config_sha256=config_sha256(cfg),
                          config_yaml=dump_yaml(cfg), source=self._plan["source"]["file"] or script_facts.SOURCE,
@@ -119,6 +121,8 @@ class TrackedRun:
             self._draw_losses()
         metrics = self._final_metrics()
         run.record["key_metric"] = self._chosen_key_metric(metrics).as_record()
+        if status == "interrupted" and self._metrics.rows:
+            run.record["stopped_at_step"] = self._metrics.rows[-1]["step"]
         run.conclude(status, metrics if status == "ok" else {}, reason)
         judge = lineage.seal_hook(run.record)
         if judge is not None:
@@ -128,11 +132,14 @@ class TrackedRun:
 
     def _final_metrics(self) -> dict:
         """The last logged value of every key, then whatever `summary` set, and the last step."""
-        rows = self._metrics.rows
-        found = {key: self._metrics.last(key) for row in rows for key in row if key != "step"}
+        rows, found = self._metrics.rows, {}
+        for row in reversed(rows):  # newest first: the first value seen of a key is its last
+            for key, value in row.items():
+                if key != "step" and value is not None:
+                    found.setdefault(key, value)
         if rows:
             found.setdefault("steps", rows[-1]["step"])
-        return {**{k: v for k, v in found.items() if v is not None}, **self._final}
+        return {**found, **self._final}
 
     def _chosen_key_metric(self, metrics: dict) -> KeyMetric:
         if self._key_metric is not None:
@@ -154,7 +161,7 @@ class TrackedRun:
 
     def _note(self, line: str) -> None:
         if self._progress:
-            session().progress.note(line)
+            print(line, file=sys.stderr, flush=True)
 
     # --- what a script calls ---------------------------------------------------------------
 
@@ -234,6 +241,27 @@ def _terminate(signum, frame) -> None:
     raise _Terminated()
 
 
+def _seed(seed: int, training) -> list[str]:
+    """Seed Python, NumPy and, when the script uses it, torch; returns which were seeded (for the record)."""
+    if training is not None:
+        training.seeding.seed_everything(seed)
+        return ["python", "numpy", "torch"]
+    random.seed(seed)
+    if importlib.util.find_spec("numpy") is None:
+        return ["python"]
+    importlib.import_module("numpy").random.seed(seed % 2**32)
+    return ["python", "numpy"]
+
+
+def _machine(training) -> dict:
+    """What torch knows about where the script runs, when the script uses torch."""
+    if training is None:
+        return {"device": None, "torch_threads": None, "world_size": launch.processes(),
+                "note": "the script had not imported torch when its tracked block began"}
+    device = "cuda" if training.torch.cuda.is_available() else "cpu"
+    return training.facts.torch_facts(device, launch.processes())
+
+
 def _ending(kind, error) -> tuple[str, str | None]:
     """(status, reason) of a block that ended with exception type `kind` (None: it ended well)."""
     if kind is None:
@@ -298,7 +326,7 @@ def track(experiment: str, *, config: Any = None, data: Sequence[str | Path] = (
 
     `config` is the script's settings (a mapping, a dataclass or an argparse Namespace), recorded as `params`;
     `data` the files (or folders) it trains on, each recorded with its sha256; `seed`, when given, seeds Python,
-    NumPy and torch before the block; `key_metric` names the final metric the run is ranked by (default: val_loss,
+    NumPy and torch (if the script has imported it) as the block begins; `key_metric` names the final metric the run is ranked by (default: val_loss,
     loss or train_loss, whichever it logged), lower is better unless `goal="max"`, or a full
     `trainer.plugin.KeyMetric`; `gates` are checked on its page like an experiment file's. Everything is checked
     here, before the block: a mistake raises ConfigError or UsageError and writes nothing."""

@@ -6,6 +6,7 @@ import sys
 from typing import Callable
 
 from ..api import Interrupted, RunFailed, RunResult
+from ..runtime import launch
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 
@@ -19,7 +20,8 @@ def report(train: Callable[[], RunResult | None]) -> tuple[int, RunResult | None
                   file=sys.stderr)
         return EXIT_INTERRUPTED, None
     except RunFailed as e:
-        print(e, file=sys.stderr)
+        if launch.rank() == 0:  # under torchrun, rank 0 says it for every process
+            print(e, file=sys.stderr)
         return EXIT_FAILED, None
     if result is None:  # a process other than rank 0 under torchrun: rank 0 says it
         return EXIT_OK, None

@@ -48,6 +48,7 @@ def code_facts(where: Path = REPO_ROOT) -> dict:
     commit = _git("rev-parse", "HEAD", where=where)
     if commit is None:
         return {"commit": None, "dirty": None, "diff_sha256": None, "note": "not a git checkout"}
+    where = repository_root(where) or where  # from the top, so the untracked files listed are the same from anywhere inside
     status = _git("status", "--porcelain", "--untracked-files=normal", where=where) or b""
     diff = (_git("diff", "HEAD", "--binary", where=where) or b"") + \
         (_git("ls-files", "--others", "--exclude-standard", where=where) or b"")
