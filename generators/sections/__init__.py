@@ -72,7 +72,8 @@ def plugin_section(path: str, package: str) -> Section:
     try:
         function = _builder(path)
     except Exception as e:  # noqa: BLE001 - a plugin's module may raise anything; the page says what
-        return Section(lambda run: _note(package, path, f"cannot be imported ({type(e).__name__}: {e})"))
+        problem = f"cannot be imported ({type(e).__name__}: {e})"
+        return Section(lambda run: _note(package, path, problem))
 
     def build(run: RunView) -> Safe | None:
         try:

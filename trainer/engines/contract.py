@@ -94,8 +94,9 @@ class EngineSpec:
     replay: bool = False
     """its module has `replay(run_dir, names)` (`trainer replay`)"""
     sections: tuple[str, ...] = ()
-    """run-page sections of its own, in page order, by their names in generators/sections/SECTIONS (e.g. "gradcheck"),
-    shown after the common ones"""
+    """run-page sections of its own, in page order, shown after the common ones: names in generators/sections/SECTIONS
+    (e.g. "gradcheck"), or a plugin's own builders by import path ("package.module:function", torch-free, called with
+    the run's trainer.plugin.RunFolder and returning Markdown or None)"""
     artifacts: tuple[str, ...] = field(default=())
     """files it writes into a run folder besides the common ones (trainer/tracking/layout.py); a `*` stands for a name"""
     tracked: bool = False
