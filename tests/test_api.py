@@ -3,6 +3,7 @@
 caller's torch threads and random state as it found them."""
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -64,3 +65,21 @@ def test_reproduce_returns_the_reproduction_with_its_verdict(tmp_path):
 
     assert again.verdict == "identical" and again.reproduction["of"] == original.id and again.path.parent == original.path.parent
     assert timing.model_values(again.metrics) == timing.model_values(original.metrics)
+
+
+def test_every_public_name_of_the_api_has_type_hints():
+    untyped, checked = [], 0
+    for name in trainer.__all__:
+        obj = getattr(trainer, name)
+        functions = [(name, obj)] if inspect.isfunction(obj) else [
+            (f"{name}.{attr}", getattr(value, "fget", value)) for attr, value in vars(obj).items()
+            if not attr.startswith("_") and (inspect.isfunction(value) or isinstance(value, property))
+        ] if inspect.isclass(obj) and not issubclass(obj, BaseException) else []
+        for label, function in functions:
+            checked += 1
+            signature = inspect.signature(function)
+            missing = [p for p in signature.parameters.values() if p.name not in ("self", "cls") and p.annotation is p.empty]
+            if missing or signature.return_annotation is signature.empty:
+                untyped.append(label)
+    assert untyped == [] and checked > 30
+    assert {"run", "resume", "reproduce", "verify", "open_run", "track", "RunResult", "TrackedRun"} <= set(trainer.__all__)

@@ -54,7 +54,7 @@ def record_of(run: Path) -> dict:
     return json.loads((run / "run.json").read_text())
 
 
-def test_a_plugin_run_is_sealed_with_its_package_and_version_and_verifies(python, trained):
+def test_a_plugin_run_is_sealed_naming_its_package_verifies_passes_its_gate_and_is_in_the_report(python, trained):
     record = record_of(trained)
     assert record["status"] == "ok" and record["kind"] == "classifier" and record["key_metric"]["goal"] == "max"
     engine = record["engine"]
@@ -66,6 +66,16 @@ def test_a_plugin_run_is_sealed_with_its_package_and_version_and_verifies(python
     assert verified.returncode == 0 and f"ok      {trained.name}" in verified.stdout
     gated = cli(python, "gate", EXPERIMENT, runs=trained.parent)
     assert gated.returncode == 0 and "pass  toy-moons  val_accuracy >= 0.9" in gated.stdout
+    report = cli(python, "--head", str(trained.parent), module="generators.report")
+    assert report.returncode == 0 and "| toy-moons | 🆕 new | val accuracy: – → " in report.stdout
+    assert "**Gates:** <code>val&#95;accuracy &#62;= 0.9</code> got" in report.stdout
+
+
+def test_a_mistake_in_a_plugin_experiment_is_refused_by_its_schema_with_a_did_you_mean(python, tmp_path):
+    result = cli(python, "run", EXPERIMENT, "model.hiden=8", runs=tmp_path / "runs")
+    assert result.returncode == 2 and not (tmp_path / "runs").exists()
+    assert result.stderr.strip() == (f"error: {EXPERIMENT}: model.hiden: unknown key (did you mean 'hidden'?); "
+                                     "known keys here: type, hidden")
 
 
 def test_a_plugin_run_reproduces_identical(python, trained, tmp_path):

@@ -16,11 +16,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display needed: the figure goes into the run folder
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
 
-import trainer  # noqa: E402
+import trainer
 
 DATA = Path(__file__).with_name("damped-sine.csv")
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from trainer.engines import registry
 from trainer.tracking import layout

@@ -11,6 +11,7 @@ reproduction is a new run folder next to the original (or in `runs_dir`); its re
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .. import config, experiments, reproduction
@@ -106,7 +107,7 @@ def reproduce(run: str | Path | RunResult, *, runs_dir: str | Path | None = None
     A diverged reproduction is returned, not raised; one whose training fails raises RunFailed."""
     folder = run.path if isinstance(run, RunResult) else folders.locate(str(run), None if runs_dir is None else str(runs_dir))
     for tolerance in (rtol, atol):
-        if not isinstance(tolerance, (int, float)) or not tolerance >= 0:
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance) or tolerance < 0:
             raise UsageError("reproduce", "rtol/atol", f"expected a finite number >= 0, got {tolerance!r}")
     record, cfg, config_path, warnings = original(folder)
     root = folders.runs_root(str(runs_dir)) if runs_dir is not None else folder.parent

@@ -175,6 +175,9 @@ def resume(run: str | Path | RunResult, *, progress: bool = False) -> RunResult 
     record = _resumable(folder)
     cfg, config_path = folders.read_config(folder)
     spec, source = experiments.spec(cfg), str(config_path)
+    if spec.tracked:
+        raise UsageError(str(folder), "", "a tracked script's run is continued by the script, not the trainer; run the "
+                         "script again (its checkpoint is the run's checkpoint.pt)")
     if not spec.resumable:
         raise UsageError(str(folder), "", f"the {spec.model_type!r} engine cannot resume a run; train it again instead")
     trainable(spec, source)

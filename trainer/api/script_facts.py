@@ -116,7 +116,8 @@ def command_record() -> dict:
     cwd = Path.cwd()
     if interactive():
         return {"file": None, "overrides": [], "command": None, "cwd": str(cwd), "cwd_in_repo": None, "python": sys.executable,
-                "note": "tracked in an interactive session: there is no command line to re-run"}
+                "note": "tracked in an interactive session (a notebook, the interpreter's prompt or python -c): there is "
+                        "no script to run again"}
     arguments = list(getattr(sys, "orig_argv", sys.argv)[1:])
     found = credentials.in_arguments(arguments)
     if found is not None:
@@ -138,7 +139,7 @@ def code_record(source: dict) -> dict:
     """The record's `code`: the git facts of the checkout that holds the script, the script's own sha256, and this
     Trainbook's commit when the script lives in another checkout."""
     if not source.get("file"):
-        return {**audit.code_facts(), "script": None}
+        return {**audit.code_facts(Path(source["cwd"])), "script": None}
     script = Path(source["cwd"]) / source["file"]
     facts = audit.code_facts(script.parent)
     facts.update(script=source["file"], script_sha256=sha256_file(script))

@@ -26,17 +26,18 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+from ..config import config_sha256, dump_yaml, seeds, to_dict
 from ..engines import registry
 from ..engines.contract import KeyMetric
+from ..errors import ConfigError
 from ..runtime import launch
 from ..tracking import checkpoint as checkpoints
 from ..tracking import layout, recovery
 from ..tracking.files import write_bytes, write_jsonl
 from ..tracking.metrics import MetricsLog
 from ..tracking.run import Run
-from ..config import config_sha256, dump_yaml, seeds, to_dict
 from . import folders, lineage, rerun, script_facts
 from .results import Interrupted, RunResult
 from .runs import ledger_ready, session
@@ -67,7 +68,7 @@ class TrackedRun:
 
     # --- the block -------------------------------------------------------------------------
 
-    def __enter__(self) -> TrackedRun:
+    def __enter__(self) -> Self:
         if launch.rank() != 0:
             return self
         if self._request is not None:
@@ -294,8 +295,7 @@ def _png(figure: Any) -> tuple[bytes, str | None, str | None]:
         from ..figures import style  # matplotlib only when a figure is given
 
         axes = figure.get_axes()
-        suptitle = figure._suptitle.get_text() if getattr(figure, "_suptitle", None) else ""
-        return style.png_bytes(figure), suptitle or (axes[0].get_title() if axes else "") or None, None
+        return style.png_bytes(figure), figure.get_suptitle() or (axes[0].get_title() if axes else "") or None, None
     if isinstance(figure, (bytes, bytearray)):
         data, title, name = bytes(figure), None, None
     elif isinstance(figure, (str, Path)) and Path(figure).is_file():
@@ -326,12 +326,16 @@ def track(experiment: str, *, config: Any = None, data: Sequence[str | Path] = (
 
     `config` is the script's settings (a mapping, a dataclass or an argparse Namespace), recorded as `params`;
     `data` the files (or folders) it trains on, each recorded with its sha256; `seed`, when given, seeds Python,
-    NumPy and torch (if the script has imported it) as the block begins; `key_metric` names the final metric the run is ranked by (default: val_loss,
-    loss or train_loss, whichever it logged), lower is better unless `goal="max"`, or a full
-    `trainer.plugin.KeyMetric`; `gates` are checked on its page like an experiment file's. Everything is checked
-    here, before the block: a mistake raises ConfigError or UsageError and writes nothing."""
+    NumPy and torch (if the script has imported it) as the block begins; `key_metric` names the final metric the
+    run is ranked by (default: val_loss, loss or train_loss, whichever it logged), lower is better unless
+    `goal="max"`, or a full `trainer.plugin.KeyMetric`; `kind` groups it on the site; `gates` are checked on its
+    page like an experiment file's. Everything is checked here, before the block: a mistake raises ConfigError or
+    UsageError and writes nothing."""
     if goal not in ("min", "max"):
-        raise script_facts.ConfigError(script_facts.SOURCE, "goal", f"expected 'min' or 'max', got {goal!r}")
+        raise ConfigError(script_facts.SOURCE, "goal", f"expected 'min' or 'max', got {goal!r}")
+    if not isinstance(kind, str) or not layout.EXPERIMENT.fullmatch(kind):
+        raise ConfigError(script_facts.SOURCE, "kind", f"expected 1-64 lower-case letters, digits and '-' (it names a "
+                          f"page of the site), got {kind!r}")
     plan = {
         "config": script_facts.experiment_config(experiment, config, description=description, tags=tags, notes=notes,
                                                  seed=seed, gates=gates),

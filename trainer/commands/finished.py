@@ -3,7 +3,7 @@ and the exit status they return, from the run the API sealed (or the exception i
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from ..api import Interrupted, RunFailed, RunResult
 from ..runtime import launch

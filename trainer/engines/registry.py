@@ -259,12 +259,12 @@ def load(spec: EngineSpec) -> ModuleType:
 def spec_of(data: dict, source: str) -> EngineSpec:
     """The spec an experiment mapping asks for through `model.type`, or a ConfigError naming the choices."""
     model = data.get("model")
-    known = ", ".join(map(repr, names()))
+    trained = [name for name in names() if not (name in _built_in() and _built_in()[name].tracked)]  # `script` is track()'s
+    known, other = ", ".join(map(repr, trained)), f"; or the import path of a module with a {SPEC}"
     if not isinstance(model, dict) or "type" not in model:
-        raise ConfigError(source, "model.type", f"missing; expected one of {known}, or the import path of a module with a {SPEC}")
+        raise ConfigError(source, "model.type", f"missing; expected one of {known}{other}")
     kind = model["type"]
     spec = spec_for(kind, import_path=True) if isinstance(kind, str) else None
     if spec is None:
-        raise ConfigError(source, "model.type", f"expected one of {known}, or the import path of a module with a {SPEC}, "
-                          f"got {kind!r}{did_you_mean(str(kind), names())}")
+        raise ConfigError(source, "model.type", f"expected one of {known}, got {kind!r}{did_you_mean(str(kind), trained)}{other}")
     return spec

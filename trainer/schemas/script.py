@@ -20,8 +20,8 @@ class ScriptModelConfig:
 @dataclass(kw_only=True)
 class ScriptExperiment(ExperimentHeader):
     seed: int | None = None
-    """the seed `trainer.track(seed=...)` gave Python, NumPy and torch before the block; None when the script seeds
-    itself (its own settings in `params` then say how)"""
+    """the seed `trainer.track(seed=...)` gave Python, NumPy and (when the script uses it) torch as the block began;
+    None when the script seeds itself (its own settings in `params` then say how)"""
     model: ScriptModelConfig = field(default_factory=ScriptModelConfig)
     """no engine: the model is the script's business"""
     params: dict[str, Any] = field(default_factory=dict)

@@ -15,8 +15,18 @@ import torch
 from torch import nn
 
 from trainer.figures import style
-from trainer.plugin import (CHECKPOINT, METRICS, MetricsLog, Progress, Run, StopRequested, TrainingFailed, save_checkpoint,
-                            sha256_bytes, stop_requested)
+from trainer.plugin import (
+    CHECKPOINT,
+    METRICS,
+    MetricsLog,
+    Progress,
+    Run,
+    StopRequested,
+    TrainingFailed,
+    save_checkpoint,
+    sha256_bytes,
+    stop_requested,
+)
 
 from .spec import CONFUSION, ToyExperiment
 

@@ -20,8 +20,8 @@ def confusion(run: RunFolder) -> str | None:
     return "\n".join([
         "## Confusion matrix",
         "",
-        f"The {total} validation points after the last step, by the moon they were drawn from and the one the model "
-        f"chose: {a + d} right ({(a + d) / total:.1%}).",
+        (f"The {total} validation points after the last step, by the moon they were drawn from and the one the model "
+         f"chose: {a + d} right ({(a + d) / total:.1%})."),
         "",
         "| true \\ predicted | moon 0 | moon 1 |",
         "| --- | --- | --- |",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from trainer.plugin import (Count, EngineSpec, ExperimentHeader, Fraction, KeyMetric, LoopConfig, Positive, Range)
+from trainer.plugin import Count, EngineSpec, ExperimentHeader, Fraction, KeyMetric, LoopConfig, Positive, Range
 
 CONFUSION = "confusion.json"
 """the validation set's confusion matrix, which the page section shows"""
