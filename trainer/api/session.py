@@ -33,12 +33,15 @@ def around(show_progress: bool):
     """A session inside someone else's process: progress shown only if asked, and the process's torch threads,
     determinism switch and random generators as they were before, whatever the run set them to."""
     threads, deterministic, rng = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), seeding.capture_rng()
+    cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
     try:
         with progress.shown(show_progress):
             yield
     finally:
         torch.set_num_threads(threads)
-        determinism.apply(deterministic)
+        if torch.are_deterministic_algorithms_enabled() != deterministic:
+            torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
         seeding.restore_rng(rng)
 
 
