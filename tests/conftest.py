@@ -33,6 +33,17 @@ def train(runs_dir: Path, *overrides: str, experiment: str = "experiments/names-
     return Path(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture
+def one_torch_thread():
+    """As `python -m trainer run` does for experiments with `train.threads: 1`: a tiny net gains nothing from more."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory) -> Path:
     """A runs folder holding one tiny names-mlp run. Copy it before changing anything."""

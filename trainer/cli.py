@@ -13,7 +13,6 @@ import sys
 from . import credentials
 from .commands import EXIT_INTERRUPTED, EXIT_USAGE, gate, replay, reproduce, resume, run, verify
 from .errors import UsageError
-from .runtime import launch
 
 
 class Parser(argparse.ArgumentParser):
@@ -74,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as e:
-        if launch.rank() == 0:  # under torchrun every process refuses alike; one says so
-            print(f"error: {e}", file=sys.stderr)
+        # Under torchrun every process refuses alike, and every one says so: torchrun stops the others as soon as
+        # the first exits, so a refusal left to rank 0 alone was lost whenever rank 1 was quicker.
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # before a run exists (loading data, building the model): nothing to seal
         print("interrupted before training started; nothing was written", file=sys.stderr)

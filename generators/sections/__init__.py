@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from trainer.engines import registry
+from trainer.kinds.forecast import FORECASTS
+from trainer.kinds.image import CLASSIFICATION
 from trainer.tracking import layout
 
 from ..markup import Safe, inline
 from ..runs import RunView
-from . import gates, gradcheck, introspection, market_scenarios, multiple_choice, published
+from . import forecast, gates, gradcheck, image_classes, introspection, market_scenarios, multiple_choice, published
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ SECTIONS: dict[str, Section] = {
     "introspection": Section(introspection.build, layout.INTROSPECTION),
     "multiple_choice": Section(multiple_choice.build, layout.CHOICES),
     "market_scenarios": Section(market_scenarios.build, layout.SCENARIOS),
+    "forecast": Section(forecast.build, FORECASTS),
+    "image_classes": Section(image_classes.build, CLASSIFICATION),
 }
 COMMON = ("gates", "published")
 """on every run page, first"""

@@ -119,7 +119,7 @@ def reproduce(run: str | Path | RunResult, *, runs_dir: str | Path | None = None
         cwd = rerun.runnable(record, folder)
         warnings += differences(record, cfg, rerun.code_now(record, cwd))
         return rerun.reproduce_script(record, cwd, root, pending, progress)
-    trainable(spec, str(config_path))
+    trainable(spec, cfg, str(config_path))
     return _retrain(folder, record, cfg, spec, str(config_path), root, pending, progress)
 
 

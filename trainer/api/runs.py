@@ -8,6 +8,7 @@ sealed. Nothing is printed unless `progress=True`; the command line passes True.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from collections.abc import Mapping, Sequence
@@ -77,16 +78,23 @@ def ledger_ready(root: Path) -> None:
         raise UsageError(str(root / layout.LEDGER), "", str(e).split(": ", 1)[1]) from None
 
 
-def trainable(spec: EngineSpec, source: str) -> None:
-    """Refuse, before torch, an experiment no engine trains here: a tracked script's, or a one-process engine's
-    under torchrun (before a process group, a folder or a line)."""
+def trainable(spec: EngineSpec, cfg: object, source: str) -> None:
+    """Refuse, before torch, an experiment no engine trains here: a tracked script's, or a one-process engine's (or
+    setting's) under torchrun, before a process group, a folder or a line: every process refuses alike at once, so
+    the one that says so is never stopped first."""
     if spec.tracked:
         raise UsageError(source, "model.type", f"a {spec.model_type!r} run is made by trainer.track() inside your own "
                          "script; run the script (`trainer reproduce` re-runs a recorded one)")
     launched = launch.processes()
-    if launched > 1 and not spec.multi_process:
+    if launched <= 1:
+        return
+    if not spec.multi_process:
         raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
                          f"{launched} (run it without torchrun)")
+    for key, value in spec.one_process_settings:
+        if functools.reduce(getattr, key.split("."), cfg) == value:
+            raise UsageError(source, key, f"{value!r} trains in one process; this launch has {launched} (choose "
+                             f"another, or run without torchrun)")
 
 
 def run(experiment: str | Path, overrides: Overrides = None, *, runs_dir: str | Path | None = None,
@@ -100,7 +108,7 @@ def run(experiment: str | Path, overrides: Overrides = None, *, runs_dir: str | 
     source, texts = str(experiment), override_texts(overrides)
     cfg = experiments.load(experiment, texts)
     spec = experiments.spec(cfg)
-    trainable(spec, source)
+    trainable(spec, cfg, source)
     root = folders.runs_root(None if runs_dir is None else str(runs_dir))
     ledger_ready(root)
     training = session()  # torch only now that the config is known good: a typo should not wait for it
@@ -180,7 +188,7 @@ def resume(run: str | Path | RunResult, *, progress: bool = False) -> RunResult 
                          "script again (its checkpoint is the run's checkpoint.pt)")
     if not spec.resumable:
         raise UsageError(str(folder), "", f"the {spec.model_type!r} engine cannot resume a run; train it again instead")
-    trainable(spec, source)
+    trainable(spec, cfg, source)
     state = _last_checkpoint(folder)  # a file that is no checkpoint at all is refused before torch is imported
     training = session()
     with training.around(progress):

@@ -91,6 +91,9 @@ class EngineSpec:
     """its checkpoints continue the exact trajectory (`trainer resume`)"""
     multi_process: bool = False
     """it trains data-parallel under torchrun; when False, a torchrun launch is refused before anything is written"""
+    one_process_settings: tuple[tuple[str, object], ...] = ()
+    """settings (dotted key, value) under which a multi-process engine still trains in one process, refused under
+    torchrun before torch like a single-process engine, naming that key"""
     replay: bool = False
     """its module has `replay(run_dir, names)` (`trainer replay`)"""
     sections: tuple[str, ...] = ()

@@ -10,6 +10,20 @@ from ..config import NonNegative, Range
 
 Count = Annotated[int, Range(ge=1, le=10**9)]
 """A positive count with a sane ceiling, so a typo like 1e12 steps is refused at once."""
+SHA256 = re.compile(r"[0-9a-f]{64}")
+DOWNLOAD_SCHEMES = ("http://", "https://", "file://")
+
+
+def check_download(url: str | None, sha256: str | None):
+    """The mistake in a data section's `url` and `sha256` pair as (key, message), or None: a download needs the
+    sha256 it must have, so a changed file is refused rather than trained on."""
+    if url is not None and not sha256:
+        return "sha256", "required with url: the sha256 of the expected download, so a changed file is refused"
+    if url is not None and not url.startswith(DOWNLOAD_SCHEMES):
+        return "url", f"expected an http://, https:// or file:// address, got {url!r}"
+    if sha256 is not None and not SHA256.fullmatch(sha256):
+        return "sha256", f"expected 64 lower-case hex digits, got {sha256!r}"
+    return None
 
 
 @dataclass
