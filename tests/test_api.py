@@ -17,15 +17,7 @@ EXPERIMENT = str(REPO / "experiments" / "names-mlp.yaml")
 TINY = {"train.steps": 60, "train.eval_interval": 30, "sample.count": 2}
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_run_returns_the_sealed_run_its_final_metrics_and_rows_and_prints_nothing(tmp_path, capfd, one_thread):
+def test_run_returns_the_sealed_run_its_final_metrics_and_rows_and_prints_nothing(tmp_path, capfd, one_torch_thread):
     torch.manual_seed(5)
     expected_next = torch.rand(3, generator=torch.Generator().set_state(torch.get_rng_state()))
 

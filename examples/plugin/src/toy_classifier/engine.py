@@ -21,11 +21,10 @@ from trainer.plugin import (
     MetricsLog,
     Progress,
     Run,
-    StopRequested,
     TrainingFailed,
     save_checkpoint,
     sha256_bytes,
-    stop_requested,
+    step_boundary,
 )
 
 from .spec import CONFUSION, ToyExperiment
@@ -103,14 +102,10 @@ def train(p: Prepared, run: Run, resume: dict | None = None) -> dict:
             row["val_accuracy"] = accuracy(p.model, p.val_x, p.val_y)
         log.log(step, **row)
         progress.update(step, loss=row["train_loss"])
-        if tc.checkpoint_interval and step % tc.checkpoint_interval == 0:
-            save(step)
-        signal = stop_requested()
-        if signal:
-            save(step)
-            raise StopRequested(f"stopped by {signal} at step {step}; checkpoint saved there", step)
+        # saves on the checkpoint cadence and after the last step; on Ctrl-C or SIGTERM saves here and raises
+        # StopRequested, so the run is sealed interrupted and `trainer resume` continues from this step
+        step_boundary(step, tc.steps, tc.checkpoint_interval, save)
     progress.close()
-    save(tc.steps)
     return finish(p, run, log)
 
 
