@@ -45,7 +45,8 @@ def test_the_cli_leaves_a_sealed_run_with_its_report_figures_and_the_metrics_its
     run = run_of(kinds_runs, experiment)
     record = json.loads((run / layout.RECORD).read_text())
     assert record["status"] == "ok" and {f["file"] for f in record["figures"]} == FIGURES[experiment]
-    assert {layout.CONFIG, layout.METRICS, layout.CHECKPOINT, REPORTS[experiment], *FIGURES[experiment]} == set(record["artifacts"])
+    assert {layout.CONFIG, layout.METRICS, layout.CHECKPOINT, layout.WEIGHTS, REPORTS[experiment], *FIGURES[experiment]} == set(
+        record["artifacts"])
     assert len(record["data"]["sha256"]) == 64
     gates = experiments.load(REPO / "experiments" / f"{experiment}.yaml").gates
     assert {g for g in gates if g != "reproduce"} <= set(record["metrics"])

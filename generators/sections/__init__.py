@@ -28,7 +28,7 @@ from trainer.tracking import layout
 
 from ..markup import Safe, inline
 from ..runs import RunView
-from . import forecast, gates, gradcheck, image_classes, introspection, market_scenarios, multiple_choice, published
+from . import forecast, gates, gradcheck, image_classes, introspection, market_scenarios, model, multiple_choice, published
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "gates": Section(gates.build),
     "published": Section(published.build),
+    "model": Section(model.build),
     "gradcheck": Section(gradcheck.build, layout.GRADCHECK),
     "introspection": Section(introspection.build, layout.INTROSPECTION),
     "multiple_choice": Section(multiple_choice.build, layout.CHOICES),
@@ -48,7 +49,7 @@ SECTIONS: dict[str, Section] = {
     "forecast": Section(forecast.build, FORECASTS),
     "image_classes": Section(image_classes.build, CLASSIFICATION),
 }
-COMMON = ("gates", "published")
+COMMON = ("gates", "model", "published")
 """on every run page, first"""
 
 

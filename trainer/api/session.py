@@ -19,8 +19,10 @@ from .. import config
 from ..engines import registry
 from ..engines.contract import EngineSpec, TrainingFailed
 from ..errors import ConfigError
+from ..exporters import mirror
 from ..runtime import determinism, devices, distributed, facts, progress, seeding, stopping
-from ..tracking import recovery
+from ..schemas.common import TrackingConfig
+from ..tracking import recovery, weights
 from ..tracking.run import Run
 from .results import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
@@ -109,9 +111,10 @@ def train_and_seal(engine: ModuleType, prepared, run: Run, world: distributed.Wo
     """Train, then seal the run with how it ended. Returns the exit status every process of the run ends with, and
     the exception that failed it, if one did (the command line prints its traceback; a library call chains it)."""
     metrics, reason, abandoned, error = {}, None, False, None
-    with stopping.graceful():  # a signal while sealing waits for the seal
+    with mirror.mirrored(run) as live, stopping.graceful():  # a signal while sealing waits for the seal
         try:
             metrics, status = engine.train(prepared, run, resume), "ok"
+            weights.export(run, prepared.model.state_dict(), weights_cap_mib(run))
         except stopping.StopRequested as e:
             status, reason = "interrupted", str(e)
             run.record["stopped_at_step"] = e.step
@@ -135,11 +138,19 @@ def train_and_seal(engine: ModuleType, prepared, run: Run, world: distributed.Wo
         if before_seal is not None:
             before_seal(run)
         run.seal()
+        if live is not None:
+            live.finish(run.path)
     code = exit_status(run)
     distributed.announce(code)
     if abandoned:  # the others may be waiting in a collective this process will never join
         distributed.abandon(code)
     return code, error
+
+
+def weights_cap_mib(run: Run) -> float:
+    """The run's `tracking.weights_max_mib`, as its record holds the resolved config (the default for a schema without it)."""
+    tracking = run.record["config"].get("tracking")
+    return tracking["weights_max_mib"] if isinstance(tracking, dict) else TrackingConfig.weights_max_mib
 
 
 def exit_status(run: Run) -> int:

@@ -15,6 +15,15 @@ The module offers:
                                          nothing. Raise TrainingFailed when training cannot go on.
     replay(run_dir, names)               only if the spec says `replay=True`: play the run again from its
                                          folder and compare (see policy_gradient.replay).
+    load_trained(cfg, record, files, state, device) -> Trained
+                                         only if `generates=True`: the trained model rebuilt from a weights
+                                         file's state dict, the run's record and its model files (`files`:
+                                         name -> a local path already checked against the record), on `device`
+    sample(trained, request) -> list[str]
+                                         texts generated as `request` (a SampleRequest) asks (`trainer sample`)
+    score_choices(trained, path, limit) -> dict
+                                         only if `scores_choices=True`: the multiple-choice evaluation of a
+                                         HellaSwag-format file (`trainer eval --file`)
 
 `load()` imports the module and checks that it offers these calls with these parameters, so an engine
 whose module is broken is refused before any run folder exists, not halfway through a run.
@@ -23,7 +32,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import ModuleType
 
 from ..errors import UsageError
@@ -32,6 +41,10 @@ CALLS = {"prepare": ("cfg", "source"), "train": ("prepared", "run", "resume")}
 """what every engine module offers: each function and the arguments it is called with, in order"""
 REPLAY = ("run_dir", "names")
 """the arguments of `replay`, offered by the module of an engine whose spec says `replay=True`"""
+GENERATES = {"load_trained": ("cfg", "record", "files", "state", "device"), "sample": ("trained", "request")}
+"""the calls of an engine whose spec says `generates=True` (`trainer sample`)"""
+SCORES_CHOICES = {"load_trained": GENERATES["load_trained"], "score_choices": ("trained", "path", "limit")}
+"""the calls of an engine whose spec says `scores_choices=True` (`trainer eval --file`)"""
 
 
 class EngineError(UsageError):
@@ -72,6 +85,23 @@ class KeyMetric:
 
 
 @dataclass(frozen=True)
+class SampleRequest:
+    """What `trainer sample` asks of an engine that generates; a None takes the run's own `sample` setting."""
+
+    prompt: str | None = None
+    count: int | None = None
+    max_length: int | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+
+    def over(self, defaults) -> "SampleRequest":
+        """Every setting filled in: this request's, else the run config's `sample` section's (`defaults`)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return SampleRequest(**{name: getattr(defaults, name, None) if value is None else value for name, value in values.items()})
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     """Everything the rest of Trainbook needs to know about one engine, in one place."""
 
@@ -96,6 +126,10 @@ class EngineSpec:
     torchrun before torch like a single-process engine, naming that key"""
     replay: bool = False
     """its module has `replay(run_dir, names)` (`trainer replay`)"""
+    generates: bool = False
+    """its module has `load_trained` and `sample` (`trainer sample`): a trained run's model generates text"""
+    scores_choices: bool = False
+    """its module has `score_choices` (`trainer eval --file`): multiple-choice evaluation in HellaSwag's format"""
     sections: tuple[str, ...] = ()
     """run-page sections of its own, in page order, shown after the common ones: names in generators/sections/SECTIONS
     (e.g. "gradcheck"), or a plugin's own builders by import path ("package.module:function", torch-free, called with
@@ -112,7 +146,8 @@ class EngineSpec:
         Raises ImportError (or whatever importing it raises) when it cannot be imported, and TypeError naming
         the call when a function is missing or cannot take the arguments it is called with."""
         module = importlib.import_module(self.module)
-        wanted = {**CALLS, **({"replay": REPLAY} if self.replay else {})}
+        wanted = {**CALLS, **({"replay": REPLAY} if self.replay else {}), **(GENERATES if self.generates else {}),
+                  **(SCORES_CHOICES if self.scores_choices else {})}
         for name, arguments in wanted.items():
             problem = _unfit(getattr(module, name, None), arguments)
             if problem:
