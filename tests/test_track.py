@@ -18,10 +18,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 import trainer
 from tests.conftest import REPO, run_cli, snapshot
 from tests.sitebuild import build_site
+from trainer.tracking import checkpoint, layout, weights
 
 SCRIPT = "examples/own-script/train.py"
 ARGS = ["--steps", "200", "--eval-every", "50"]
@@ -63,7 +65,10 @@ def test_a_tracked_script_is_a_sealed_run_that_records_its_command_code_data_and
     assert record["config"]["params"] == {"steps": 200, "lr": 0.01, "hidden": 32, "eval_every": 50, "seed": 0}
     assert record["key_metric"]["name"] == "val_loss" and record["metrics"]["val_loss"] < record["metrics"]["steps"]
     assert {f["file"] for f in record["figures"]} == {"fitted-curve.png", "loss.png"}
-    assert {"checkpoint.pt", "metrics.jsonl", "config.yaml"} <= set(record["artifacts"])
+    assert {"checkpoint.pt", "metrics.jsonl", "config.yaml", layout.WEIGHTS} <= set(record["artifacts"])
+    exported, saved = weights.load(tracked / layout.WEIGHTS)["model"], checkpoint.load(tracked / layout.CHECKPOINT)["model"]
+    assert record["weights"]["final"] == {"file": layout.WEIGHTS, "step": 200}  # the model the script checkpointed last
+    assert exported.keys() == saved.keys() and all(torch.equal(exported[k], saved[k]) for k in saved)
     verified = run_cli("trainer", "verify", runs_dir=tracked.parent)
     assert verified.returncode == 0 and verified.stdout.splitlines() == [f"ok      {tracked.name}"]
 

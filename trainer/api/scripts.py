@@ -34,7 +34,7 @@ from ..engines.contract import KeyMetric
 from ..errors import ConfigError
 from ..runtime import launch
 from ..tracking import checkpoint as checkpoints
-from ..tracking import layout, recovery
+from ..tracking import layout, recovery, weights
 from ..tracking.files import write_bytes, write_jsonl
 from ..tracking.metrics import MetricsLog
 from ..tracking.run import Run
@@ -124,12 +124,24 @@ class TrackedRun:
         run.record["key_metric"] = self._chosen_key_metric(metrics).as_record()
         if status == "interrupted" and self._metrics.rows:
             run.record["stopped_at_step"] = self._metrics.rows[-1]["step"]
+        if status == "ok":
+            self._export_weights()
         run.conclude(status, metrics if status == "ok" else {}, reason)
         judge = lineage.seal_hook(run.record)
         if judge is not None:
             judge(run)
         run.seal()
         run.release()
+
+    def _export_weights(self) -> None:
+        """A finished script whose last checkpoint holds its model (`run.checkpoint({"model": ...})`) publishes it as
+        weights, as an engine's run does: the page offers them with their sha256 and `trainer eval` can find them."""
+        path = self._run.file(layout.CHECKPOINT)
+        if "torch" not in sys.modules or not path.is_file():  # no checkpoint was saved: no torch was needed
+            return
+        state = checkpoints.load(path)
+        if isinstance(state.get("model"), Mapping):
+            weights.export(self._run, dict(state["model"]), session().weights_cap_mib(self._run))
 
     def _final_metrics(self) -> dict:
         """The last logged value of every key, then whatever `summary` set, and the last step."""
