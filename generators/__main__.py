@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from trainer.errors import UsageError
 from trainer.tracking.files import StorageError, write_text
 from trainer.tracking.layout import runs_dir
 
@@ -91,7 +92,7 @@ def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: 
     except history.HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except (content.ContentError, PublishLogError) as e:
+    except (content.ContentError, PublishLogError, UsageError) as e:  # UsageError: e.g. a broken plugin engine
         print(f"error: {e}", file=sys.stderr)
         return 2
     except StorageError as e:  # a full disk, an I/O error: every page written so far is whole, the next publish goes on

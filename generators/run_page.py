@@ -6,7 +6,7 @@ from trainer.tracking import layout
 
 from . import describe, markup, reproductions, taxonomies
 from .runs import RunView
-from .sections import render_sections
+from . import sections
 from .site import Later, Page, Site, run_fingerprint
 from .targets import Target
 
@@ -75,11 +75,11 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     compared = site.comparisons.get(run.id, [])
     page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
                         older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared],
-                        reproductions.fingerprint(run, site.reproductions, site.ids))
+                        reproductions.fingerprint(run, site.reproductions, site.ids), sections.fingerprint(run))
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
         summary=Later(lambda: describe.summary(run, before)), metrics=Later(lambda: sorted(run.metrics.items())),
-        figures=Later(lambda: figure_rows(run, site.target)), sections=Later(lambda: render_sections(run)),
+        figures=Later(lambda: figure_rows(run, site.target)), sections=Later(lambda: sections.render_sections(run)),
         audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
         compared=compared, reproduction=Later(lambda: reproductions.facts(run, site.reproductions, site.ids)),
         reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("trainer.introspect", "trainer.plugin"),
     ("trainer.kinds", "trainer.engines.names_mlp", "trainer.engines.gpt", "trainer.engines.policy_gradient", "trainer.engines.gradcheck",
      "trainer.engines.manual_sgd"),
+    ("trainer.api",),
     ("trainer.commands", "trainer.cli", "trainer.__main__", "trainer"),
     ("generators",),
 ]
@@ -213,7 +214,7 @@ def test_the_kinds_specs_load_without_torch_or_matplotlib_in_a_real_interpreter(
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("entry", ["generators.__main__", "trainer.cli", "trainer.experiments", "trainer.engines.registry"])
+@pytest.mark.parametrize("entry", ["generators.__main__", "trainer", "trainer.cli", "trainer.experiments", "trainer.engines.registry"])
 def test_entry_points_import_without_torch_in_a_real_interpreter(entry):
     probe = f"import sys, {entry}; print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))[:3])"
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)

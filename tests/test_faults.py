@@ -38,7 +38,7 @@ from tests.sitebuild import author_pages, generate
 from tests.test_crash_safety import PROGRESS, assert_same_result, record, temporaries
 from tests.test_processes import exit_codes
 from trainer.runtime import faults
-from trainer.tracking import integrity, layout, ledger
+from trainer.tracking import layout, ledger
 
 TIMEOUT = 300
 SEED = 20261201

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from trainer.tracking import timing
-from trainer.tracking import integrity, ledger
+from trainer.tracking import integrity
 from tests.conftest import CHAR_GPT, GPT_TINY, REPO, run_cli, snapshot, train
 from tests.test_site import build_site
 

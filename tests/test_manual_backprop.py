@@ -16,7 +16,7 @@ from trainer.loop.optim import lr_at
 from trainer.models import mlp_manual
 from trainer.models.mlp import CharMLP
 from trainer.models.mlp_manual import ManualCharMLP
-from tests.conftest import REPO, TINY, train
+from tests.conftest import REPO, train
 from tests.test_site import build_site
 
 MANUAL = "experiments/names-mlp-manual.yaml"

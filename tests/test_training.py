@@ -17,7 +17,7 @@ from tests.conftest import REPO, TINY, run_cli, train
 
 FIGURES = {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png",
            "activations.png", "gradients.png", "update_ratio.png", "saturation.png", "batchnorm.png"}
-EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt", "best.pt",
+EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt", "best.pt", "model.weights.pt",
                   "introspection.json"} | FIGURES
 
 

@@ -29,11 +29,17 @@ STYLE = {
 TRAIN_COLOR, VAL_COLOR, TEST_COLOR = "#1f77b4", "#d62728", "#2ca02c"
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
+def png_bytes(fig: plt.Figure) -> bytes:
+    """The figure as PNG bytes, the same bytes for the same drawing (the figure stays open)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    data = png_bytes(fig)
     plt.close(fig)
-    write_bytes(path, buffer.getvalue(), make_folder=False)  # into a run folder or a page bundle, which exist
+    write_bytes(path, data, make_folder=False)  # into a run folder or a page bundle, which exist
     return path
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Callable
 
 from . import launch
@@ -35,9 +36,15 @@ def _handler(signum, frame) -> None:
 
 @contextlib.contextmanager
 def graceful():
-    """Within this block, SIGINT and SIGTERM raise the flag instead of stopping the process."""
+    """Within this block, SIGINT and SIGTERM raise the flag instead of stopping the process.
+
+    Only the main thread may handle signals: a run started from another thread (`trainer.run` in a worker
+    thread) trains without clean stops, as any other code in that thread would."""
     global _requested
     _requested = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
     try:
         yield
