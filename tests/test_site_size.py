@@ -26,3 +26,116 @@ def test_figures_are_written_as_palette_pngs_about_a_third_of_aggs_bytes_and_the
     difference = [abs(a - b) for a, b in zip(thin.convert("RGB").tobytes(), original.tobytes())]
     assert sum(difference) / len(difference) < 2 and max(difference) < 64
     assert style.thin_png(agg.getvalue()) == path.read_bytes()  # deterministic: the same bytes every time
+
+
+# --- the budget and the second store ---------------------------------------------------------------
+
+import json  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from benchmarks.synthetic_runs import make_runs  # noqa: E402
+from generators import history, site_budget  # noqa: E402
+from generators.runs import load_runs  # noqa: E402
+from tests.conftest import run_cli  # noqa: E402
+from tests.sitebuild import build_hugo, generate  # noqa: E402
+from trainer.tracking import layout  # noqa: E402
+from trainer.tracking.files import sha256_file  # noqa: E402
+
+STORE_URL = "https://raw.githubusercontent.com/octo/trainbook/trainbook-store/"
+LATER = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+
+def budget_moving(runs: list, share: float) -> int:
+    """A budget at which about `share` of the runs' bytes must move to the store."""
+    total = site_budget.place(runs, None, {}).site_bytes
+    return int(total * (1 - share) / site_budget.HEADROOM)
+
+
+def test_the_budget_moves_the_oldest_runs_figures_first_and_their_page_data_only_when_that_is_not_enough(synthetic_runs):
+    runs = load_runs(synthetic_runs)  # newest first
+    some = site_budget.place(runs, budget_moving(runs, 0.03), {})
+    assert 0 < len(some.stored) < len(runs) and some.site_bytes <= budget_moving(runs, 0.03) * site_budget.HEADROOM
+    oldest_first = [r.id for r in reversed(runs)]
+    assert set(some.stored) == set(oldest_first[:len(some.stored)])  # the oldest runs, and only they
+    assert all(names <= {"loss.png"} for names in some.stored.values())  # figures first: pages still read the rest
+
+    sizes = site_budget.footprint(runs)
+    half_the_page_data = (sizes["kept"] + sizes["page data"] / 2) / site_budget.HEADROOM
+    all_figures = site_budget.place(runs, int(half_the_page_data), {})
+    deep = {n for names in all_figures.stored.values() for n in names}
+    assert all("loss.png" in names for run_id, names in all_figures.stored.items() if run_id in {r.id for r in runs})
+    assert {layout.METRICS, "loss.png"} <= deep and not deep & set(site_budget.ALWAYS_KEPT)
+
+    with pytest.raises(site_budget.BudgetError, match="raise SITE_BUDGET"):
+        site_budget.place(runs, 10_000, {})  # not even the records and pages fit
+
+
+def test_a_file_once_stored_stays_stored_whatever_the_budget(synthetic_runs):
+    runs = load_runs(synthetic_runs)
+    oldest = runs[-1].id
+    placement = site_budget.place(runs, None, {oldest: {"loss.png", "not-a-file-of-it.png"}})
+    assert placement.stored == {oldest: {"loss.png"}} and placement.moved == 0
+
+
+def test_a_site_over_its_budget_with_no_store_is_refused_naming_what_would_help(synthetic_copy, tmp_path):
+    budget = budget_moving(load_runs(synthetic_copy), 0.03)
+    result = run_cli("generators", "--runs-dir", str(synthetic_copy), "--content", str(tmp_path / "content"), "--site-budget", str(budget))
+    assert result.returncode == 2
+    assert "no second store is configured: set STORE_URL" in result.stderr and "raise SITE_BUDGET" in result.stderr
+    assert not (tmp_path / "content" / "runs").exists()
+    bad = run_cli("generators", "--runs-dir", str(synthetic_copy), "--content", str(tmp_path / "c2"), "--site-budget", "lots")
+    assert bad.returncode == 2 and "expected a size such as 500MB" in bad.stderr
+
+
+def publish(runs: Path, work: Path, budget: int, store: Path, restored: Path | None = None) -> Path:
+    """`make publish` with a budget and a store: the generators, Hugo, the history export into the store folder."""
+    args = ["--site-budget", str(budget), "--store-url", STORE_URL] + (["--history", str(restored)] if restored else [])
+    generate(runs, work, *args)
+    site = build_hugo(work)
+    exported = run_cli("generators.history", "export", "--site", str(site), "--runs-dir", str(runs), "--store", str(store),
+                       *(["--history", str(restored)] if restored else []))
+    assert exported.returncode == 0, exported.stderr
+    return site
+
+
+def stored_files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def test_old_runs_keep_their_pages_with_their_files_linked_from_the_store_publish_after_publish(synthetic_copy, tmp_path):
+    runs = load_runs(synthetic_copy)
+    budget = budget_moving(runs, 0.03)
+    site = publish(synthetic_copy, tmp_path / "first", budget, tmp_path / "store-1")
+
+    index = json.loads((site / "history" / "index.json").read_text())
+    assert index["format"] == history.FORMAT_STORE and index["store"] == STORE_URL
+    moved = {f"{run}/{name}" for run, files in index["runs"].items() for name, where in files.items() if where == history.STORE}
+    assert moved and stored_files(tmp_path / "store-1") == moved  # each moved file copied once, into the store folder
+    for rel in moved:
+        run, name = rel.split("/")
+        assert not (site / "runs" / rel).exists()  # not on the site as well
+        record = json.loads((synthetic_copy / run / layout.RECORD).read_text())
+        assert sha256_file(tmp_path / "store-1" / rel) == record["artifacts"][name]["sha256"]
+        page = (site / "runs" / run / "index.html").read_text()
+        assert f'<img src="{STORE_URL}{run}/{name}"' in page  # the page is still there, its figure linked from the store
+    assert run_cli("generators.history", "verify", str(site)).returncode == 0
+
+    # The next publish restores the site (not the store: those files are not fetched), adds runs, and moves more.
+    restored = tmp_path / "history"
+    history.restore(str(site), restored)
+    assert json.loads((restored / history.STORED).read_text())["store"] == STORE_URL
+    assert not any((restored / rel).exists() for rel in moved)
+    fresh = tmp_path / "runs-2"
+    make_runs(fresh, 4, seed=5, start=LATER)
+    more = budget_moving(load_runs(fresh) + history.load_views(restored), 0.06)  # more runs, more of them in the store
+    second = publish(fresh, tmp_path / "second", more, tmp_path / "store-2", restored)
+
+    index = json.loads((second / "history" / "index.json").read_text())
+    now = {f"{run}/{name}" for run, files in index["runs"].items() for name, where in files.items() if where == history.STORE}
+    assert now > moved and stored_files(tmp_path / "store-2") == now - moved  # only the newly moved files travel
+    for rel in moved:
+        assert f'src="{STORE_URL}{rel}"' in (second / "runs" / rel.split("/")[0] / "index.html").read_text()
+    assert run_cli("generators.history", "verify", str(second)).returncode == 0
