@@ -8,19 +8,39 @@ READY       := $(VENV)/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
-# CI parity (docs/ci.md): HISTORY is where the published history comes from (the live
-# site's URL, a built site folder, or the restored folder itself); it is restored and verified into
-# HISTORY_DIR. `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL
-# prefixes its links, PREVIEW_URL says where reviewers find the preview site.
+# CI parity (docs/ci.md): HISTORY is where the published history comes from (the live site's URL, a built
+# site folder, or the restored folder itself); it is restored and verified into HISTORY_DIR with the site's
+# snapshot of what it showed, so the home page says what changed since. A site that answers nothing starts a
+# new history only when GitHub (gh api) says REPOSITORY never deployed Pages, or with NEW_HISTORY=1.
+# `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL prefixes its
+# links, PREVIEW_URL says where reviewers find the preview site.
 HISTORY     ?=
 HISTORY_DIR := history
+NEW_HISTORY ?=
+REPOSITORY  ?= $(GITHUB_REPOSITORY)
 BASE        ?=
 SITE_URL    ?=
 PREVIEW_URL ?=
 REPORT      ?= report.md
+# RETRAIN=changed: `make train` trains only the experiments whose inputs changed since their latest run in
+# HISTORY_DIR (generators/retrain.py), or all of them with FULL=<why>; its plan tells the home page what was reused.
+RETRAIN     ?= all
+FULL        ?=
+PLAN        := build/train-plan.json
+# The site's size budget: beyond SITE_BUDGET, old runs' files move to the second store served at STORE_URL;
+# the publish copies the newly moved ones into the folder STORE, which CI pushes to the store's branch.
+SITE_BUDGET ?= 500MB
+STORE_URL   ?=
+STORE       ?= build/store
+# TORCH_INDEX: the index torch alone comes from (CI: https://download.pytorch.org/whl/cpu, as PyPI's torch is
+# the CUDA build); every other package comes from the default index.
+TORCH_INDEX ?=
 ENGINE      ?= hugo
 MKDOCS_OUT  := build/mkdocs
 HISTORY_ARG  = $(if $(HISTORY),--history $(HISTORY_DIR))
+PREVIOUS     = $(if $(HISTORY),$(wildcard $(HISTORY_DIR)/published.json))
+SITE_ARGS    = $(HISTORY_ARG) $(if $(PREVIOUS),--previous-publish $(PREVIOUS)) $(if $(wildcard $(PLAN)),--plan $(PLAN)) \
+               --site-budget "$(SITE_BUDGET)" $(if $(STORE_URL),--store-url "$(STORE_URL)")
 # GPT-2's BPE ranks, offline: openai-whisper's source archive on PyPI ships them (checked by sha256).
 WHISPER     := openai-whisper==20250625
 WHISPER_TAR := .cache/sdist/openai_whisper-20250625.tar.gz
@@ -36,13 +56,15 @@ GPU_STEPS   ?= 300
 GPU_ARGS    ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench bench-gpu clean distclean history report gate
+.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench bench-gpu clean distclean history report gate ci-dry-run
 
 setup: $(READY) $(GPT2_RANKS)
 
 # The stamp depends on the pins, so editing requirements reinstalls on the next command.
 $(READY): requirements.txt requirements-data.txt
 	$(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --disable-pip-version-check --index-url "$(TORCH_INDEX)" \
+		"$$(grep -E '^torch==' requirements.txt)")
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
 	touch $@
@@ -51,23 +73,33 @@ $(GPT2_RANKS): | $(READY)
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary openai-whisper $(WHISPER) -d $(dir $(WHISPER_TAR))
 	$(PY) -m trainer.data.gpt2_ranks $(WHISPER_TAR) $@
 
+# Every experiment is trained even when one before it fails (its failed run is sealed and published like any
+# other); the target fails at the end, naming the failures. An interrupted run (status 130) stops the loop.
 train: $(READY)
-	@set -e; for f in $(EXPERIMENTS); do echo "== $$f" >&2; $(PY) -m trainer run $$f; done
+	@list="$(EXPERIMENTS)"; \
+	if [ "$(RETRAIN)" = changed ]; then \
+	  list=$$($(PY) -m generators.retrain --history $(HISTORY_DIR) --out $(PLAN) $(if $(FULL),--full "$(FULL)") $(EXPERIMENTS)) \
+	    || exit $$?; \
+	else rm -f $(PLAN); fi; \
+	failed=""; for f in $$list; do echo "== $$f" >&2; status=0; $(PY) -m trainer run "$$f" || status=$$?; \
+	  if [ $$status -eq 130 ]; then echo "make train: interrupted at $$f" >&2; exit 130; fi; \
+	  if [ $$status -ne 0 ]; then failed="$$failed $$f (exit $$status)"; fi; done; \
+	if [ -n "$$failed" ]; then echo "make train: failed:$$failed; every other experiment was trained" >&2; exit 1; fi
 
 # ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
 # With HISTORY=<site URL or folder>, the published history is restored first and published again with
 # the new runs; either way the site carries its ledger and records (public/history/) for the next publish.
 publish: $(READY) $(if $(HISTORY),history) publish-$(ENGINE)
-	$(PY) -m generators.history export --site public $(HISTORY_ARG)
+	$(PY) -m generators.history export --site public $(HISTORY_ARG) --store $(STORE)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
 
 # Hugo renders only the pages the generators changed when that is safe (generators/hugo_build.py).
 publish-hugo:
-	$(PY) -m generators $(HISTORY_ARG)
+	$(PY) -m generators $(SITE_ARGS)
 	$(PY) -m generators.hugo_build --destination public --baseURL "$(BASE_URL)"
 
 publish-mkdocs:
-	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public $(HISTORY_ARG)
+	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public $(SITE_ARGS)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --clean -f $(MKDOCS_OUT)/mkdocs.yml
 
 serve: publish
@@ -83,7 +115,13 @@ test: $(READY) $(GPT2_RANKS)
 # Restore and verify the published history (HISTORY=<site URL or folder>) into $(HISTORY_DIR)/.
 history: $(READY)
 	@test -n "$(HISTORY)" || { echo "make history: set HISTORY=<site URL, built site folder or history folder>" >&2; exit 2; }
-	$(PY) -m generators.history restore "$(HISTORY)" --into $(HISTORY_DIR)
+	$(PY) -m generators.history restore "$(HISTORY)" --into $(HISTORY_DIR) $(if $(REPOSITORY),--repository "$(REPOSITORY)") \
+		$(if $(NEW_HISTORY),--new-history)
+
+# A whole GitHub cycle on this machine (publish, a pull request's audit, publish again) against a local
+# "live site" served on 127.0.0.1, through the workflows' own steps and scripts: tests/test_ci_cycle.py.
+ci-dry-run: $(READY)
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_ci_cycle.py
 
 # The pull-request audit report: runs/ against BASE, as Markdown in $(REPORT).
 report: $(READY)
