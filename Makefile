@@ -91,6 +91,7 @@ train: $(READY)
 # the new runs; either way the site carries its ledger and records (public/history/) for the next publish.
 publish: $(READY) $(if $(HISTORY),history) publish-$(ENGINE)
 	$(PY) -m generators.history export --site public $(HISTORY_ARG) --store $(STORE)
+	$(PY) -m generators.site_budget --site public --budget "$(SITE_BUDGET)" --store $(STORE)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
 
 # Hugo renders only the pages the generators changed when that is safe (generators/hugo_build.py).

@@ -16,9 +16,12 @@ export reads it to write the index and copy the newly moved files into the store
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from trainer.tracking import layout
 
@@ -28,9 +31,15 @@ from .sections import SECTIONS
 
 DEFAULT_BUDGET = "500MB"
 """half of GitHub Pages' 1 GB limit: room for the pages themselves and for a few publishes' growth"""
-PAGE_BYTES = 40_000
-"""bytes of HTML a run adds to the site besides its files: its page, its rows in listings and taxonomy pages,
-its share of comparison pages (measured: about 33 KB a run at 10,000 synthetic runs, benchmarks/site_scale.py)"""
+PAGE_BYTES, FIGURE_BYTES, FILE_BYTES = 9_000, 1_000, 300
+"""the HTML a run adds to the site besides its files (`page_bytes`): a base for its page and its rows in listings and
+taxonomy pages, and more for each figure and file it shows. Measured: 24.6 KB for a default names-mlp-manual run
+(10 figures, 17 files; the model says 24.1), 12.6 KB for a synthetic run of the benchmark (1, 5; 11.5)"""
+SITE_BYTES = 1_500_000
+"""what the site holds besides its runs, bounded whatever their number: the guide, styles, comparison pages and each
+experiment's figures (measured: about 1.2 MB with the four default experiments)"""
+PAGES_LIMIT = 1_000_000_000
+"""GitHub Pages refuses a site larger than this; a publish over it fails (`check`), over its budget it only warns"""
 HEADROOM = 0.9
 """files move until the estimate is under this share of the budget, so an estimate a little short still fits"""
 ALWAYS_KEPT = (layout.RECORD, layout.CONFIG)
@@ -76,19 +85,24 @@ def _files(run: RunView) -> dict[str, int]:
     return sizes
 
 
+def page_bytes(run: RunView) -> int:
+    figures = run.record.get("figures")
+    return PAGE_BYTES + FIGURE_BYTES * (len(figures) if isinstance(figures, list) else 0) + FILE_BYTES * len(run.artifacts)
+
+
 def _tiers(files: dict[str, int]) -> tuple[set[str], set[str]]:
     movable = set(files) - set(ALWAYS_KEPT)
     return movable - set(PAGE_DATA), movable & set(PAGE_DATA)
 
 
 def footprint(runs: list[RunView]) -> dict[str, int]:
-    """Bytes of the runs on a site with nothing in the store, by what may move: "kept" (pages, records, configs),
-    "page data" (moved second) and "figures and files" (moved first)."""
-    total = {"kept": 0, "page data": 0, "figures and files": 0}
+    """Bytes of a site of these runs with nothing in the store, by what may move: "site" and "kept" (pages, records,
+    configs) never, "page data" second, "figures and files" first."""
+    total = {"site": SITE_BYTES, "kept": 0, "page data": 0, "figures and files": 0}
     for run in runs:
         files = _files(run)
         first, second = _tiers(files)
-        total["kept"] += PAGE_BYTES + sum(files[n] for n in set(files) - first - second)
+        total["kept"] += page_bytes(run) + sum(files[n] for n in set(files) - first - second)
         total["page data"] += sum(files[n] for n in second)
         total["figures and files"] += sum(files[n] for n in first)
     return total
@@ -99,7 +113,7 @@ def place(runs: list[RunView], budget: int | None, stored_before: dict[str, set[
     files = {run.id: _files(run) for run in runs}
     stored = {run.id: set(stored_before.get(run.id, ())) & set(files[run.id]) for run in runs}
     before = {run_id: set(names) for run_id, names in stored.items()}
-    site = sum(PAGE_BYTES + sum(b for n, b in files[r.id].items() if n not in stored[r.id]) for r in runs)
+    site = SITE_BYTES + sum(page_bytes(r) + sum(b for n, b in files[r.id].items() if n not in stored[r.id]) for r in runs)
     target = None if budget is None else int(budget * HEADROOM)
     for tier in (0, 1):
         for run in reversed(runs):  # oldest first
@@ -147,3 +161,46 @@ def shipped(runs: list[RunView], base: str | None) -> str | None:
     """The text of history.STORE_SHIPPED for a site whose runs keep files in the store; None when none does."""
     listed = {r.id: set(r.stored) for r in runs if r.stored}
     return history.stored_listing(base, listed) if listed and base else None
+
+
+# --- the built site, measured ------------------------------------------------------------------------
+
+def folder_bytes(folder: Path) -> tuple[int, int]:
+    """(bytes, files) of every file under `folder` (none when it does not exist)."""
+    sizes = [p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()] if folder.is_dir() else []
+    return sum(sizes), len(sizes)
+
+
+def check(site: Path, budget: int | None, store: Path | None) -> str:
+    """A line saying how large the built site (and what moved to the store) is; BudgetError over Pages' limit."""
+    size, count = folder_bytes(site)
+    line = f"{site}: {markup.size(size)} in {count:,} files"
+    if budget is not None:
+        line += f", {size / budget:.0%} of its budget of {markup.size(budget)}"
+    if store is not None:
+        moved, files = folder_bytes(store)
+        line += f"; {markup.size(moved)} in {files:,} files in the store folder {store}"
+    if size > PAGES_LIMIT:
+        raise BudgetError(f"{line}: over GitHub Pages' limit of {markup.size(PAGES_LIMIT)}, which would refuse it; lower "
+                          "SITE_BUDGET and give a store (STORE_URL) so that old runs' files move there")
+    if budget is not None and size > budget:
+        line += " (over the budget: the estimate of its pages was short; lower SITE_BUDGET a little)"
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m generators.site_budget", description="Measure a built site against its budget.")
+    p.add_argument("--site", type=Path, default=Path("public"), help="the built site (default: public)")
+    p.add_argument("--budget", default=DEFAULT_BUDGET, help=f"its budget, e.g. 500MB, or none (default: {DEFAULT_BUDGET})")
+    p.add_argument("--store", type=Path, help="the folder this publish moved files into")
+    args = p.parse_args(argv)
+    try:
+        print(check(args.site, parse_size(args.budget), args.store), file=sys.stderr)
+    except BudgetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -63,7 +63,7 @@ def test_the_budget_moves_the_oldest_runs_figures_first_and_their_page_data_only
     assert all(names <= {"loss.png"} for names in some.stored.values())  # figures first: pages still read the rest
 
     sizes = site_budget.footprint(runs)
-    half_the_page_data = (sizes["kept"] + sizes["page data"] / 2) / site_budget.HEADROOM
+    half_the_page_data = (sizes["site"] + sizes["kept"] + sizes["page data"] / 2) / site_budget.HEADROOM
     all_figures = site_budget.place(runs, int(half_the_page_data), {})
     deep = {n for names in all_figures.stored.values() for n in names}
     assert all("loss.png" in names for run_id, names in all_figures.stored.items() if run_id in {r.id for r in runs})
@@ -139,3 +139,15 @@ def test_old_runs_keep_their_pages_with_their_files_linked_from_the_store_publis
     for rel in moved:
         assert f'src="{STORE_URL}{rel}"' in (second / "runs" / rel.split("/")[0] / "index.html").read_text()
     assert run_cli("generators.history", "verify", str(second)).returncode == 0
+
+
+def test_the_built_site_is_measured_and_one_pages_would_refuse_fails_the_publish(tmp_path, monkeypatch):
+    site, store = tmp_path / "public", tmp_path / "store"
+    (site / "runs").mkdir(parents=True)
+    (site / "index.html").write_bytes(b"x" * 6000)
+    (store / "run").mkdir(parents=True)
+    (store / "run" / "loss.png").write_bytes(b"y" * 2048)
+    line = site_budget.check(site, 5000, store)
+    assert "5.9 KiB in 1 files, 120% of its budget" in line and "over the budget" in line and "2.0 KiB in 1 files in the store" in line
+    monkeypatch.setattr(site_budget, "PAGES_LIMIT", 5000)
+    assert site_budget.main(["--site", str(site), "--budget", "none"]) == 1
