@@ -17,6 +17,11 @@ that should be there must be, with its sealed sha256, and the chain must verify 
 Everything read from a history (ledger lines, records, the index) is hostile input: run ids must match
 layout.RUN_ID, file names SAFE_NAME, sizes are bounded, symbolic links are refused, and nothing is
 written outside the target folder. Torch-free.
+
+A site on the web is fetched with retries (429, 5xx, timeouts: `UrlSource._get`), and a site that answers
+nothing becomes a new history only when GitHub says Pages was never deployed (`new_history_note`). Files
+that moved to the second store to keep the site within its budget (site_budget.py) are indexed as STORE
+and not fetched by a restore (`read_stored`, `export`).
 """
 from __future__ import annotations
 
