@@ -318,7 +318,7 @@ TAMPERING = {
     "index sends a file elsewhere": (lambda s: (s / "history" / "index.json").write_text(
         (s / "history" / "index.json").read_text().replace('"samples.txt": "page"', '"samples.txt": "history"', 1)),
         "samples.txt: missing"),
-    "index replaced": (lambda s: (s / "history" / "index.json").write_text("[]"), "is not a trainbook-history-1 index"),
+    "index replaced": (lambda s: (s / "history" / "index.json").write_text("[]"), "is not a trainbook-history-1 or trainbook-history-2 index"),
     "symbolic link": (lambda s: ((s / "runs" / _one_run(s) / "samples.txt").unlink(),
                                  (s / "runs" / _one_run(s) / "samples.txt").symlink_to("/etc/hostname")), "a symbolic link"),
 }
