@@ -121,8 +121,9 @@ history: $(READY)
 
 # A whole GitHub cycle on this machine (publish, a pull request's audit, publish again) against a local
 # "live site" served on 127.0.0.1, through the workflows' own steps and scripts: tests/test_ci_cycle.py.
+# A whole GitHub cycle on this machine (minutes): not part of `make test`; .ci/run and the test workflow run it.
 ci-dry-run: $(READY)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_ci_cycle.py
+	$(PY) -m pytest -q -p no:cacheprovider -m cycle tests/test_ci_cycle.py
 
 # The pull-request audit report: runs/ against BASE, as Markdown in $(REPORT).
 report: $(READY)

@@ -191,6 +191,7 @@ def github(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.cycle  # minutes on 2 cores: `make ci-dry-run` and CI run it, `make test` does not
 def test_a_github_cycle_from_the_first_push_keeps_the_history_and_compares_with_the_live_site(github):
     # 0. A pull request before Pages is switched on: the audit runs, against nothing.
     github.git("branch", "first")

@@ -83,7 +83,7 @@ def test_ci_runs_the_same_make_targets_a_person_runs_locally():
     def commands(name: str) -> str:
         return "\n".join(step.get("run", "") for job in load(name)["jobs"].values() for step in job["steps"])
 
-    assert "make test" in commands("test")
+    assert "make test" in commands("test") and "make ci-dry-run" in commands("test")
     publish = commands("publish")
     assert re.search(r"make history HISTORY=.*\n.*make train.*\n.*make publish HISTORY=history", publish, re.S)
     audit = commands("pr-audit")
