@@ -12,8 +12,9 @@ PORT        ?= 1313
 # site folder, or the restored folder itself); it is restored and verified into HISTORY_DIR with the site's
 # snapshot of what it showed, so the home page says what changed since. A site that answers nothing starts a
 # new history only when GitHub (gh api) says REPOSITORY never deployed Pages, or with NEW_HISTORY=1.
-# `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL prefixes its
-# links, PREVIEW_URL says where reviewers find the preview site.
+# `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL is where the
+# preview site is hosted, PREVIEW_URL where reviewers download it otherwise (the workflow run),
+# PUBLISHED_URL the published site (where the base runs' pages are).
 HISTORY     ?=
 HISTORY_DIR := history
 NEW_HISTORY ?=
@@ -21,6 +22,7 @@ REPOSITORY  ?= $(GITHUB_REPOSITORY)
 BASE        ?=
 SITE_URL    ?=
 PREVIEW_URL ?=
+PUBLISHED_URL ?=
 REPORT      ?= report.md
 # RETRAIN=changed: `make train` trains only the experiments whose inputs changed since their latest run in
 # HISTORY_DIR (generators/retrain.py), or all of them with FULL=<why>; its plan tells the home page what was reused.
@@ -128,7 +130,7 @@ ci-dry-run: $(READY)
 # The pull-request audit report: runs/ against BASE, as Markdown in $(REPORT).
 report: $(READY)
 	$(PY) -m generators.report --base "$(or $(BASE),$(wildcard $(HISTORY_DIR)))" --out $(REPORT) \
-		--site-url "$(SITE_URL)" --preview-url "$(PREVIEW_URL)"
+		--site-url "$(SITE_URL)" --preview-url "$(PREVIEW_URL)" --published-url "$(PUBLISHED_URL)"
 
 # Each experiment's latest run against the gates its YAML declares; fails on any failed gate.
 gate: $(READY)

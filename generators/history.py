@@ -10,9 +10,12 @@ A restore (`restore`) copies it into a local folder with the layout of a runs fo
 ledger and checkpoints, and `trainer verify` stays strict there. The publish merges the two (`export`).
 
 What is carried is fixed by the history format, not by taste: every artifact of a CARRIED kind up to
-MAX_CARRIED_BYTES, plus run.json. Checkpoints and any other kind are "not published by design", so a
+MAX_CARRIED_BYTES, plus run.json; since format 2, also each run's model files (weights only, and a learned
+vocabulary) that its record's `weights` section names, up to the cap recorded there (`layout.model_files`,
+the rule the run pages follow). Checkpoints and any other kind are "not published by design", so a
 restore can tell a file left out on purpose (allowed) from one that went missing (refused): every file
-that should be there must be, with its sealed sha256, and the chain must verify line by line.
+that should be there must be, with its sealed sha256, and the chain must verify line by line. A format-1
+history (published before weights were) still restores: its runs are held to format 1's rule.
 
 Everything read from a history (ledger lines, records, the index) is hostile input: run ids must match
 layout.RUN_ID, file names SAFE_NAME, sizes are bounded, symbolic links are refused, and nothing is
@@ -51,8 +54,13 @@ from trainer.tracking.layout import runs_dir as default_runs_dir
 from . import github, publish_log
 from .runs import RunView
 
-FORMAT = "trainbook-history-1"
-FOLDER = "history"
+FORMAT = "trainbook-history-2"
+FORMAT_STORE = "trainbook-history-3"
+"""format 2 plus STORE: some files live in the second store, whose base address the index names (`store`); an
+export writes it only when a file is stored, so a site within its budget stays readable by format-2 code"""
+FORMATS = ("trainbook-history-1", FORMAT, FORMAT_STORE)
+"""the formats a restore reads, oldest first; what each carries is `carried_files`"""
+FOLDER = layout.SITE_HISTORY
 """the history's folder inside a built site, and the default local folder a restore writes"""
 INDEX = "index.json"
 MARKER = ".trainbook-history"
@@ -67,8 +75,6 @@ MAX_INDEX_BYTES = 256 << 20
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 PAGE, OWN, STORE = "page", "history", "store"
 """where a carried file lives: on its run page, in the site's history folder, or in the second store"""
-FORMAT_STORE = "trainbook-history-2"
-"""format 1 plus STORE: some files live in the second store, whose base address the index names (`store`)"""
 STORED = "stored.json"
 """in a restored folder: the files its runs keep in the second store, and the store's base address"""
 STORE_SHIPPED = "runs/stored.json"
@@ -93,9 +99,16 @@ class HistoryError(Exception):
 
 
 def carried(name: str, facts: dict) -> bool:
-    """Whether the history format carries this artifact (decided from the sealed record alone)."""
+    """Whether every history format carries this artifact (a small file of a CARRIED kind)."""
     size = facts.get("bytes") if isinstance(facts, dict) else None
     return name.endswith(CARRIED) and isinstance(size, int) and 0 <= size <= MAX_CARRIED_BYTES
+
+
+def carried_files(record: dict, format: str = FORMAT) -> dict[str, dict]:
+    """The artifacts a history of `format` carries for this run, with their sealed facts (decided from the record alone)."""
+    artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
+    small = {name: facts for name, facts in artifacts.items() if carried(name, facts)}
+    return small if format == FORMATS[0] else small | layout.model_files(record)
 
 
 def _problems_text(problems: list[str], limit: int = 20) -> str:
@@ -110,6 +123,8 @@ class Source:
 
     layout = "site"
     """'site': history/ledger.jsonl + index; 'runs': ledger.jsonl + <id>/<file> (a runs or history folder)"""
+    format = FORMAT
+    """the history format it was written in (read from index.json, or from a restore's marker)"""
 
     def read(self, rel: str, limit: int) -> bytes | None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -239,8 +254,20 @@ class Located:
         return f"runs/{run_id}/{name}" if where == PAGE else f"{FOLDER}/{run_id}/{name}"
 
 
+def _restored_format(source: Source) -> str:
+    """The format of a folder a restore wrote (its marker says), else today's (a runs folder holds every file)."""
+    try:
+        found = json.loads(source.read(MARKER, 4096) or b"{}").get("format")
+    except (ValueError, AttributeError):
+        found = None
+    return found if found in FORMATS else FORMAT
+
+
 def _read_index(source: Source) -> Located:
+    """Where a site's carried files are (index.json, or a restored folder's STORED list), and the source's format
+    (`source.format`)."""
     if source.layout == "runs":
+        source.format = _restored_format(source)
         store, stored = read_stored(source.read(STORED, MAX_INDEX_BYTES), f"{source.describe()}/{STORED}")
         return Located(source, {}, stored, store)
     raw = source.read(f"{FOLDER}/{INDEX}", MAX_INDEX_BYTES)
@@ -249,14 +276,16 @@ def _read_index(source: Source) -> Located:
     try:
         index = json.loads(raw)
         runs = index["runs"]
-        places = (PAGE, OWN, STORE) if index.get("format") == FORMAT_STORE else (PAGE, OWN)
-        assert index.get("format") in (FORMAT, FORMAT_STORE) and isinstance(runs, dict)
+        assert index.get("format") in FORMATS and isinstance(runs, dict)
+        places = (PAGE, OWN, STORE) if index["format"] == FORMAT_STORE else (PAGE, OWN)
         assert all(isinstance(files, dict) and all(w in places for w in files.values()) for files in runs.values())
         stored = {run: {n for n, w in files.items() if w == STORE} for run, files in runs.items()}
         store = index.get("store") if any(stored.values()) else None
         assert store is None or (isinstance(store, str) and STORE_URL.fullmatch(store))
     except (ValueError, KeyError, AssertionError, TypeError):
-        raise HistoryError(f"{source.describe()}: {FOLDER}/{INDEX} is not a {FORMAT} or {FORMAT_STORE} index") from None
+        raise HistoryError(f"{source.describe()}: {FOLDER}/{INDEX} is not an index of a format this code reads "
+                           f"({', '.join(FORMATS)})") from None
+    source.format = index["format"]
     return Located(source, runs, {run: names for run, names in stored.items() if names}, store)
 
 
@@ -304,12 +333,10 @@ def _restore_run(located: Located, run_id: str, entry: dict, into: Path | None) 
     if record is None or problems:
         return problems
     files = {layout.RECORD: raw}
-    for name, facts in sorted(record["artifacts"].items()):
-        if not carried(name, facts):
-            continue  # not published by design (checkpoints, large files)
+    for name, facts in sorted(carried_files(record, source.format).items()):  # the rest: not published by design
         if name in located.stored.get(run_id, ()):
             continue  # in the second store: checked against its sha256 when it moved there, not fetched again
-        data = source.read(located.path(run_id, name), MAX_CARRIED_BYTES)
+        data = source.read(located.path(run_id, name), max(facts["bytes"], MAX_CARRIED_BYTES))
         problem = _check_file(data, name, facts)
         if problem:
             problems.append(problem)
@@ -384,7 +411,7 @@ def restore(where: str, into: Path, *, new_history: bool = False, repository: st
             _, count = read_history(source, staging)
             note = f"{source.describe()}: {count} runs restored and verified into {into}"
             note += carry_snapshot(source, staging)
-        write_text(staging / MARKER, dumps_json({"format": FORMAT, "source": source.describe(), "runs": count}))
+        write_text(staging / MARKER, dumps_json({"format": source.format, "source": source.describe(), "runs": count}))
         _swap(staging, into)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -577,7 +604,7 @@ def export(site: Path, runs: Path, history: Path | None = None, store_dir: Path 
         for run_id, folder in folders.items():
             record = json.loads((folder / layout.RECORD).read_text())
             wanted = {layout.RECORD: {"sha256": sha256_file(folder / layout.RECORD), "bytes": (folder / layout.RECORD).stat().st_size}}
-            wanted |= {n: f for n, f in record["artifacts"].items() if carried(n, f)}
+            wanted |= carried_files(record)
             index[run_id] = {}
             for name, facts in sorted(wanted.items()):
                 if name != layout.RECORD and (name in stored.get(run_id, ()) or name in before.get(run_id, ())):

@@ -43,7 +43,7 @@ PAGES_LIMIT = 1_000_000_000
 HEADROOM = 0.9
 """files move until the estimate is under this share of the budget, so an estimate a little short still fits"""
 ALWAYS_KEPT = (layout.RECORD, layout.CONFIG)
-"""on the site for every run, forever: the page is rendered from them"""
+"""on the site for every run, forever: the page is rendered from them (and its model files: `_tiers`)"""
 PAGE_DATA = (layout.METRICS, layout.SAMPLES, *sorted({s.artifact for s in SECTIONS.values() if s.artifact}))
 """files the pages read besides the record: moved only when the figures and other files are not enough"""
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?", re.I)
@@ -77,9 +77,11 @@ class Placement:
 
 
 def _files(run: RunView) -> dict[str, int]:
-    """Bytes of each file the run's page publishes, from the record (the record's own from the disk)."""
+    """Bytes of each file the run's page publishes, its model files included, from the record (the record's own from
+    the disk)."""
     sizes = {n: int(f.get("bytes") or 0) for n, f in run.artifacts.items()
              if isinstance(n, str) and n.endswith(layout.PUBLISHED_KINDS) and isinstance(f, dict)}
+    sizes |= {n: int(f["bytes"]) for n, f in layout.model_files(run.record).items()}
     record = run.folder / layout.RECORD
     sizes[layout.RECORD] = record.stat().st_size if record.is_file() else 0
     return sizes
@@ -90,8 +92,9 @@ def page_bytes(run: RunView) -> int:
     return PAGE_BYTES + FIGURE_BYTES * (len(figures) if isinstance(figures, list) else 0) + FILE_BYTES * len(run.artifacts)
 
 
-def _tiers(files: dict[str, int]) -> tuple[set[str], set[str]]:
-    movable = set(files) - set(ALWAYS_KEPT)
+def _tiers(run: RunView, files: dict[str, int]) -> tuple[set[str], set[str]]:
+    # A run's model files stay with its page: `trainer sample` and `trainer eval` load them from the page's address.
+    movable = set(files) - set(ALWAYS_KEPT) - set(layout.model_files(run.record))
     return movable - set(PAGE_DATA), movable & set(PAGE_DATA)
 
 
@@ -101,7 +104,7 @@ def footprint(runs: list[RunView]) -> dict[str, int]:
     total = {"site": SITE_BYTES, "kept": 0, "page data": 0, "figures and files": 0}
     for run in runs:
         files = _files(run)
-        first, second = _tiers(files)
+        first, second = _tiers(run, files)
         total["kept"] += page_bytes(run) + sum(files[n] for n in set(files) - first - second)
         total["page data"] += sum(files[n] for n in second)
         total["figures and files"] += sum(files[n] for n in first)
@@ -119,7 +122,7 @@ def place(runs: list[RunView], budget: int | None, stored_before: dict[str, set[
         for run in reversed(runs):  # oldest first
             if target is None or site <= target:
                 break
-            move = _tiers(files[run.id])[tier] - stored[run.id]
+            move = _tiers(run, files[run.id])[tier] - stored[run.id]
             stored[run.id] |= move
             site -= sum(files[run.id][n] for n in move)
     if target is not None and site > target:
