@@ -33,6 +33,7 @@ def test_figures_are_written_as_palette_pngs_about_a_third_of_aggs_bytes_and_the
 import json  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -151,3 +152,23 @@ def test_the_built_site_is_measured_and_one_pages_would_refuse_fails_the_publish
     assert "5.9 KiB in 1 files, 120% of its budget" in line and "over the budget" in line and "2.0 KiB in 1 files in the store" in line
     monkeypatch.setattr(site_budget, "PAGES_LIMIT", 5000)
     assert site_budget.main(["--site", str(site), "--budget", "none"]) == 1
+
+
+def test_a_runs_weights_count_in_the_budget_and_never_leave_its_page(tmp_path):
+    """`trainer sample` loads a run's weights from its page's address, so the budget counts them and moves the rest."""
+    def run(i: int) -> SimpleNamespace:
+        folder = tmp_path / f"run-{i}"
+        folder.mkdir()
+        (folder / layout.RECORD).write_text("{}")
+        facts = {"loss.png": {"sha256": "a" * 64, "bytes": 400_000}, layout.WEIGHTS: {"sha256": "b" * 64, "bytes": 2_000_000}}
+        record = {"artifacts": facts, "figures": ["loss.png"], "weights": {"max_bytes": 10**8, "final": {"file": layout.WEIGHTS}}}
+        return SimpleNamespace(id=f"run-{i}", folder=folder, record=record, artifacts=facts)
+
+    runs = [run(i) for i in range(4)]  # newest first
+    sizes = site_budget.footprint(runs)
+    assert sizes["kept"] >= 4 * 2_000_000 and sizes["figures and files"] == 4 * 400_000
+
+    placement = site_budget.place(runs, int((sum(sizes.values()) - 2 * 400_000 + 1_000) / site_budget.HEADROOM), {})
+    assert placement.stored == {"run-3": {"loss.png"}, "run-2": {"loss.png"}}  # the oldest runs' figures; weights stay
+    with pytest.raises(site_budget.BudgetError):
+        site_budget.place(runs, int(sizes["site"] + 4 * 2_000_000), {})  # their weights alone do not fit
