@@ -255,6 +255,8 @@ ENGINE_MISTAKES: dict[str, tuple[str, list[str], str, str]] = {
     "shakespeare-char-gpt: an unknown tokenizer": ("shakespeare-char-gpt.yaml", ["data.tokenizer=chars"], "data.tokenizer",
                                                    "did you mean 'char'?"),
     "shakespeare-bpe-gpt: zero merges": ("shakespeare-bpe-gpt.yaml", ["data.bpe_merges=0"], "data.bpe_merges", "must be >= 1, got 0"),
+    "shakespeare-char-gpt: an unknown evaluation task": ("shakespeare-char-gpt.yaml", ["eval.task=next-line"], "eval.task",
+                                                         "expected one of 'next-word', 'line-end', got 'next-line'"),
 }
 
 
