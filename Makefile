@@ -8,21 +8,41 @@ READY       := $(VENV)/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
-# CI parity (docs/ci.md): HISTORY is where the published history comes from (the live
-# site's URL, a built site folder, or the restored folder itself); it is restored and verified into
-# HISTORY_DIR. `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL is
-# where the preview site is hosted, PREVIEW_URL where reviewers download it otherwise (the workflow run),
+# CI parity (docs/ci.md): HISTORY is where the published history comes from (the live site's URL, a built
+# site folder, or the restored folder itself); it is restored and verified into HISTORY_DIR with the site's
+# snapshot of what it showed, so the home page says what changed since. A site that answers nothing starts a
+# new history only when GitHub (gh api) says REPOSITORY never deployed Pages, or with NEW_HISTORY=1.
+# `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL is where the
+# preview site is hosted, PREVIEW_URL where reviewers download it otherwise (the workflow run),
 # PUBLISHED_URL the published site (where the base runs' pages are).
 HISTORY     ?=
 HISTORY_DIR := history
+NEW_HISTORY ?=
+REPOSITORY  ?= $(GITHUB_REPOSITORY)
 BASE        ?=
 SITE_URL    ?=
 PREVIEW_URL ?=
 PUBLISHED_URL ?=
 REPORT      ?= report.md
+# RETRAIN=changed: `make train` trains only the experiments whose inputs changed since their latest run in
+# HISTORY_DIR (generators/retrain.py), or all of them with FULL=<why>; its plan tells the home page what was reused.
+RETRAIN     ?= all
+FULL        ?=
+PLAN        := build/train-plan.json
+# The site's size budget: beyond SITE_BUDGET, old runs' files move to the second store served at STORE_URL;
+# the publish copies the newly moved ones into the folder STORE, which CI pushes to the store's branch.
+SITE_BUDGET ?= 500MB
+STORE_URL   ?=
+STORE       ?= build/store
+# TORCH_INDEX: the index torch alone comes from (CI: https://download.pytorch.org/whl/cpu, as PyPI's torch is
+# the CUDA build); every other package comes from the default index.
+TORCH_INDEX ?=
 ENGINE      ?= hugo
 MKDOCS_OUT  := build/mkdocs
 HISTORY_ARG  = $(if $(HISTORY),--history $(HISTORY_DIR))
+PREVIOUS     = $(if $(HISTORY),$(wildcard $(HISTORY_DIR)/published.json))
+SITE_ARGS    = $(HISTORY_ARG) $(if $(PREVIOUS),--previous-publish $(PREVIOUS)) $(if $(wildcard $(PLAN)),--plan $(PLAN)) \
+               --site-budget "$(SITE_BUDGET)" $(if $(STORE_URL),--store-url "$(STORE_URL)")
 # GPT-2's BPE ranks, offline: openai-whisper's source archive on PyPI ships them (checked by sha256).
 WHISPER     := openai-whisper==20250625
 WHISPER_TAR := .cache/sdist/openai_whisper-20250625.tar.gz
@@ -41,7 +61,7 @@ GPU_STEPS   ?= 300
 GPU_ARGS    ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish serve test bench bench-gpu clean distclean history report gate
+.PHONY: setup train publish serve test bench bench-gpu clean distclean history report gate ci-dry-run
 
 setup: $(READY) $(GPT2_RANKS)
 
@@ -49,6 +69,8 @@ setup: $(READY) $(GPT2_RANKS)
 # installed editable, so `import trainer` works in any script or notebook run with this venv (docs/python-api.md).
 $(READY): requirements.txt requirements-data.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --disable-pip-version-check --index-url "$(TORCH_INDEX)" \
+		"$$(grep -E '^torch==' requirements.txt)")
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -58,17 +80,26 @@ $(GPT2_RANKS): | $(READY)
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary openai-whisper $(WHISPER) -d $(dir $(WHISPER_TAR))
 	$(PY) -m trainer.data.gpt2_ranks $(WHISPER_TAR) $@
 
-# One process trains them all, one after the other: each process would spend seconds importing torch.
+# One process trains them all, one after the other (each process would spend seconds importing torch), and
+# keeps going past a failed experiment (its failed run is sealed and published like any other): the target fails
+# at the end, naming the failures. An interrupted run (status 130) stops the rest.
 train: $(READY)
-	$(PY) -m trainer run $(EXPERIMENTS)
+	@list="$(EXPERIMENTS)"; \
+	if [ "$(RETRAIN)" = changed ]; then \
+	  list=$$($(PY) -m generators.retrain --history $(HISTORY_DIR) --out $(PLAN) $(if $(FULL),--full "$(FULL)") $(EXPERIMENTS)) \
+	    || exit $$?; \
+	else rm -f $(PLAN); fi; \
+	if [ -n "$$list" ]; then $(PY) -m trainer run --keep-going $$list; fi
 
 # ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
 # With HISTORY=<site URL or folder>, the published history is restored first and published again with
 # the new runs; either way the site carries its ledger and records (public/history/) for the next publish.
-# One process renders the pages, builds the site (Hugo only what changed, when that is safe) and exports the
-# history, under the site's locks: a second publish waits, and a killed one is finished by the next.
+# One process renders the pages, builds the site (Hugo only what changed, when that is safe), exports the
+# history and checks the site's size budget, under the site's locks: a second publish waits, and a killed one is
+# finished by the next.
 publish: $(READY) $(if $(HISTORY),history)
-	$(PY) -m generators.publish --engine $(ENGINE) --out $(MKDOCS_OUT) --destination public --baseURL "$(BASE_URL)" $(HISTORY_ARG)
+	$(PY) -m generators.publish --engine $(ENGINE) --out $(MKDOCS_OUT) --destination public --baseURL "$(BASE_URL)" \
+		$(SITE_ARGS) --store $(STORE)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
 
 serve: publish
@@ -84,7 +115,14 @@ test: $(READY) $(GPT2_RANKS)
 # Restore and verify the published history (HISTORY=<site URL or folder>) into $(HISTORY_DIR)/.
 history: $(READY)
 	@test -n "$(HISTORY)" || { echo "make history: set HISTORY=<site URL, built site folder or history folder>" >&2; exit 2; }
-	$(PY) -m generators.history restore "$(HISTORY)" --into $(HISTORY_DIR)
+	$(PY) -m generators.history restore "$(HISTORY)" --into $(HISTORY_DIR) $(if $(REPOSITORY),--repository "$(REPOSITORY)") \
+		$(if $(NEW_HISTORY),--new-history)
+
+# A whole GitHub cycle on this machine (publish, a pull request's audit, publish again) against a local
+# "live site" served on 127.0.0.1, through the workflows' own steps and scripts: tests/test_ci_cycle.py.
+# A whole GitHub cycle on this machine (minutes): not part of `make test`; .ci/run and the test workflow run it.
+ci-dry-run: $(READY)
+	$(PY) -m pytest -q -p no:cacheprovider -m cycle tests/test_ci_cycle.py
 
 # The pull-request audit report: runs/ against BASE, as Markdown in $(REPORT).
 report: $(READY)

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.site_scale                # N = 100, 1000, 10000 (what `make bench` runs)
     .venv/bin/python -m benchmarks.site_scale --sizes 100 1000 --mkdocs-at 1000
+    .venv/bin/python -m benchmarks.site_scale --sizes 10000 --compare-with ../old-checkout   # A B A B, old vs this
 
 For each N, in a fresh folder under build/bench/: N sealed synthetic run folders (benchmarks.synthetic_runs),
 then, timed as `make publish` runs them, `python -m generators` and `python -m generators.hugo_build`
@@ -10,6 +11,12 @@ run was added (incremental: only changed pages rendered by both).
 At --mkdocs-at runs it also times `python -m generators --engine mkdocs` and `mkdocs build --strict`.
 Before publishing, it times `python -m trainer verify` over the N runs, intact and with one middle ledger
 line deleted (which verify must name as one deletion, however many lines follow it).
+At --budget-at runs it publishes again from empty content within a site budget (--budget, smaller than the
+synthetic site so that old runs' files move to a store folder), as `make publish` does (generators, Hugo,
+the history export into the store), and prints the built site's size, the store's and the time against
+the full publish without a budget. With --compare-with DIR (a checkout of another version, e.g. before the
+budget existed), it times that version's full publish and this one's within the budget, interleaved
+A B A B (--pairs), and prints the ratio.
 Wall-clock seconds and CPU seconds (user+sys of the child processes) are both printed, since other
 work on the machine inflates wall time; the last lines give seconds per 1,000 runs at each N, so
 linear growth shows as a flat column.
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -27,11 +35,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from benchmarks.synthetic_runs import make_runs
+from generators import site_budget
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TARGETS = {"full_1k": 10.0, "full_10k": 90.0, "incremental_1k": 3.0}
 """seconds, on this project's 2-core machine (issue 8)"""
+BUDGET = "200MB"
+"""the bench's site budget: under the 10,000-run synthetic site (about 220 MB), so old runs' files must move"""
+BUDGET_RATIO = 1.2
+"""a publish within its budget may take at most this much longer than one without (the issue's target)"""
+STORE_URL = "https://raw.githubusercontent.com/octo/trainbook/trainbook-store/"
 
 
 def timed(cmd: list[str], status: int = 0, **kw) -> tuple[float, float]:
@@ -47,10 +61,42 @@ def timed(cmd: list[str], status: int = 0, **kw) -> tuple[float, float]:
 
 
 def publish_hugo(work: Path, runs: Path) -> dict:
-    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(work / "content")], cwd=REPO)
+    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(work / "content"),
+                 "--site-budget", "none"], cwd=REPO)
     hugo = timed([sys.executable, "-m", "generators.hugo_build", "--content", str(work / "content"),
                   "--destination", str(work / "public")], cwd=REPO)
     return {"gen": gen, "hugo": hugo, "wall": gen[0] + hugo[0], "cpu": gen[1] + hugo[1]}
+
+
+def publish_budget(work: Path, runs: Path, budget: str, code: Path = REPO, label: str = "budget") -> dict:
+    """A full `make publish` from empty content into its own site: within `budget` with a store (this checkout), or
+    as the version at `code` publishes (no budget arguments when `code` is another checkout)."""
+    content, public, store = work / f"content-{label}", work / f"public-{label}", work / f"store-{label}"
+    for folder in (content, public, store):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(work / "content-authored", content)
+    own = ["--site-budget", budget, "--store-url", STORE_URL] if code == REPO else []
+    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(content), *own], cwd=code)
+    hugo = timed([sys.executable, "-m", "generators.hugo_build", "--content", str(content), "--destination", str(public)], cwd=code)
+    store_args = ["--store", str(store)] if code == REPO else []
+    export = timed([sys.executable, "-m", "generators.history", "export", "--site", str(public), "--runs-dir", str(runs), *store_args],
+                   cwd=code)
+    return {"gen": gen, "hugo": hugo, "export": export, "wall": gen[0] + hugo[0] + export[0], "cpu": gen[1] + hugo[1] + export[1],
+            "site": site_budget.folder_bytes(public)[0], "store": site_budget.folder_bytes(store)[0], "public": public, "store_dir": store}
+
+
+def compare_versions(work: Path, runs: Path, budget: str, other: Path, pairs: int) -> None:
+    """A (the version at `other`, no budget) and B (this one, within `budget`), interleaved A B A B."""
+    a, b = [], []
+    for i in range(pairs):
+        a.append(publish_budget(work, runs, budget, code=other, label="a"))
+        b.append(publish_budget(work, runs, budget, label="b"))
+        print(f"  pair {i + 1}: A {a[-1]['wall']:.1f} s wall {a[-1]['cpu']:.1f} s cpu ({a[-1]['site'] / 1e6:.0f} MB site), "
+              f"B {b[-1]['wall']:.1f} s wall {b[-1]['cpu']:.1f} s cpu ({b[-1]['site'] / 1e6:.0f} MB site, "
+              f"{b[-1]['store'] / 1e6:.0f} MB store)", flush=True)
+    for key in ("wall", "cpu"):
+        ratio = statistics.median(r[key] for r in b) / statistics.median(r[key] for r in a)
+        print(f"  B / A, median {key}: x{ratio:.2f} ({'within' if ratio <= BUDGET_RATIO else 'OVER'} x{BUDGET_RATIO})", flush=True)
 
 
 def publish_mkdocs(work: Path, runs: Path) -> dict:
@@ -81,7 +127,16 @@ def line(label: str, n: int, r: dict, engine: str = "hugo") -> str:
             f"(generators {r['gen'][0]:.1f} s / {r['gen'][1]:.1f} cpu, {engine} {second[0]:.1f} s / {second[1]:.1f} cpu)")
 
 
-def bench(n: int, root: Path, mkdocs: bool) -> dict:
+def budget_line(n: int, r: dict, full: dict, budget: str) -> str:
+    limit = site_budget.parse_size(budget)
+    within = "within" if r["site"] <= limit else "OVER"
+    return (f"{'hugo: full, budget ' + budget:<26} {n:>6}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s cpu   "
+            f"(export {r['export'][0]:.1f} s); site {r['site'] / 1e6:.1f} MB ({within} the budget), store "
+            f"{r['store'] / 1e6:.1f} MB; generators and Hugo x{(r['gen'][1] + r['hugo'][1]) / full['cpu']:.2f} the cpu of "
+            "the full publish without a budget")
+
+
+def bench(n: int, root: Path, mkdocs: bool, budget: str | None = None, other: Path | None = None, pairs: int = 2) -> dict:
     work = root / str(n)
     shutil.rmtree(work, ignore_errors=True)
     runs = work / "runs"
@@ -104,7 +159,16 @@ def bench(n: int, root: Path, mkdocs: bool) -> dict:
         results["mkdocs"] = publish_mkdocs(work, runs)
         print(line("mkdocs: full publish", n + 1, results["mkdocs"], "mkdocs"), flush=True)
     pages = sum(1 for _ in (work / "public").rglob("index.html"))
-    print(f"{'':<26} {'':>6}  {pages} HTML pages in the Hugo site", flush=True)
+    print(f"{'':<26} {'':>6}  {pages} HTML pages in the Hugo site, {site_budget.folder_bytes(work / 'public')[0] / 1e6:.1f} MB",
+          flush=True)
+    if budget:
+        results["budget"] = publish_budget(work, runs, budget)
+        print(budget_line(n + 1, results["budget"], results["full"], budget), flush=True)
+        print(f"{'':<26} {'':>6}  {site_budget.check(results['budget']['public'], site_budget.parse_size(budget), results['budget']['store_dir'])}",
+              flush=True)
+    if other:
+        print(f"A = {other} (full publish, no budget), B = this checkout (full publish within {budget or BUDGET}), interleaved:", flush=True)
+        compare_versions(work, runs, budget or BUDGET, other, pairs)
     shutil.rmtree(work, ignore_errors=True)
     return results
 
@@ -114,10 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     p.add_argument("--mkdocs-at", type=int, nargs="*", default=[1000], help="sizes at which MkDocs is timed too")
     p.add_argument("--work", type=Path, default=REPO / "build" / "bench", help="scratch folder (removed per size)")
+    p.add_argument("--budget-at", type=int, nargs="*", default=[10000], help="sizes at which a publish within --budget is timed")
+    p.add_argument("--budget", default=BUDGET, help=f"the site budget for --budget-at (default: {BUDGET})")
+    p.add_argument("--compare-with", type=Path, metavar="DIR", help="a checkout of another version: A B A B at the largest size")
+    p.add_argument("--pairs", type=int, default=2, help="A B pairs for --compare-with (default: 2)")
     args = p.parse_args(argv)
     print(f"site scale benchmark on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
           "(other work on the machine inflates wall time; cpu is user+sys of the commands)\n", flush=True)
-    results = {n: bench(n, args.work, n in args.mkdocs_at) for n in args.sizes}
+    largest = max(args.sizes)
+    results = {n: bench(n, args.work, n in args.mkdocs_at, args.budget if n in args.budget_at else None,
+                        args.compare_with.resolve() if args.compare_with and n == largest else None, args.pairs) for n in args.sizes}
     print("\nper 1,000 runs (flat columns = linear growth):")
     for n, r in results.items():
         print(f"  N={n:>6}: full {r['full']['wall'] / n * 1000:6.2f} s wall {r['full']['cpu'] / n * 1000:6.2f} s cpu;"

@@ -12,27 +12,48 @@ from trainer.errors import UsageError
 from trainer.tracking.files import StorageError, write_text
 from trainer.tracking.layout import runs_dir
 
-from . import catalog, content, history, hugo_build, incremental, mkdocs_site, site_lock
+from . import catalog, content, history, hugo_build, incremental, markup, mkdocs_site, publish_log, retrain, site_budget, site_lock
 from .publish_log import PublishLog, PublishLogError
-from .runs import load_runs
+from .runs import RunView, load_runs
 from .site import Page
 from .targets import TARGETS, Target
 
 PUBLISHED = "runs/_index.md"
-"""the page next to which this publish's snapshot ships (as published.json)"""
+"""the page next to which this publish's snapshot (publish_log.SHIPPED) and store listing (history.STORE_SHIPPED) ship"""
 
 
-def _ship_snapshot(all_pages: list[Page], snapshot: dict) -> None:
-    text = json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n"
+def _ship(all_pages: list[Page], name: str, text: str) -> None:
+    """Publish `text` as the file `name` next to the runs listing (PUBLISHED), rewritten only when it changes."""
 
-    def write_snapshot(path: Path) -> None:
+    def write_file(path: Path) -> None:
         if not path.is_file() or path.read_text() != text:
             write_text(path, text)
 
     for page in all_pages:
         if page.path == PUBLISHED:
-            page.drawn["published.json"] = write_snapshot
-            page.key = page.key and incremental.key(page.key, snapshot)
+            page.drawn[name] = write_file
+            page.key = page.key and incremental.key(page.key, text)
+
+
+def _within_budget(runs: list[RunView], budget: str, store_url: str | None) -> tuple[list[RunView], str | None]:
+    """The runs with the files that live in the second store marked (site_budget), and the store's listing to ship."""
+    base = site_budget.store_base(store_url or None, runs)
+    placement = site_budget.place(runs, site_budget.parse_size(budget), {r.id: set(r.stored) for r in runs})
+    runs = site_budget.apply(runs, placement, base)
+    if placement.stored:
+        print(f"site budget {budget}: about {markup.size(placement.site_bytes)} on the site; {markup.size(placement.store_bytes)} "
+              f"of {len(placement.stored)} runs in the store {base} ({placement.moved} files moved now)", file=sys.stderr)
+    return runs, site_budget.shipped(runs, base)
+
+
+def _reused(plan: Path, runs: list[RunView]) -> list[tuple[str, str, str]]:
+    """(experiment, run id, why) for each run the training plan reused and the site shows."""
+    try:
+        decisions = retrain.read_reused(plan)
+    except (OSError, ValueError, TypeError) as e:
+        raise PublishLogError(f"{plan}: not a readable training plan ({e})") from None
+    shown = {r.id for r in runs}
+    return [(d.experiment, d.run, d.reason) for d in decisions if d.run in shown]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="render every page again, ignoring what the last publish recorded")
     p.add_argument("--clean", action="store_true", help="remove every generated page and exit")
     p.add_argument("--history", help="a restored history folder (python -m generators.history) whose runs are published too")
+    p.add_argument("--site-budget", default=site_budget.DEFAULT_BUDGET, metavar="SIZE",
+                   help=f"largest site to build, e.g. 500MB or none: older runs' files move to the store beyond it "
+                        f"(default: {site_budget.DEFAULT_BUDGET})")
+    p.add_argument("--store-url", help="where the second store serves files (<url><run id>/<file>), for files moved off the site")
+    p.add_argument("--plan", type=Path, help="this publish's training plan (python -m generators.retrain --out), so the "
+                                              "home page names the runs it reused instead of training them again")
     args = p.parse_args(argv)
     content_dir, target = Path(args.content), TARGETS[args.engine]
     out = content_dir if args.engine == "hugo" else Path(args.out) / "docs"
@@ -73,10 +100,15 @@ def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: 
         runs = load_runs(runs_dir(args.runs_dir), hashes.sha256)
         if args.history:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
+        runs, stored = _within_budget(runs, args.site_budget, args.store_url)
         log = PublishLog(state, args.previous_publish)
         snapshot, changes = log.advance(runs)
+        if args.plan:
+            changes.reused = _reused(args.plan, runs)
         generated = catalog.all_pages(runs, target, changes, snapshot)
-        _ship_snapshot(generated, snapshot)
+        _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n")
+        if stored:
+            _ship(generated, Path(history.STORE_SHIPPED).name, stored)
         manifest = incremental.Manifest(state, enabled=not args.full)
         if args.engine == "mkdocs":
             site_pages, authored, files = mkdocs_site.site_pages(generated, content_dir)
@@ -92,7 +124,7 @@ def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: 
     except history.HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except (content.ContentError, PublishLogError, UsageError) as e:  # UsageError: e.g. a broken plugin engine
+    except (content.ContentError, PublishLogError, UsageError, site_budget.BudgetError) as e:  # UsageError: e.g. a broken plugin
         print(f"error: {e}", file=sys.stderr)
         return 2
     except StorageError as e:  # a full disk, an I/O error: every page written so far is whole, the next publish goes on

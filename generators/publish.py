@@ -21,7 +21,7 @@ from pathlib import Path
 from trainer.tracking.files import StorageError, replace_folder
 from trainer.tracking.layout import runs_dir
 
-from . import __main__ as generators, history, hugo_build, site_lock
+from . import __main__ as generators, history, hugo_build, site_budget, site_lock
 
 BIN = Path(sys.executable).parent
 
@@ -48,12 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--destination", type=Path, default=Path("public"), help="the built site (default: public)")
     p.add_argument("--baseURL", default="/", help="Hugo only: the address the site is served from (default: /)")
     p.add_argument("--history", type=Path, help="a restored history folder whose runs stay published")
+    p.add_argument("--previous-publish", type=Path, metavar="FILE", help="the live site's published.json, to compare with")
+    p.add_argument("--plan", type=Path, help="this publish's training plan (python -m generators.retrain --out)")
+    p.add_argument("--site-budget", default=site_budget.DEFAULT_BUDGET, metavar="SIZE",
+                   help=f"the built site's size budget, e.g. 500MB, or none (default: {site_budget.DEFAULT_BUDGET})")
+    p.add_argument("--store-url", help="where the second store serves files moved off the site")
+    p.add_argument("--store", type=Path, help="the folder the files moved off the site now are copied into")
     args = p.parse_args(argv)
     hugo = args.engine == "hugo"
     step = ["--engine", args.engine, "--content", str(args.content), "--out", str(args.out)]
     step += [] if hugo else ["--site-dir", str(args.destination)]
     step += ["--runs-dir", args.runs_dir] if args.runs_dir else []
     step += ["--history", str(args.history)] if args.history else []
+    step += ["--previous-publish", str(args.previous_publish)] if args.previous_publish else []
+    step += ["--plan", str(args.plan)] if args.plan else []
+    step += ["--site-budget", args.site_budget] + (["--store-url", args.store_url] if args.store_url else [])
     with site_lock.both(args.content if hugo else args.out, args.destination) as keep:
         status = generators.main(step)
         if status:
@@ -65,12 +74,13 @@ def main(argv: list[str] | None = None) -> int:
             elif _build_mkdocs(args.out, args.destination, keep):
                 print(f"error: mkdocs could not build the site; {args.destination} is as the last publish left it", file=sys.stderr)
                 return 1
-            print(history.export(args.destination, runs_dir(args.runs_dir), args.history), file=sys.stderr)
+            print(history.export(args.destination, runs_dir(args.runs_dir), args.history, args.store), file=sys.stderr)
+            print(site_budget.check(args.destination, site_budget.parse_size(args.site_budget), args.store), file=sys.stderr)
         except SystemExit as e:  # Hugo failed; it said why on standard error
             print(f"error: hugo could not build the site (exit status {e.code}); the next publish builds it in full",
                   file=sys.stderr)
             return 1
-        except (history.HistoryError, StorageError) as e:
+        except (history.HistoryError, site_budget.BudgetError, StorageError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
     return 0

@@ -27,11 +27,22 @@ from .incremental import STATE_DIR
 from .runs import RunView
 
 FORMAT = "trainbook-published-1"
+FILE = "published.json"
+SHIPPED = f"runs/{FILE}"
+"""where a built site carries its snapshot: next to the runs listing (generators.__main__.PUBLISHED)"""
 
 
 class PublishLogError(ValueError):
     pass
-FILE = "published.json"
+
+
+def is_snapshot(raw: bytes) -> bool:
+    """Whether `raw` is a snapshot this module can compare with (as a site ships it)."""
+    try:
+        seeded = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(seeded, dict) and seeded.get("format") == FORMAT and isinstance(seeded.get("runs"), dict)
 
 
 def snapshot(runs: list[RunView]) -> dict:
@@ -55,6 +66,9 @@ class Changes:
     """(run, verified now) for runs whose verdict flipped"""
     best: list[tuple[str, str, float, float, str]] = field(default_factory=list)
     """(experiment, label, previous best, best now, goal) where an experiment's best value moved"""
+    reused: list[tuple[str, str, str]] = field(default_factory=list)
+    """(experiment, run, why) for each experiment this publish did not train again, its latest run shown instead
+    (set from the training plan, generators/retrain.py)"""
 
     @property
     def empty(self) -> bool:
@@ -105,12 +119,16 @@ class PublishLog:
             self.state = {}
         if previous_file is not None:  # the live site's snapshot outranks whatever this checkout remembers
             try:
-                seeded = json.loads(Path(previous_file).read_text())
-                assert isinstance(seeded, dict) and seeded.get("format") == FORMAT and isinstance(seeded.get("runs"), dict)
-            except (OSError, ValueError, AssertionError):
-                raise PublishLogError(f"{previous_file}: not a readable published.json snapshot "
-                                      f"(expected JSON with format {FORMAT!r}, as a site publishes at /runs/published.json)") from None
-            self.state = {"current": seeded, "previous": None}
+                raw = Path(previous_file).read_bytes()
+            except OSError:
+                raw = b""
+            if not is_snapshot(raw):
+                raise PublishLogError(f"{previous_file}: not a readable {FILE} snapshot "
+                                      f"(expected JSON with format {FORMAT!r}, as a site publishes at /{SHIPPED})")
+            seeded = json.loads(raw)
+            # Only the live site's own snapshot is known, not the one before it: a publish that shows the same
+            # runs says "nothing changed since" that publish, rather than "first publish".
+            self.state = {"current": seeded, "previous": seeded}
 
     def advance(self, runs: list[RunView]) -> tuple[dict, Changes]:
         """This publish's snapshot and what changed since the last publish that differed from it."""

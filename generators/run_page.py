@@ -14,11 +14,13 @@ from .targets import Target
 def figure_rows(run: RunView, target: Target) -> list[dict]:
     rows = []
     for f in run.record.get("figures", []):
-        if not (run.folder / f["file"]).is_file():
+        stored = run.stored.get(f["file"])
+        if not stored and not (run.folder / f["file"]).is_file():
             continue
         first_sentence = str(f.get("caption", "")).split(". ")[0].rstrip(".")
         alt = f"{f['title']}: {first_sentence}" if first_sentence else str(f["title"])
-        rows.append({"title": f["title"], "markup": target.figure(f["file"], alt, f.get("caption", ""))})
+        src = markup.Safe(stored) if stored else f["file"]  # a store address is built from safe names (history.stored_url)
+        rows.append({"title": f["title"], "markup": target.figure(src, alt, f.get("caption", ""))})
     return rows
 
 
@@ -74,7 +76,7 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     files = run.published_files
     compared = site.comparisons.get(run.id, [])
     page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
-                        older and older.id, newer and newer.id, [f.name for f in files], [p for p, _ in compared],
+                        older and older.id, newer and newer.id, [f.name for f in files], run.stored, [p for p, _ in compared],
                         reproductions.fingerprint(run, site.reproductions, site.ids), sections.fingerprint(run))
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,

@@ -36,6 +36,11 @@ def href(here: str, to: str) -> str:
     return "./" if rel == "." else rel + "/"
 
 
+def _src(src: str) -> str:
+    """An image's address in Markdown: a file next to the page, percent-encoded, or an address already made safe (Safe)."""
+    return src if isinstance(src, markup.Safe) else markup.url_part(src)
+
+
 class Target:
     name = ""
     index_file = ""
@@ -82,7 +87,7 @@ class Hugo(Target):
 
     def figure(self, src: str, alt: str, caption: str) -> markup.Safe:
         # A stand-alone image with a title: site/layouts/_markup/render-image.html makes it a <figure>.
-        return markup.Safe(f'![{markup.inline(alt)}]({markup.url_part(src)} "{markup.inline(caption)}")')
+        return markup.Safe(f'![{markup.inline(alt)}]({_src(src)} "{markup.inline(caption)}")')
 
 
 _MD_LINK = re.compile(r"(\]\()([^)\s#]*)(#[^)\s]*)?(\))")
@@ -112,7 +117,7 @@ class MkDocs(Target):
 
     def figure(self, src: str, alt: str, caption: str) -> markup.Safe:
         return markup.Safe(
-            f'<figure markdown="span">\n  ![{markup.inline(alt)}]({markup.url_part(src)})\n'
+            f'<figure markdown="span">\n  ![{markup.inline(alt)}]({_src(src)})\n'
             f"  <figcaption>{markup.inline(caption)}</figcaption>\n</figure>"
         )
 

@@ -63,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("overrides", nargs="*", metavar="key=value | FILE",
                    help="config overrides for the file before them, e.g. optim.lr=0.05; further experiment files (.yaml), "
                         "each followed by its own overrides")
+    c.add_argument("--keep-going", action="store_true", help="train the other experiments after one fails (not after an "
+                   "interrupted one); exit 1 at the end, naming the failures")
     c.set_defaults(func=run.command)
 
     c = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint, in its folder")

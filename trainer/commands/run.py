@@ -5,7 +5,8 @@ Each override applies to the experiment file before it. Every file is loaded and
 starts, so a typo in the last one refuses the whole command with nothing written. Several experiments in one
 process share its start-up (importing torch and its compiler costs seconds per process); each run still seeds,
 threads and checks determinism from its own config, so it trains exactly as it would alone. The first run that
-does not end ok stops the rest, with its exit status.
+does not end ok stops the rest, with its exit status; with --keep-going (what `make train` runs) only an
+interrupted one does, and the command fails at the end naming every failed experiment.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .. import api, experiments
 from ..api.runs import trainable
 from ..errors import UsageError
 from ..runtime import launch
+from . import EXIT_FAILED, EXIT_INTERRUPTED
 from .finished import report
 
 EXPERIMENT_SUFFIXES = (".yaml", ".yml")
@@ -39,12 +41,18 @@ def command(args: argparse.Namespace) -> int:
     for file, overrides in files:  # every file checked before anything trains
         cfg = experiments.load(file, overrides)
         trainable(experiments.spec(cfg), cfg, file)
+    failed = []
     for file, overrides in files:
         if len(files) > 1:
             print(f"== {file}", file=sys.stderr, flush=True)
         code, result = report(lambda: api.run(file, overrides, runs_dir=args.runs_dir, progress=True))
         if result is not None:
             print(result.path, flush=True)
-        if code != 0:
+        if code == EXIT_INTERRUPTED or (code != 0 and not args.keep_going):
             return code
+        if code != 0:
+            failed.append(f"{file} (exit {code})")
+    if failed:
+        print(f"trainer run: failed: {', '.join(failed)}; every other experiment was trained", file=sys.stderr)
+        return EXIT_FAILED
     return 0
