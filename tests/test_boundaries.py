@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("trainer.tracking",),
     ("trainer.schemas",),
     ("trainer.engines.contract", "trainer.engines.registry", "trainer.engines", "trainer.experiments", "trainer.reproduction"),
+    ("trainer.sweeps",),
     ("trainer.runtime", "trainer.figures", "trainer.data", "trainer.models", "trainer.plugin"),
     ("trainer.envs", "trainer.evals", "trainer.loop"),
     ("trainer.introspect",),
@@ -32,7 +33,7 @@ A module belongs to the layer of the longest prefix that names it."""
 TORCH_FREE_TRAINER = ("trainer", "trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates",
                       "trainer.runtime.launch", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
                       "trainer.engines.contract", "trainer.engines.registry", "trainer.experiments", "trainer.reproduction",
-                      "trainer.figures.*")
+                      "trainer.sweeps.*", "trainer.figures.*")
 """the trainer's rooms that never import torch, the only ones the generators may enter (`.*`: the package and all in it)"""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import experiments
 from ..errors import UsageError
+from ..sweeps import pruning, space
 from ..tracking import checkpoint, layout
 from ..tracking.files import remove_temporaries, sha256_file
 from ..tracking.run import Run, RunBusy
@@ -25,7 +26,22 @@ def resumable(folder: Path) -> dict:
     record = folders.read_record(folder)
     if record.get("status") == "ok":
         raise UsageError(str(folder / layout.RECORD), "status", "the run already finished (status ok); there is nothing to resume")
+    if record.get("status") == "pruned":
+        raise UsageError(str(folder / layout.RECORD), "status", "the sweep's pruner stopped this trial on purpose (status "
+                         "pruned); there is nothing to resume")
+    if record.get("kind") == "sweep":
+        raise UsageError(str(folder), "", f"a sweep folder; continue it with: python -m trainer sweep --resume {folder}")
     return record
+
+
+def rejoin_sweep(run: Run) -> None:
+    """A resumed trial of a sweep reports to the sweep's study again, so its pruner keeps watching it."""
+    tag = run.record.get("sweep")
+    if not isinstance(tag, dict) or not isinstance(tag.get("trial"), int):
+        return
+    folder = run.path.parent / str(tag.get("id"))
+    if (folder / layout.STUDY).is_file():
+        pruning.attach(folder, space.load(folder / layout.CONFIG), tag["trial"])
 
 
 def load_checkpoint(folder: Path) -> dict | None:
@@ -75,6 +91,7 @@ def command(args: argparse.Namespace) -> int:
         except RunBusy as e:
             raise UsageError(str(folder), "", str(e)) from None
         remove_temporaries(folder)
+        rejoin_sweep(run)
         step = state["step"] if state else 0
         run.mark_resumed(step=step, checkpoint_sha256=sha256_file(run.file(layout.CHECKPOINT)) if state else None,
                          elapsed_s=checkpoint.elapsed_s(state) if state else 0.0,

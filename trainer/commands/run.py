@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import functools
 from pathlib import Path
+from typing import Callable
 
 from .. import experiments
 from ..engines.contract import EngineSpec
@@ -38,18 +39,27 @@ def processes_supported(spec: EngineSpec, cfg: object, source: str) -> None:
 
 def command(args: argparse.Namespace) -> int:
     cfg = experiments.load(args.file, args.overrides)
-    spec = experiments.spec(cfg)
-    processes_supported(spec, cfg, args.file)
     root = folders.runs_root(args.runs_dir)
+    return train(cfg, args.file, args.overrides, root)
+
+
+def train(cfg, source: str, overrides: list[str], root: Path, extra: dict | None = None,
+          started: Callable[[object], None] | None = None) -> int:
+    """Train a loaded config into a new run folder in `root`; `extra` adds record sections, `started` is called
+    with the run before training (a sweep's trial attaches its pruner there)."""
+    spec = experiments.spec(cfg)
+    processes_supported(spec, cfg, source)
     ledger_ready(root)
     training = session()  # torch only now that the config is known good: a typo should not wait for it
-    world = training.setup(cfg, spec, args.file)
+    world = training.setup(cfg, spec, source)
     try:
         engine = spec.load()
-        prepared = training.prepare(engine, cfg, args.file, world)
+        prepared = training.prepare(engine, cfg, source, world)
         if not world.is_main:  # rank > 0 under torchrun: train, write nothing
             return training.train_other_rank(engine, prepared, world)
-        run = training.start_run(root, cfg, spec, prepared, world, source=args.file, overrides=args.overrides)
+        run = training.start_run(root, cfg, spec, prepared, world, source=source, overrides=overrides, extra=extra)
+        if started is not None:
+            started(run)
         return training.train_and_seal(engine, spec, prepared, run, world)
     finally:
         training.distributed.teardown()

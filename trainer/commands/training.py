@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from .. import config
-from ..engines.contract import EngineSpec, TrainingFailed
+from ..engines.contract import EngineSpec, TrainingFailed, TrialPruned
 from ..errors import ConfigError
 from ..runtime import determinism, devices, distributed, facts, seeding, stopping
 from ..tracking import recovery
@@ -97,6 +97,9 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
             run.record["stopped_at_step"] = e.step
         except KeyboardInterrupt:
             status, reason = "interrupted", "interrupted by a second SIGINT, at once; the last periodic checkpoint is the resume point"
+        except TrialPruned as e:  # a sweep's pruner stopped it: an answer, not a failure
+            status, reason = "pruned", str(e)
+            run.record["pruned_at_step"] = e.step
         except TrainingFailed as e:
             status, reason = "failed", str(e)
             run.record["failed_at_step"] = e.step
@@ -129,6 +132,10 @@ def _report(spec: EngineSpec, run: Run) -> int:
     if status == "failed":
         print(f"run {run.id} failed: {reason}", file=sys.stderr)
         return EXIT_FAILED
+    if status == "pruned":
+        print(f"run {run.id} {reason}", file=sys.stderr)
+        print(run.path)
+        return EXIT_OK
     key = spec.key_metric.name
     metrics = run.record["metrics"]
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if (k.endswith("_loss") or k == key) and v is not None)

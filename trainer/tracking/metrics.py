@@ -6,9 +6,15 @@ state the run can resume from. Torch-free.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from .files import write_jsonl
 from .layout import read_metrics
+
+
+Listener = Callable[[int, dict], None]
+"""called with (step, values) for every row logged in this process; may raise to stop training (a sweep's pruner)"""
+LISTENERS: list[Listener] = []
 
 
 class MetricsLog:
@@ -22,6 +28,8 @@ class MetricsLog:
 
     def log(self, step: int, **values: float) -> None:
         self.rows.append({"step": step, **values})
+        for listener in LISTENERS:
+            listener(step, values)
 
     def flush(self) -> None:
         write_jsonl(self.path, self.rows)

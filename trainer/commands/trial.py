@@ -1,0 +1,44 @@
+"""`python -m trainer trial SWEEP_FOLDER NUMBER`: train one trial of a sweep (the command a sweep's workers run).
+
+The trial's parameters come from the sweep's study, its fixed settings and base experiment from the sweep's
+resolved file; the run is a normal run next to the sweep's folder, whose record names the sweep, the trial
+number and the parameters. When the sweep prunes, each intermediate value of the pruner's metric goes to the
+study as it is logged, and a trial judged worse than its peers is sealed `pruned` at that step.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import experiments
+from ..errors import UsageError
+from ..sweeps import pruning, space, study as studies
+from ..tracking import layout
+from . import folders
+from .run import train
+
+
+def trial_params(folder: Path, sweep: space.Sweep, number: int) -> dict:
+    study = studies.load(folder, sweep)
+    found = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if found is None:
+        raise UsageError(str(folder / layout.STUDY), "", f"the sweep's study has no trial {number}")
+    return dict(found.params)
+
+
+def tag(folder: Path, number: int, params: dict) -> dict:
+    """The record section that makes a run a trial: the sweep, the trial number, the sampled parameters."""
+    return {"sweep": {"id": folder.name, "trial": number, "params": params}}
+
+
+def command(args: argparse.Namespace) -> int:
+    folder = Path(args.sweep).resolve()
+    record = folders.read_record(folder)
+    if record.get("kind") != "sweep":
+        raise UsageError(str(folder), "", "not a sweep folder")
+    sweep = space.load(folder / layout.CONFIG)
+    params = trial_params(folder, sweep, args.number)
+    overrides = sweep.overrides(params) + ([f"train.threads={args.threads}"] if args.threads else [])
+    cfg = experiments.load(sweep.base, overrides)
+    return train(cfg, str(sweep.base), overrides, folder.parent, extra=tag(folder, args.number, params),
+                 started=lambda run: pruning.attach(folder, sweep, args.number))
