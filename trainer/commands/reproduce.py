@@ -20,7 +20,7 @@ from .. import config, experiments
 from ..errors import UsageError
 from ..tracking import audit, integrity, layout
 from ..tracking.files import sha256_file
-from . import EXIT_FAILED, EXIT_OK, folders, lineage, session
+from . import EXIT_FAILED, EXIT_OK, folders, lineage, reproduce_sweep, session
 from .run import ledger_ready, processes_supported
 
 
@@ -86,6 +86,9 @@ def _runtime_differences(record: dict, world, threads: int) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     folder = folders.locate(args.run, args.runs_dir)
+    whole = folders.read_record(folder)
+    if whole.get("kind") == "sweep":  # the sweep as a whole: its configurations, and each finished trial
+        return reproduce_sweep.command(folder, whole, args)
     record, cfg, config_path, warnings = original(folder)
     root = folders.runs_root(args.runs_dir) if args.runs_dir else folder.parent
     ledger_ready(root)

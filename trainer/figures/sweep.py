@@ -63,10 +63,15 @@ def parallel_figure(trials: list[dict], parameters: dict, metric: str, goal: str
     values = [t["value"] for t in done]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     span = (high - low) or 1.0
-    cmap = matplotlib.colormaps["viridis_r" if goal == "min" else "viridis"]
-    for t in sorted(done, key=lambda t: t["value"], reverse=goal == "min"):  # the best drawn last, on top
+    cmap = matplotlib.colormaps["viridis"]
+
+    def badness(t: dict) -> float:  # 0 for the best trial (darkest), 1 for the worst
+        share = (t["value"] - low) / span
+        return share if goal == "min" else 1 - share
+
+    for t in sorted(done, key=badness, reverse=True):  # the best drawn last, on top
         ys = [_axis_value(t, k, parameters[k]) for k in keys] + [(t["value"] - low) / span]
-        ax.plot(range(len(ys)), ys, color=cmap((t["value"] - low) / span), alpha=0.85, linewidth=1.5)
+        ax.plot(range(len(ys)), ys, color=cmap(0.9 * badness(t)), alpha=0.85, linewidth=1.5)
     ax.set_xticks(range(len(keys) + 1), [*keys, metric.replace("_", " ")], rotation=15)
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel("position in range (log ranges: log scale; choices: in order)")
