@@ -22,8 +22,12 @@ def split(views: list[RunView]) -> tuple[list[RunView], list[RunView]]:
     return [v for v in views if v.record.get("kind") != "sweep"], [v for v in views if v.record.get("kind") == "sweep"]
 
 
+def path_of_id(sweep_id: str, order: str = "trial") -> str:
+    return f"sweeps/{sweep_id}/index.md" if order == "trial" else f"sweeps/{sweep_id}/{order}/index.md"
+
+
 def path_of(sweep: RunView, order: str = "trial") -> str:
-    return f"sweeps/{sweep.id}/index.md" if order == "trial" else f"sweeps/{sweep.id}/{order}/index.md"
+    return path_of_id(sweep.id, order)
 
 
 def _summary(sweep: RunView) -> dict:

@@ -269,7 +269,8 @@ def _checked(base_data: dict, spec: EngineSpec, values: dict, source: str, where
     try:
         build(spec.experiment_schema(), tree, source)
     except ConfigError as e:
-        raise ConfigError(source, where, f"{e.key}: {e.message}" if e.key and not where.endswith(e.key) else e.message) from None
+        # the parameter's own key is in `where` already; another key is a consequence worth naming (a cross-field rule)
+        raise ConfigError(source, where, f"{e.key}: {e.message}" if e.key and e.key not in where else e.message) from None
 
 
 def _settable(key: Any, spec: EngineSpec, source: str, where: str) -> Any:

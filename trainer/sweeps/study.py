@@ -63,6 +63,14 @@ def distribution(p: Parameter) -> BaseDistribution:
     return FloatDistribution(float(p.low), float(p.high), log=p.log, step=p.step)
 
 
+class GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, without its habit of stopping `study.optimize` after the last point: the driver asks
+    and tells itself and ends at the grid's size (Sweep.planned_trials), where `Study.stop` would raise."""
+
+    def after_trial(self, study, trial, state, values) -> None:
+        pass
+
+
 def trial_seed(seed: int, number: int) -> int:
     """The seed of the sampler that picks trial `number`: independent streams per trial, stable across processes."""
     return int.from_bytes(hashlib.sha256(f"{seed}:{number}".encode()).digest()[:4], "big")
@@ -71,7 +79,7 @@ def trial_seed(seed: int, number: int) -> int:
 def sampler(sweep: Sweep, number: int) -> optuna.samplers.BaseSampler:
     seed = trial_seed(sweep.seed, number)
     if sweep.method == "grid":
-        return optuna.samplers.GridSampler({p.key: p.grid() for p in sweep.parameters}, seed=seed)
+        return GridSampler({p.key: p.grid() for p in sweep.parameters}, seed=seed)
     if sweep.method == "tpe":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
