@@ -120,6 +120,30 @@ def of_experiment(sweeps: list[RunView], experiment: str) -> list[dict]:
              "status": w.status} for w in sweeps if _summary(w).get("base_experiment") == experiment]
 
 
+def report_section(sweeps: list[RunView], page_link, room: int) -> str:
+    """The pull-request report's lines on the change's sweeps (page_link(text, path) makes a link), within `room`."""
+    if not sweeps:
+        return ""
+    text = "### Sweeps\n\n"
+    for i, w in enumerate(sweeps):
+        s, m = _summary(w), w.metrics
+        best, base = s.get("best"), s.get("base_values") or {}
+        metric = (s.get("objective") or {}).get("metric", "objective")
+        line = (f"- {page_link(w.id, f'sweeps/{markup.url_part(w.id)}/')} ({markup.inline(w.status)}): {markup.inline(s.get('method'))} "
+                f"search of {markup.inline(s.get('base_experiment'))} over {markup.inline(', '.join(s.get('parameters') or {}))}; "
+                f"{m.get('trials', 0)} trials ({m.get('trials_ok', 0)} ok, {m.get('trials_pruned', 0)} pruned, "
+                f"{m.get('trials_failed', 0)} failed)")
+        if best:
+            changed = ", ".join((f"{k} {_param_text(base[k])} → {_param_text(v)}" if k in base else f"{k} = {_param_text(v)}")
+                                for k, v in best["params"].items() if base.get(k) != v) or "the base experiment's own settings"
+            line += f"; best {markup.inline(metric)} {_value_text(best['value'])} at trial {best['number']}: {markup.inline(changed)}"
+        line += ".\n"
+        if len(text) + len(line) > room:
+            return text + f"- and {len(sweeps) - i} more sweep(s) on the preview site.\n\n"
+        text += line
+    return text + "\n"
+
+
 def pages(site: Site) -> list[Page]:
     if not site.sweeps:
         return []

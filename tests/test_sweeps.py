@@ -283,3 +283,15 @@ def test_the_sweep_page_lists_every_trial_links_the_best_and_the_experiment_list
         assert page.count("<tr data-status=") == 4 and f"runs/{record['sweep']['best']['run']}/" in page
         assert "best/" in page and pages[sweep_pages.path_of_id(folder.name, "best")].text().count("<tr data-status=") == 4
         assert folder.name in pages["experiments/names-mlp/_index.md"].text()
+
+
+def test_the_report_summarises_the_sweep_and_compares_no_trial_as_the_experiment(reference):
+    from generators import report
+    from generators.runs import load_runs
+    _, runs = reference
+    folder, record = the_sweep(runs)
+    text = report.render_report([], load_runs(runs), base_note="none", head_note="test")
+    section = text[text.index("### Sweeps"):]
+    assert folder.name in section and "4 trials (4 ok, 0 pruned, 0 failed)" in section
+    assert f"at trial {record['sweep']['best']['number']}" in section and "optim.lr 0.1 →" in section
+    assert "names-mlp: ➖ not run" in text or "| names-mlp |" not in text  # only trials of it: nothing to compare

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -143,9 +144,18 @@ class Sweep:
             "parameters": {p.key: p.as_file() for p in self.parameters},
         }
 
+    def base_values(self) -> dict:
+        """Each parameter's value in the base experiment (with the fixed settings): what a trial changes it from."""
+        tree = copy.deepcopy(self.base_data)
+        for key, value in self.fixed.items():
+            _set(tree, key, value)
+        cfg = build(self.spec.experiment_schema(), tree, str(self.base))
+        return {p.key: functools.reduce(getattr, p.key.split("."), cfg) for p in self.parameters}
+
     def as_record(self) -> dict:
         """What the sweep's record says of it before any trial: base, method, seed, objective, space."""
         return {"base": str(self.base), "base_experiment": self.base_experiment, "model_type": self.spec.model_type,
+                "base_values": self.base_values(),
                 "method": self.method, "seed": self.seed, "objective": {"metric": self.metric, "goal": self.goal},
                 "budget": {"trials": self.trials, "minutes": self.minutes}, "planned_trials": self.planned_trials(),
                 "pruner": dataclasses.asdict(self.pruner), "fixed": dict(self.fixed),
