@@ -11,7 +11,7 @@ from pathlib import Path
 from trainer.tracking.files import write_text
 from trainer.tracking.layout import runs_dir
 
-from . import catalog, content, history, hugo_build, incremental, mkdocs_site
+from . import catalog, content, history, hugo_build, incremental, mkdocs_site, sweep_pages
 from .publish_log import PublishLog, PublishLogError
 from .runs import load_runs
 from .site import Page
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.history:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
         log = PublishLog(state, args.previous_publish)
-        snapshot, changes = log.advance(runs)
+        snapshot, changes = log.advance(sweep_pages.split(runs)[0])  # what changed among runs; sweeps have their own pages
         generated = catalog.all_pages(runs, target, changes, snapshot)
         _ship_snapshot(generated, snapshot)
         manifest = incremental.Manifest(state, enabled=not args.full)

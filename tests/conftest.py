@@ -33,11 +33,37 @@ def train(runs_dir: Path, *overrides: str, experiment: str = "experiments/names-
     return Path(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture
+def one_torch_thread():
+    """As `python -m trainer run` does for experiments with `train.threads: 1`: a tiny net gains nothing from more."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory) -> Path:
     """A runs folder holding one tiny names-mlp run. Copy it before changing anything."""
     runs = tmp_path_factory.mktemp("runs")
     train(runs)
+    return runs
+
+
+CHAR_GPT = "experiments/shakespeare-char-gpt.yaml"
+GPT_TINY = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=32", "train.batch_size=8",
+            "train.steps=200", "train.eval_interval=50", "train.eval_batches=2", "train.checkpoint_interval=20",
+            "train.log_interval=50", "sample.count=1", "sample.max_length=40", "eval.examples=20"]
+"""A GPT that trains 200 steps in about a second, checkpointing every 20 steps."""
+
+
+@pytest.fixture(scope="session")
+def gpt_runs(tmp_path_factory) -> Path:
+    """A runs folder holding one tiny uninterrupted GPT run. Copy it before changing anything."""
+    runs = tmp_path_factory.mktemp("gpt-runs")
+    train(runs, *GPT_TINY, experiment=CHAR_GPT)
     return runs
 
 

@@ -25,9 +25,11 @@ EXPERIMENTS = {
     "shakespeare-char-gpt": GPT_SMALL,
     "shakespeare-bpe-gpt": GPT_SMALL,
     "market-pg": ["train.iterations=4", "train.eval_interval=2", "eval.paths=2"],
+    "forecast-co2": ["train.steps=10"],
+    "digits-cnn": ["train.epochs=1"],
 }
 """one entry per experiment file: overrides that keep a two-process run to seconds"""
-REFUSED = {"names-mlp-manual": "model.backprop", "market-pg": "model.type"}
+REFUSED = {"names-mlp-manual": "model.backprop", "market-pg": "model.type", "forecast-co2": "model.type", "digits-cnn": "model.type"}
 """experiments whose engine (or setting) trains in one process, with the key the refusal names"""
 
 
@@ -77,7 +79,7 @@ def test_an_engine_that_trains_in_one_process_is_refused_with_exit_2_and_nothing
 
 def test_every_engine_that_trains_in_one_process_says_so_in_its_spec():
     single = {spec.model_type for spec in registry.specs().values() if not spec.multi_process}
-    assert single == {"policy"}
+    assert single == {"policy", "forecast", "image"}
 
 
 @pytest.mark.parametrize("failing_rank", [1, 0])

@@ -195,9 +195,9 @@ def test_the_reporter_prunes_a_trial_worse_than_its_peers_at_the_same_step():
     done.report(2.0, 20)
     study.tell(done, 2.0)
     reporter = pruning.Reporter(study.ask(), "val_loss")
-    reporter(20, {"train_loss": 9.0})  # not the watched metric: nothing happens
+    reporter({"step": 20, "train_loss": 9.0})  # not the watched metric: nothing happens
     with pytest.raises(TrialPruned) as stopped:
-        reporter(20, {"val_loss": 3.0})
+        reporter({"step": 20, "val_loss": 3.0})
     assert stopped.value.step == 20
 
 

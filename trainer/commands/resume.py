@@ -9,13 +9,14 @@ folder, from step 0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from .. import experiments
 from ..errors import UsageError
 from ..sweeps import pruning, space
-from ..tracking import checkpoint, layout
+from ..tracking import checkpoint, layout, metrics
 from ..tracking.files import remove_temporaries, sha256_file
 from ..tracking.run import Run, RunBusy
 from . import folders, lineage, session
@@ -34,14 +35,15 @@ def resumable(folder: Path) -> dict:
     return record
 
 
-def rejoin_sweep(run: Run) -> None:
+def sweep_listener(run: Run) -> pruning.Reporter | None:
     """A resumed trial of a sweep reports to the sweep's study again, so its pruner keeps watching it."""
     tag = run.record.get("sweep")
     if not isinstance(tag, dict) or not isinstance(tag.get("trial"), int):
-        return
+        return None
     folder = run.path.parent / str(tag.get("id"))
-    if (folder / layout.STUDY).is_file():
-        pruning.attach(folder, space.load(folder / layout.CONFIG), tag["trial"])
+    if not (folder / layout.STUDY).is_file():
+        return None
+    return pruning.reporter(folder, space.load(folder / layout.CONFIG), tag["trial"])
 
 
 def load_checkpoint(folder: Path) -> dict | None:
@@ -91,14 +93,15 @@ def command(args: argparse.Namespace) -> int:
         except RunBusy as e:
             raise UsageError(str(folder), "", str(e)) from None
         remove_temporaries(folder)
-        rejoin_sweep(run)
+        listener = sweep_listener(run)
         step = state["step"] if state else 0
         run.mark_resumed(step=step, checkpoint_sha256=sha256_file(run.file(layout.CHECKPOINT)) if state else None,
                          elapsed_s=checkpoint.elapsed_s(state) if state else 0.0,
                          facts=training.facts.torch_facts(str(world.device), world.size))
         print(f"run {run.id} resumed at step {step} in {run.path}" + ("" if state else " (no checkpoint yet: starting over)"),
               file=sys.stderr)
-        return training.train_and_seal(engine, spec, prepared, run, world, resume=state,
-                                       before_seal=lineage.seal_hook(run.record))
+        with metrics.listening(run.file(layout.METRICS), listener) if listener else contextlib.nullcontext():
+            return training.train_and_seal(engine, spec, prepared, run, world, resume=state,
+                                           before_seal=lineage.seal_hook(run.record))
     finally:
         training.distributed.teardown()

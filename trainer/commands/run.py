@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 from pathlib import Path
-from typing import Callable
 
 from .. import experiments
 from ..engines.contract import EngineSpec
 from ..errors import UsageError
 from ..runtime import launch
-from ..tracking import layout, ledger
+from ..tracking import layout, ledger, metrics
 from . import folders, session
 
 
@@ -44,9 +44,9 @@ def command(args: argparse.Namespace) -> int:
 
 
 def train(cfg, source: str, overrides: list[str], root: Path, extra: dict | None = None,
-          started: Callable[[object], None] | None = None) -> int:
-    """Train a loaded config into a new run folder in `root`; `extra` adds record sections, `started` is called
-    with the run before training (a sweep's trial attaches its pruner there)."""
+          listener: metrics.Listener | None = None) -> int:
+    """Train a loaded config into a new run folder in `root`; `extra` adds record sections, `listener` is handed
+    every metrics row as it is logged (a sweep trial's pruner)."""
     spec = experiments.spec(cfg)
     processes_supported(spec, cfg, source)
     ledger_ready(root)
@@ -58,8 +58,7 @@ def train(cfg, source: str, overrides: list[str], root: Path, extra: dict | None
         if not world.is_main:  # rank > 0 under torchrun: train, write nothing
             return training.train_other_rank(engine, prepared, world)
         run = training.start_run(root, cfg, spec, prepared, world, source=source, overrides=overrides, extra=extra)
-        if started is not None:
-            started(run)
-        return training.train_and_seal(engine, spec, prepared, run, world)
+        with metrics.listening(run.file(layout.METRICS), listener) if listener else contextlib.nullcontext():
+            return training.train_and_seal(engine, spec, prepared, run, world)
     finally:
         training.distributed.teardown()

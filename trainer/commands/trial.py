@@ -41,4 +41,4 @@ def command(args: argparse.Namespace) -> int:
     overrides = sweep.overrides(params) + ([f"train.threads={args.threads}"] if args.threads else [])
     cfg = experiments.load(sweep.base, overrides)
     return train(cfg, str(sweep.base), overrides, folder.parent, extra=tag(folder, args.number, params),
-                 started=lambda run: pruning.attach(folder, sweep, args.number))
+                 listener=pruning.reporter(folder, sweep, args.number))
