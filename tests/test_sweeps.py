@@ -295,3 +295,19 @@ def test_the_report_summarises_the_sweep_and_compares_no_trial_as_the_experiment
     assert folder.name in section and "4 trials (4 ok, 0 pruned, 0 failed)" in section
     assert f"at trial {record['sweep']['best']['number']}" in section and "optim.lr 0.1 →" in section
     assert "names-mlp: ➖ not run" in text or "| names-mlp |" not in text  # only trials of it: nothing to compare
+
+
+def test_a_published_sweep_builds_with_hugo_and_survives_history_export_and_restore(reference, tmp_path):
+    """A sweep's ledger line is a run's line: the published history carries and restores it like any sealed folder."""
+    from generators import catalog, history, sweep_pages
+    from tests.test_history import publish
+    _, runs = reference
+    folder, _ = the_sweep(runs)
+    site = publish(runs, tmp_path / "site")
+    assert (site / "sweeps" / folder.name / "index.html").is_file() and (site / "sweeps" / folder.name / "objective.png").is_file()
+    restored = tmp_path / "restored"
+    history.restore(str(site), restored)
+    views = history.load_views(restored)
+    assert folder.name in {v.id for v in views} and len(views) == 5
+    pages = {p.path for p in catalog.all_pages(views)}
+    assert sweep_pages.path_of_id(folder.name) in pages and f"runs/{folder.name}/index.md" not in pages
