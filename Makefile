@@ -27,9 +27,12 @@ HISTORY_ARG  = $(if $(HISTORY),--history $(HISTORY_DIR))
 WHISPER     := openai-whisper==20250625
 WHISPER_TAR := .cache/sdist/openai_whisper-20250625.tar.gz
 GPT2_RANKS  ?= .cache/gpt2.tiktoken
-# `make bench`: nanoGPT's CPU baby config; side by side with nanoGPT's train.py when NANOGPT_DIR is a checkout.
-NANOGPT_DIR ?=
+# `make bench`: Trainbook against nanoGPT's train.py (NANOGPT_DIR, a checkout; by default one next to this
+# repository, if there is one), BENCH_ROUNDS interleaved rounds of the baby config, the fast recipe, this
+# `make train publish` and names-mlp against its baseline.
+NANOGPT_DIR ?= $(firstword $(wildcard ../nanoGPT ../peers/nanoGPT))
 BENCH_ITERS ?= 2000
+BENCH_ROUNDS ?= 3
 BENCH_ARGS  ?=
 # `make bench-gpu`: runs with a plain python3 (torch, numpy, tiktoken, pyyaml, matplotlib, jinja2, tqdm), no venv.
 PYTHON_GPU  ?= python3
@@ -38,7 +41,7 @@ GPU_STEPS   ?= 300
 GPU_ARGS    ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish publish-hugo publish-mkdocs serve test bench bench-gpu clean distclean history report gate
+.PHONY: setup train publish serve test bench bench-gpu clean distclean history report gate
 
 setup: $(READY) $(GPT2_RANKS)
 
@@ -53,24 +56,18 @@ $(GPT2_RANKS): | $(READY)
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary openai-whisper $(WHISPER) -d $(dir $(WHISPER_TAR))
 	$(PY) -m trainer.data.gpt2_ranks $(WHISPER_TAR) $@
 
+# One process trains them all, one after the other: each process would spend seconds importing torch.
 train: $(READY)
-	@set -e; for f in $(EXPERIMENTS); do echo "== $$f" >&2; $(PY) -m trainer run $$f; done
+	$(PY) -m trainer run $(EXPERIMENTS)
 
 # ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
 # With HISTORY=<site URL or folder>, the published history is restored first and published again with
 # the new runs; either way the site carries its ledger and records (public/history/) for the next publish.
-publish: $(READY) $(if $(HISTORY),history) publish-$(ENGINE)
-	$(PY) -m generators.history export --site public $(HISTORY_ARG)
+# One process renders the pages, builds the site (Hugo only what changed, when that is safe) and exports the
+# history, under the site's locks: a second publish waits, and a killed one is finished by the next.
+publish: $(READY) $(if $(HISTORY),history)
+	$(PY) -m generators.publish --engine $(ENGINE) --out $(MKDOCS_OUT) --destination public --baseURL "$(BASE_URL)" $(HISTORY_ARG)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
-
-# Hugo renders only the pages the generators changed when that is safe (generators/hugo_build.py).
-publish-hugo:
-	$(PY) -m generators $(HISTORY_ARG)
-	$(PY) -m generators.hugo_build --destination public --baseURL "$(BASE_URL)"
-
-publish-mkdocs:
-	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public $(HISTORY_ARG)
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --clean -f $(MKDOCS_OUT)/mkdocs.yml
 
 serve: publish
 ifeq ($(ENGINE),hugo)
@@ -101,7 +98,7 @@ bench: $(READY)
 	$(PY) -m benchmarks.site_scale
 	$(PY) benchmarks/introspection_overhead.py
 	$(PY) -m benchmarks.sweep_workers
-	$(PY) -m benchmarks.nanogpt_bench --iters $(BENCH_ITERS) $(if $(NANOGPT_DIR),--nanogpt-dir $(NANOGPT_DIR)) $(BENCH_ARGS)
+	$(PY) -m benchmarks.nanogpt_bench --rounds $(BENCH_ROUNDS) --iters $(BENCH_ITERS) $(if $(NANOGPT_DIR),--nanogpt-dir $(NANOGPT_DIR)) $(BENCH_ARGS)
 
 # No venv and no $(READY): the GPU machine has its own python3 and no package index.
 bench-gpu:
@@ -109,7 +106,7 @@ bench-gpu:
 	@if [ -n "$$OUT" ]; then cp -r benchmarks/gpu "$$OUT/"; echo "copied benchmarks/gpu to $$OUT" >&2; fi
 
 clean:
-	rm -rf public build site/resources site/.hugo_build.lock test-output .pytest_cache $(HISTORY_DIR) $(REPORT)
+	rm -rf public .public.build .public.lock build site/resources site/.hugo_build.lock test-output .pytest_cache $(HISTORY_DIR) $(REPORT)
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean

@@ -8,6 +8,8 @@ then, timed as `make publish` runs them, `python -m generators` and `python -m g
 (a full publish from empty content), the same again with nothing changed, and again after one new
 run was added (incremental: only changed pages rendered by both).
 At --mkdocs-at runs it also times `python -m generators --engine mkdocs` and `mkdocs build --strict`.
+Before publishing, it times `python -m trainer verify` over the N runs, intact and with one middle ledger
+line deleted (which verify must name as one deletion, however many lines follow it).
 Wall-clock seconds and CPU seconds (user+sys of the child processes) are both printed, since other
 work on the machine inflates wall time; the last lines give seconds per 1,000 runs at each N, so
 linear growth shows as a flat column.
@@ -32,14 +34,14 @@ TARGETS = {"full_1k": 10.0, "full_10k": 90.0, "incremental_1k": 3.0}
 """seconds, on this project's 2-core machine (issue 8)"""
 
 
-def timed(cmd: list[str], **kw) -> tuple[float, float]:
-    """Wall and CPU (user+sys) seconds of one command, which must succeed."""
+def timed(cmd: list[str], status: int = 0, **kw) -> tuple[float, float]:
+    """Wall and CPU (user+sys) seconds of one command, which must end with exit `status`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, **kw)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
+    if result.returncode != status:
         sys.exit(f"benchmark command failed ({result.returncode}): {' '.join(cmd)}\n{result.stderr[-3000:]}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -60,6 +62,19 @@ def publish_mkdocs(work: Path, runs: Path) -> dict:
     return {"gen": gen, "build": build, "wall": gen[0] + build[0], "cpu": gen[1] + build[1]}
 
 
+def verify(runs: Path, n: int) -> None:
+    """`trainer verify` over every run, then with the middle ledger line deleted (one finding, exit 1), restored after."""
+    ledger = runs / "ledger.jsonl"
+    wall, cpu = timed([sys.executable, "-m", "trainer", "verify", "--runs-dir", str(runs)], cwd=REPO)
+    print(f"{'verify: every run':<26} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
+    intact = ledger.read_bytes()
+    lines = intact.splitlines(keepends=True)
+    ledger.write_bytes(b"".join(lines[: n // 2] + lines[n // 2 + 1:]))
+    wall, cpu = timed([sys.executable, "-m", "trainer", "verify", "--runs-dir", str(runs)], status=1, cwd=REPO)
+    print(f"{'verify: a line deleted':<26} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
+    ledger.write_bytes(intact)
+
+
 def line(label: str, n: int, r: dict, engine: str = "hugo") -> str:
     second = r["hugo"] if engine == "hugo" else r["build"]
     return (f"{label:<26} {n:>6}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s cpu   "
@@ -73,6 +88,7 @@ def bench(n: int, root: Path, mkdocs: bool) -> dict:
     t0 = time.perf_counter()
     make_runs(runs, n)
     print(f"{'made runs':<26} {n:>6}  {time.perf_counter() - t0:7.1f} s (setup, not timed below)", flush=True)
+    verify(runs, n)
     authored = work / "content-authored"
     shutil.copytree(REPO / "content", authored, ignore=shutil.ignore_patterns(*[p.name for p in (REPO / "content").iterdir()
                                                                                 if p.is_dir() or p.name.startswith(".")]))

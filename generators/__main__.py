@@ -8,14 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from trainer.tracking.files import write_text
+from trainer.tracking.files import StorageError, write_text
 from trainer.tracking.layout import runs_dir
 
-from . import catalog, content, history, hugo_build, incremental, mkdocs_site, sweep_pages
+from . import catalog, content, history, hugo_build, incremental, mkdocs_site, site_lock, sweep_pages
 from .publish_log import PublishLog, PublishLogError
 from .runs import load_runs
 from .site import Page
-from .targets import TARGETS
+from .targets import TARGETS, Target
 
 PUBLISHED = "runs/_index.md"
 """the page next to which this publish's snapshot ships (as published.json)"""
@@ -51,10 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     out = content_dir if args.engine == "hugo" else Path(args.out) / "docs"
     # .trainbook/ (manifest, hash cache, publish log) lives next to the pages it describes, outside MkDocs' docs.
     state = content_dir if args.engine == "hugo" else Path(args.out)
+    with site_lock.state(state):  # another publish of these pages waits for this one
+        return _generate(args, content_dir, target, out, state)
+
+
+def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: Path, state: Path) -> int:
     if args.clean:
         owned_files = incremental.Manifest(state).old_files
         removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
-        shutil.rmtree(state / incremental.STATE_DIR, ignore_errors=True)
+        for kept in (state / incremental.STATE_DIR).iterdir():  # all but the lock this process holds
+            if kept.is_dir():
+                shutil.rmtree(kept)
+            elif kept.name != site_lock.STATE_LOCK:
+                kept.unlink()
         print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
         return 0
     started = time.perf_counter()
@@ -74,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             site_dir = Path(args.site_dir) if args.site_dir else None
             write_text(Path(args.out) / "mkdocs.yml", mkdocs_site.config(Path(args.out), site_pages, authored, site_dir))
         else:
+            hugo_build.begin_pending(out)
             counts = content.write(out, generated, target, manifest)
             hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
         hashes.save()
@@ -84,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except (content.ContentError, PublishLogError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except StorageError as e:  # a full disk, an I/O error: every page written so far is whole, the next publish goes on
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"{len(runs)} runs -> {counts['pages']} {args.engine} pages in {out} ({len(counts['rendered'])} rendered, "
           f"{counts['removed']} stale pages or files removed, {hashes.hashed} files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 import shutil
 import sys
@@ -40,9 +39,10 @@ from pathlib import Path
 
 from trainer import credentials
 from trainer.tracking import integrity, layout, ledger
-from trainer.tracking.files import dumps_json, sha256_bytes, sha256_file, write_bytes, write_text
+from trainer.tracking.files import StorageError, dumps_json, replace_folder, sha256_bytes, sha256_file, write_bytes, write_text
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
+from . import site_lock
 from .runs import RunView
 
 FORMAT = "trainbook-history-2"
@@ -58,8 +58,11 @@ CARRIED = layout.PUBLISHED_KINDS
 tests/test_history.py holds them to it): should PUBLISHED_KINDS change, spell this tuple out or bump FORMAT, so that a
 published format-1 history still restores"""
 MAX_CARRIED_BYTES = 16 << 20
-MAX_LEDGER_BYTES = 256 << 20
-MAX_INDEX_BYTES = 256 << 20
+MAX_LEDGER_LINES = 100_000
+MAX_LINE_BYTES = 2048
+"""a ledger line is about 330 bytes; these bound what parsing a hostile ledger costs (each line becomes a dict)"""
+MAX_LEDGER_BYTES = 64 << 20
+MAX_INDEX_BYTES = 64 << 20
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 PAGE, OWN = "page", "history"
 """where a carried file lives in a site: on its run page, or in the history folder"""
@@ -225,9 +228,22 @@ def _read_index(source: Source) -> dict:
 
 
 def _parse_ledger(raw: bytes, where: str) -> list[dict]:
-    entries, problems = integrity.chain(raw.splitlines(keepends=True))
+    lines = raw.splitlines(keepends=True)
+    if len(lines) > MAX_LEDGER_LINES:
+        raise HistoryError(f"{where}: {len(lines)} lines, more than the {MAX_LEDGER_LINES} a history may hold")
+    long = next((n for n, line in enumerate(lines, start=1) if len(line) > MAX_LINE_BYTES), None)
+    if long is not None:
+        raise HistoryError(f"{where}: line {long} has {len(lines[long - 1])} bytes, more than a ledger line's {MAX_LINE_BYTES}")
+    entries, problems = integrity.chain(lines)
     if problems:
         raise HistoryError(f"{where}: the ledger does not verify (edited, truncated or reordered):{_problems_text(problems)}")
+    finished: dict[str, int] = {}
+    for entry in entries:  # a run is sealed again only when resumed, and only a run that did not finish is resumed
+        if entry["run"] in finished:
+            raise HistoryError(f"{where}: line {entry['seq']} seals run {entry['run']} again, after line "
+                               f"{finished[entry['run']]} sealed it ok; a finished run is never sealed twice")
+        if entry["status"] == "ok":
+            finished[entry["run"]] = entry["seq"]
     return entries
 
 
@@ -302,17 +318,6 @@ def read_history(source: Source, into: Path | None) -> tuple[bytes, int]:
     return raw, len(latest)
 
 
-def _swap(staging: Path, target: Path) -> None:
-    """Put the finished folder `staging` in place of `target` with renames, so a reader never sees half of it."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old)
-    else:
-        os.replace(staging, target)
-
-
 def restore(where: str, into: Path) -> str:
     """Fetch and verify the history at `where` into the folder `into`, replacing an earlier restore there.
 
@@ -338,7 +343,7 @@ def restore(where: str, into: Path) -> str:
             _, count = read_history(source, staging)
             note = f"{source.describe()}: {count} runs restored and verified into {into}"
         write_text(staging / MARKER, dumps_json({"format": source.format, "source": source.describe(), "runs": count}))
-        _swap(staging, into)
+        replace_folder(staging, into)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return note
@@ -397,6 +402,7 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
     entries = _parse_ledger(b"".join(lines), f"{history}/{layout.LEDGER}") if history else []
     folders = {e["run"]: history / e["run"] for e in entries}
     published = {e["run"]: e["record_sha256"] for e in entries}
+    finished = {e["run"] for e in entries if e["status"] == "ok"}
     local, chain_problems = integrity.parse(runs)
     if chain_problems:
         raise HistoryError(f"{runs}/{layout.LEDGER} does not verify; run `python -m trainer verify`:{_problems_text(chain_problems)}")
@@ -409,6 +415,8 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
             print(f"note: {run_id} is in {runs}/{layout.LEDGER} but its folder was removed; not published", file=sys.stderr)
             continue
         found = integrity.check_run(runs / run_id, entry)
+        if run_id in finished:
+            found.append("the published history sealed it ok already; a finished run is never sealed again")
         if found:
             problems += [f"{run_id}: {p}" for p in found]
             continue
@@ -431,6 +439,8 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
     if not site.is_dir():
         raise HistoryError(f"{site}: no built site there (build it first: make publish)")
     data, folders = next_ledger(history, runs)
+    for left in [*site.glob(f".{FOLDER}.export-*"), *site.glob(f".{FOLDER}.old-*")]:
+        shutil.rmtree(left, ignore_errors=True)  # what a killed export left (the site's lock keeps out a live one)
     staging = Path(tempfile.mkdtemp(dir=site, prefix=f".{FOLDER}.export-"))
     index, copied = {}, 0
     try:
@@ -444,13 +454,12 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
                 if on_page.is_file() and on_page.stat().st_size == facts["bytes"] and sha256_file(on_page) == facts["sha256"]:
                     index[run_id][name] = PAGE
                     continue
-                (staging / run_id).mkdir(exist_ok=True)
-                shutil.copyfile(folder / name, staging / run_id / name)
+                write_bytes(staging / run_id / name, (folder / name).read_bytes(), durable=False)  # carried: <= 16 MiB
                 index[run_id][name] = OWN
                 copied += 1
-        (staging / layout.LEDGER).write_bytes(data)
-        (staging / INDEX).write_text(dumps_json({"format": FORMAT, "runs": index}))
-        _swap(staging, site / FOLDER)
+        write_bytes(staging / layout.LEDGER, data, durable=False)  # (a built site can be built again: no fsyncs)
+        write_text(staging / INDEX, dumps_json({"format": FORMAT, "runs": index}), durable=False)
+        replace_folder(staging, site / FOLDER)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _, count = read_history(FolderSource(site), None)  # what the next publish will restore must verify now
@@ -480,8 +489,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{credentials.redact(args.source)}: history verified ({count} runs)", file=sys.stderr)
         else:
             history = Path(args.history) if args.history else None
-            print(export(Path(args.site), default_runs_dir(args.runs_dir), history), file=sys.stderr)
-    except HistoryError as e:
+            with site_lock.site(Path(args.site)):
+                print(export(Path(args.site), default_runs_dir(args.runs_dir), history), file=sys.stderr)
+    except (HistoryError, StorageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -6,19 +6,26 @@ just those (and the lists that show runs: home, taxonomies) into the existing si
 render segments; the other 10,000 run pages are left as they are. It builds everything, cleaning
 the destination, when an incremental build could be wrong: the first build, a removed page, a new
 experiment or taxonomy (the menu on every page lists them), a change to site/ or static/, another
-base URL, or a destination another build has touched since (for instance a MkDocs publish).
+base URL, or a destination another build has touched since (for instance a MkDocs publish), or
+a build that did not finish (killed, or Hugo failed): the record of the last build is removed before
+Hugo starts and written again only when it succeeds. A full build goes into a folder beside the
+destination (`.<destination>.build`) that replaces it whole once Hugo succeeds, so a failed or killed
+full build never leaves a half-built site in its place.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from trainer.tracking.files import write_text
+from trainer.tracking.files import replace_folder, write_text
 
+from . import site_lock
 from .incremental import STATE_DIR
 from .targets import url_of
 
@@ -32,19 +39,37 @@ ALWAYS = ("/", "/kinds/**", "/datasets/**", "/statuses/**", "/tags/**")
 
 def _load(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        found = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return found if isinstance(found, dict) else {}
+
+
+def begin_pending(content_dir: Path) -> None:
+    """Before a generator pass changes any page: mark it under way. A mark left by a pass that never finished
+    (killed, or a write refused) means its changes are unknown, so the next Hugo build is a full one."""
+    path = content_dir / STATE_DIR / PENDING
+    pending = _load(path) or {"full": False, "urls": []}
+    pending["full"] = bool(pending.get("full") or pending.get("passing"))
+    pending["passing"] = True
+    write_text(path, json.dumps(pending, indent=1) + "\n")
 
 
 def record_pending(content_dir: Path, rendered: list[str], removed: int, new: list[str]) -> None:
-    """Add what a generator pass changed to what the next Hugo build must render."""
+    """Add what a generator pass changed to what the next Hugo build must render (the pass is over)."""
     path = content_dir / STATE_DIR / PENDING
     pending = _load(path) or {"full": False, "urls": []}
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
     pending["full"] = bool(pending.get("full") or removed or structural)
     pending["urls"] = sorted(set(pending.get("urls", [])) | {"/" + url_of(p).rstrip("/") for p in rendered})
+    pending["passing"] = False
     write_text(path, json.dumps(pending, indent=1) + "\n")
+
+
+def staging(destination: Path) -> Path:
+    """Where a site is built before it replaces `destination` whole (beside it, so the replacement is a rename)."""
+    destination = destination.resolve()
+    return destination.with_name(f".{destination.name}.build")
 
 
 def site_version() -> str:
@@ -72,28 +97,34 @@ def segment_config(urls: list[str]) -> str:
             '    [[segments.changed.includes]]\n      kind = "{sitemap,robotstxt,404}"\n')
 
 
-def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
-    """Run Hugo; returns "full" or "incremental"."""
+def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False, keep: tuple[int, ...] = ()) -> str:
+    """Run Hugo; returns "full", "incremental" or "unchanged". `keep`: file descriptors Hugo inherits (the publish's
+    locks, so that a Hugo outliving a killed publish still holds them)."""
     state = content_dir / STATE_DIR
     pending, built = _load(state / PENDING), _load(state / BUILT)
     version = site_version()
     previous = built.get("destination") == str(destination.resolve()) and built.get("base_url") == base_url \
         and built.get("site") == version and built.get("fingerprint") == _fingerprint(destination)
-    incremental = not full and previous and not pending.get("full")
+    incremental = not full and previous and not pending.get("full") and not pending.get("passing")
+    building = staging(destination)
+    for left in [building, *building.parent.glob(f".{destination.resolve().name}.old-*")]:
+        shutil.rmtree(left, ignore_errors=True)  # what a killed full build left
     args = [str(hugo), "--quiet", "--source", str(SITE), "--contentDir", str(content_dir.resolve()),
-            "--destination", str(destination.resolve()), "--baseURL", base_url]
+            "--destination", str((destination if incremental else building).resolve()), "--baseURL", base_url]
     if incremental:
         if not pending.get("urls"):
             return "unchanged"
         segments = state / "hugo-segments.toml"
         write_text(segments, segment_config(pending["urls"]))
         args += ["--config", f"{SITE / 'hugo.toml'},{segments}", "--renderSegments", "changed"]
-    else:
-        args.append("--cleanDestinationDir")
-    result = subprocess.run(args, capture_output=True, text=True)
+    (state / BUILT).unlink(missing_ok=True)  # until this build succeeds, no build is the base of an incremental one
+    result = subprocess.run(args, capture_output=True, text=True, pass_fds=keep)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
+        shutil.rmtree(building, ignore_errors=True)
         raise SystemExit(result.returncode)
+    if not incremental:
+        replace_folder(building, destination)
     write_text(state / BUILT, json.dumps({"destination": str(destination.resolve()), "base_url": base_url, "site": version,
                                           "fingerprint": _fingerprint(destination)}) + "\n")
     (state / PENDING).unlink(missing_ok=True)
@@ -107,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseURL", default="/")
     p.add_argument("--full", action="store_true", help="render every page, cleaning the destination")
     args = p.parse_args(argv)
-    how = build(args.content, args.destination, args.baseURL, Path(sys.executable).parent / "hugo", args.full)
+    with site_lock.both(args.content, args.destination) as keep:
+        how = build(args.content, args.destination, args.baseURL, Path(sys.executable).parent / "hugo", args.full, keep)
     print(f"hugo: {how} build into {args.destination}", file=sys.stderr)
     return 0
 

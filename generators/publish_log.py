@@ -9,11 +9,14 @@ The snapshot also ships with the site (`/runs/published.json`). A build that sta
 checkout, as CI does, passes the live site's copy with `--previous-publish FILE` so the home page
 still compares against what readers last saw. The snapshot is read from the site itself rather
 than from runs/ because the question is what *readers* saw, and a run may have been trained,
-removed or re-verified between two publishes.
+removed or re-verified between two publishes. A snapshot's time is now, or $SOURCE_DATE_EPOCH where
+that is set (the reproducible-builds convention, which MkDocs follows too), so the same runs
+published twice give the same bytes.
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -87,6 +90,11 @@ def compare(before: dict | None, now: dict) -> Changes:
     return changes
 
 
+def _now() -> datetime:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.isdigit() else datetime.now(timezone.utc)
+
+
 class PublishLog:
     def __init__(self, out_dir: Path, previous_file: Path | None = None):
         self.path = out_dir / STATE_DIR / FILE
@@ -110,7 +118,7 @@ class PublishLog:
         current = self.state.get("current")
         if current and current.get("runs") == runs_now:
             return current, compare(self.state.get("previous"), current)
-        now = {"format": FORMAT, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": runs_now}
+        now = {"format": FORMAT, "published_at": _now().isoformat(timespec="seconds"), "runs": runs_now}
         self.state = {"current": now, "previous": current}
         return now, compare(current, now)
 

@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import REPO
 
 LAYERS: list[tuple[str, ...]] = [
-    ("trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates", "trainer.runtime.launch"),
+    ("trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates", "trainer.runtime.launch",
+     "trainer.runtime.faults"),
     ("trainer.tracking",),
     ("trainer.schemas",),
     ("trainer.engines.contract", "trainer.engines.registry", "trainer.engines", "trainer.experiments", "trainer.reproduction",
@@ -33,7 +34,7 @@ A module belongs to the layer of the longest prefix that names it."""
 
 TORCH_FREE_TRAINER = ("trainer", "trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates",
                       "trainer.kinds", "trainer.kinds.forecast", "trainer.kinds.image",
-                      "trainer.runtime.launch", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
+                      "trainer.runtime.launch", "trainer.runtime.faults", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
                       "trainer.engines.contract", "trainer.engines.registry", "trainer.experiments", "trainer.reproduction",
                       "trainer.sweeps.*", "trainer.figures.*")
 """the trainer's rooms that never import torch, the only ones the generators may enter (`.*`: the package and all in it)"""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -220,7 +221,40 @@ def _edit_ledger(site: Path, edit) -> None:
     path.write_text(edit(path.read_text().splitlines(keepends=True)))
 
 
+def _link_run_folder(site: Path) -> None:
+    folder = site / "runs" / _one_run(site)
+    elsewhere = site.parent / "elsewhere"
+    shutil.move(folder, elsewhere)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+
+
+def _link_history(site: Path) -> None:
+    shutil.move(site / "history", site.parent / "history-elsewhere")
+    (site / "history").symlink_to(site.parent / "history-elsewhere", target_is_directory=True)
+
+
+def _seal_a_finished_run_again(lines: list[str]) -> str:
+    again = json.loads(lines[0])  # the first run, sealed ok, sealed once more at the end: its chain still verifies
+    again.update(seq=len(lines) + 1, prev_sha256=hashlib.sha256(lines[-1].encode()).hexdigest())
+    return "".join(lines) + json.dumps(again, sort_keys=True) + "\n"
+
+
+def _sparse(path: Path, size: int) -> None:
+    path.unlink()
+    with open(path, "wb") as f:
+        f.truncate(size)  # a sparse file: huge to read, costs nothing to make
+
+
 TAMPERING = {
+    "run folder a symbolic link": (_link_run_folder, "a symbolic link"),
+    "history folder a symbolic link": (_link_history, "a symbolic link"),
+    "a finished run sealed again": (lambda s: _edit_ledger(s, _seal_a_finished_run_again), "a finished run is never sealed twice"),
+    "ledger of too many lines": (lambda s: (s / "history" / "ledger.jsonl").write_text("x\n" * (history.MAX_LEDGER_LINES + 1)),
+                                 f"{history.MAX_LEDGER_LINES + 1} lines, more than the {history.MAX_LEDGER_LINES}"),
+    "ledger line too long": (lambda s: _edit_ledger(s, lambda lines: lines[0].replace('"ok"', '"' + "o" * 4000 + '"') + "".join(lines[1:])),
+                             "line 1 has 4"),
+    "ledger larger than a history may be": (lambda s: _sparse(s / "history" / "ledger.jsonl", 1 << 30), "more than the"),
+    "record larger than a history may carry": (lambda s: _sparse(s / "runs" / _one_run(s) / "run.json", 1 << 30), "more than the"),
     "figure edited": (lambda s: _flip(s / "runs" / _one_run(s) / "loss.png"), "loss.png: content differs from its recorded sha256"),
     "metrics removed": (lambda s: (s / "runs" / _one_run(s) / "metrics.jsonl").unlink(), "metrics.jsonl: missing"),
     "record edited": (lambda s: _flip(s / "runs" / _one_run(s) / "run.json"), "run.json differs from the ledger's hash"),
@@ -252,6 +286,30 @@ def test_a_tampered_history_fails_clearly_and_leaves_the_last_restore_untouched(
 
     assert expected in str(e.value)
     assert snapshot(restored) == before
+
+
+MEASURED = """import runpy, sys
+sys.argv, code = ["python -m generators.history", *sys.argv[1:]], 0
+try:
+    runpy.run_module("generators.history", run_name="__main__")
+except SystemExit as e:
+    code = e.code
+# VmHWM, not getrusage's ru_maxrss: Linux carries the forking process's size (here pytest's) across exec into that
+peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(f"peak {peak} KiB", file=sys.stderr)
+sys.exit(code)
+"""
+"""`python -m generators.history ...` that says, last, the most memory it held"""
+
+
+@pytest.mark.parametrize("oversized", ["runs/{run}/run.json", "history/ledger.jsonl"])
+def test_an_oversized_history_file_is_refused_from_its_size_without_reading_it(site_copy, tmp_path, oversized):
+    _sparse(site_copy / oversized.format(run=_one_run(site_copy)), 1 << 30)  # 1 GiB, sparse
+    done = subprocess.run([sys.executable, "-c", MEASURED, "restore", str(site_copy), "--into", str(tmp_path / "restored")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "more than the" in done.stderr, done.stderr
+    assert int(re.search(r"peak (\d+) KiB", done.stderr).group(1)) < 300 << 10  # it never held the file
+    assert not (tmp_path / "restored").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".restored")]
 
 
 def test_publish_with_a_tampered_history_folder_exits_1_naming_the_file(published_site, tmp_path):

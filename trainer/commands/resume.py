@@ -20,7 +20,7 @@ from ..tracking import checkpoint, layout, metrics
 from ..tracking.files import remove_temporaries, sha256_file
 from ..tracking.run import Run, RunBusy
 from . import folders, lineage, session
-from .run import processes_supported
+from .run import ledger_ready, processes_supported
 
 
 def resumable(folder: Path) -> dict:
@@ -73,6 +73,8 @@ def fits(prepared, state: dict | None, path: Path) -> None:
 def command(args: argparse.Namespace) -> int:
     folder = Path(args.run)
     record = resumable(folder)
+    folders.writable(folder, "the run folder")
+    ledger_ready(folder.parent)
     cfg, config_path = folders.read_config(folder)
     spec = experiments.spec(cfg)
     if not spec.resumable:

@@ -18,23 +18,26 @@ from .. import config
 from ..engines.contract import EngineSpec, TrainingFailed, TrialPruned
 from ..errors import ConfigError
 from ..exporters import mirror
-from ..runtime import determinism, devices, distributed, facts, seeding, stopping
+from ..runtime import allocator, determinism, devices, distributed, facts, seeding, stopping
 from ..schemas.common import TrackingConfig
 from ..tracking import recovery, weights
+from ..tracking.files import StorageError
 from ..tracking.run import Run
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
+DEFAULT_THREADS = torch.get_num_threads()
+"""torch's own thread count for this process (one per core, or OMP_NUM_THREADS), before any run set its own"""
 
 BeforeSeal = Callable[[Run], None]
 """called after the run's final record is complete (artifacts hashed) and before its ledger line is written"""
 
 
 def setup(cfg, spec: EngineSpec, source: str, threads: int | None = None) -> distributed.World:
-    """Threads, determinism, the process group under torchrun, and this process's device.
+    """Threads, the allocator, determinism, the process group under torchrun, and this process's device.
 
     `threads` overrides the config's `train.threads` (a reproduction uses the original run's count)."""
-    count = threads or cfg.train.threads
-    if count:
-        torch.set_num_threads(count)
+    torch.set_num_threads(threads or cfg.train.threads or DEFAULT_THREADS)  # a run after another starts from the default
+    allocator.keep_freed_memory()
     determinism.apply(cfg.train.deterministic)
     try:
         return distributed.setup(getattr(cfg.train, "device", "cpu"))
@@ -81,16 +84,29 @@ def train_other_rank(engine: ModuleType, prepared, world: distributed.World, res
             code = EXIT_FAILED  # seen by every process alike (the loss and gradients are all-reduced)
         except Exception as e:
             if distributed.peer_failure() is None:  # not merely the echo of another process's failure
-                traceback.print_exc()
-                distributed.report_failure(f"rank {world.rank} failed: {type(e).__name__}: {e}")
+                why, helps = failure(e)
+                if helps:
+                    traceback.print_exc()
+                distributed.report_failure(f"rank {world.rank} failed: {why}")
             distributed.abandon(EXIT_FAILED)
         return distributed.outcome(code)
+
+
+def failure(e: Exception) -> tuple[str, bool]:
+    """How an unexpected exception reads in the record, and whether its traceback would help: it does for a bug,
+    not for a write the system refused or peers that stopped answering (the message says all there is)."""
+    if isinstance(e, StorageError):
+        return str(e), False
+    timeout = distributed.timed_out(e)
+    if timeout:
+        return timeout, False
+    return f"{type(e).__name__}: {e}", True
 
 
 def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, world: distributed.World,
                    resume: dict | None = None, before_seal: BeforeSeal | None = None) -> int:
     """Train, then seal the run with how it ended; returns the exit status every process of the run ends with."""
-    metrics, reason, abandoned = {}, None, False
+    metrics, reason, abandoned, storage = {}, None, False, False
     with mirror.mirrored(run) as live, stopping.graceful():  # a signal while sealing waits for the seal
         try:
             metrics, status = engine.train(prepared, run, resume), "ok"
@@ -107,22 +123,28 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
             status, reason = "failed", str(e)
             run.record["failed_at_step"] = e.step
         except Exception as e:
-            peer, own = distributed.peer_failure(), f"{type(e).__name__}: {e}"
+            (own, helps), peer = failure(e), distributed.peer_failure()
             if peer is None:
-                traceback.print_exc()
+                if helps:
+                    traceback.print_exc()
                 own = f"rank {world.rank} failed: {own}" if world.distributed else own
                 distributed.report_failure(own)
-            status, reason, abandoned = "failed", peer or own, world.distributed
+            status, reason, abandoned, storage = "failed", peer or own, world.distributed, isinstance(e, StorageError)
         peer = distributed.peer_failure() if status == "ok" else None
         if peer:  # another process failed after its last collective with this one
             status, reason = "failed", peer
-        run.conclude(status, metrics, reason)
-        if before_seal is not None:
-            before_seal(run)
-        run.seal()
-        if live is not None:
+        try:
+            run.conclude(status, metrics, reason)
+            if before_seal is not None:
+                before_seal(run)
+            run.seal()
+            sealed = True
+        except OSError as e:  # the disk is full, the folder is gone...: the run stays as its last good write left it
+            _explain_unsealed(run, e)
+            sealed = False
+        if live is not None and sealed:
             live.finish(run.path)
-    code = _report(spec, run)
+    code = _report(spec, run, storage) if sealed else EXIT_FAILED
     distributed.announce(code)
     if abandoned:  # the others may be waiting in a collective this process will never join
         distributed.abandon(code)
@@ -135,13 +157,27 @@ def weights_cap_mib(run: Run) -> float:
     return tracking["weights_max_mib"] if isinstance(tracking, dict) else TrackingConfig.weights_max_mib
 
 
-def _report(spec: EngineSpec, run: Run) -> int:
+def _explain_unsealed(run: Run, e: OSError) -> None:
+    """Say why a run could not be sealed and what is left of it (the ledger is unchanged)."""
+    if not run.path.is_dir():
+        print(f"error: run {run.id} cannot be sealed: its folder {run.path} no longer exists (removed while the run "
+              "trained); the ledger is unchanged", file=sys.stderr)
+        return
+    print(f"error: run {run.id} could not be sealed: {e}. The ledger is unchanged and the run folder is as its last "
+          "successful write left it, so `python -m trainer verify` reports the run as interrupted; once the cause is "
+          f"fixed, continue it with: python -m trainer resume {run.path}", file=sys.stderr)
+
+
+def _report(spec: EngineSpec, run: Run, storage: bool = False) -> int:
+    """Print how the sealed run ended; `storage`: it failed because a write was refused, so it can go on later."""
     status, reason = run.record["status"], run.record["reason"]
     if status == "interrupted":
         print(f"run {run.id} interrupted ({reason}); continue it with: python -m trainer resume {run.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if status == "failed":
-        print(f"run {run.id} failed: {reason}", file=sys.stderr)
+        later = ("; nothing it wrote before is lost: once the cause is fixed, continue it from its last checkpoint with: "
+                 f"python -m trainer resume {run.path}")
+        print(f"run {run.id} failed: {reason}" + (later if storage else ""), file=sys.stderr)
         return EXIT_FAILED
     if status == "pruned":
         print(f"run {run.id} {reason}", file=sys.stderr)

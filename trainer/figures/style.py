@@ -33,7 +33,7 @@ def save(fig: plt.Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    write_bytes(path, buffer.getvalue(), make_folder=False)  # into a run folder or a page bundle, which exist
     return path
 
 

@@ -12,6 +12,8 @@ import contextlib
 import signal
 from collections.abc import Callable
 
+from . import launch
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _requested: str | None = None
 
@@ -45,16 +47,22 @@ def graceful():
         _requested = None
 
 
+def _own() -> str | None:
+    if _requested == "SIGTERM" and launch.launcher_gone():
+        return "SIGTERM (sent as torchrun, which launched this process, died)"
+    return _requested
+
+
 def requested(world=None) -> str | None:
     """The signal that asked to stop ('SIGTERM'...), or None; under torchrun, any process's request counts."""
     if world is None or not world.distributed:
-        return _requested
+        return _own()
     import torch
     import torch.distributed as dist
 
     flag = torch.tensor([0 if _requested is None else 1], device=world.device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return (_requested or "a signal to another process") if flag.item() else None
+    return (_own() or "a signal to another process") if flag.item() else None
 
 
 def step_boundary(done: int, total: int, checkpoint_interval: int, save: Callable[[int], None], world=None) -> None:

@@ -48,7 +48,7 @@ class MetricsLog:
             listener(row)
 
     def flush(self) -> None:
-        write_jsonl(self.path, self.rows)
+        write_jsonl(self.path, self.rows, make_folder=False)  # into the run folder, never making a vanished one again
 
     def last(self, key: str):
         return next((r[key] for r in reversed(self.rows) if key in r), None)
