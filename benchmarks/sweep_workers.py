@@ -43,6 +43,9 @@ def one_sweep(file: Path, workers: int, runs: Path) -> tuple[float, dict]:
     if done.returncode != 0:
         raise SystemExit(f"sweep with {workers} worker(s) failed:\n{done.stderr[-2000:]}")
     record = json.loads((Path(done.stdout.strip().splitlines()[-1]) / "run.json").read_text())
+    failed = [t["number"] for t in record["sweep"]["trials"] if t["status"] != "ok"]
+    if failed:  # a sweep of failed trials is fast and proves nothing
+        raise SystemExit(f"sweep with {workers} worker(s): trials {failed} did not finish ok")
     return seconds, {t["number"]: (t["params"], t["value"]) for t in record["sweep"]["trials"]}
 
 
