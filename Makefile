@@ -137,6 +137,7 @@ gate: $(READY)
 bench: $(READY)
 	$(PY) -m benchmarks.site_scale
 	$(PY) benchmarks/introspection_overhead.py
+	$(PY) -m benchmarks.sweep_workers
 	$(PY) -m benchmarks.nanogpt_bench --rounds $(BENCH_ROUNDS) --iters $(BENCH_ITERS) $(if $(NANOGPT_DIR),--nanogpt-dir $(NANOGPT_DIR)) $(BENCH_ARGS)
 
 # No venv and no $(READY): the GPU machine has its own python3 and no package index.

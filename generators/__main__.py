@@ -12,7 +12,8 @@ from trainer.errors import UsageError
 from trainer.tracking.files import StorageError, write_text
 from trainer.tracking.layout import runs_dir
 
-from . import catalog, content, history, hugo_build, incremental, markup, mkdocs_site, publish_log, retrain, site_budget, site_lock
+from . import (catalog, content, history, hugo_build, incremental, markup, mkdocs_site, publish_log, retrain, site_budget,
+               site_lock, sweep_pages)
 from .publish_log import PublishLog, PublishLogError
 from .runs import RunView, load_runs
 from .site import Page
@@ -102,7 +103,7 @@ def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: 
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
         runs, stored = _within_budget(runs, args.site_budget, args.store_url)
         log = PublishLog(state, args.previous_publish)
-        snapshot, changes = log.advance(runs)
+        snapshot, changes = log.advance(sweep_pages.split(runs)[0])  # what changed among runs; sweeps have their own pages
         if args.plan:
             changes.reused = _reused(args.plan, runs)
         generated = catalog.all_pages(runs, target, changes, snapshot)

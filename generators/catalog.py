@@ -1,7 +1,7 @@
 """The one list of everything generated: every page module's pages for one publish."""
 from __future__ import annotations
 
-from . import compare, experiment_pages, guide, home, listings, taxonomies
+from . import compare, experiment_pages, guide, home, listings, sweep_pages, taxonomies
 from .run_page import run_page
 from .runs import RunView
 from .site import Page, Site
@@ -9,8 +9,9 @@ from .targets import TARGETS, Target
 
 
 def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
-    """Every generated page for these runs (newest first), for one site engine."""
-    site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published)
+    """Every generated page for these runs and sweeps (newest first), for one site engine."""
+    runs, sweeps = sweep_pages.split(runs)
+    site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published, sweeps=sweeps)
     return [
         *listings.runs_index(site),
         *experiment_pages.pages(site),
@@ -18,5 +19,6 @@ def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, 
         *home.pages(site),
         *(run_page(r, site) for r in runs),
         *compare.pages(site),
+        *sweep_pages.pages(site),
         *guide.pages(site),
     ]

@@ -11,7 +11,7 @@ from trainer import gates
 from trainer.tracking import layout, picks
 from trainer.tracking.files import write_text
 
-from . import describe, figures, listings, markup, taxonomies
+from . import describe, figures, listings, markup, sweep_pages, taxonomies
 from .site import Later, Page, Site, run_fingerprint
 from .runs import RunView
 
@@ -102,11 +102,13 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
         figures=[{"title": s["title"], "markup": site.target.figure(s["file"], s["title"], s["caption"])} for s in specs],
         views=views, rows=Later(lambda: listings.rows(site, first_rows)), pager=pager, with_experiment=False, metric_label=metric_label,
         config_yaml=Later(lambda: latest.config_yaml), config_source=(latest.record.get("source") or {}).get("file"),
+        sweeps=sweep_pages.of_experiment(site.sweeps, name),
     )
     drawn = {s["file"]: s["draw"] for s in specs}
     if len(values) >= 2:
         drawn[SPARKLINE] = lambda p: figures.draw_sparkline(values, p)
     page_key = site.key("experiment", meta, [run_fingerprint(r) for r in runs], [s["file"] for s in specs],
+                        [run_fingerprint(w) for w in site.sweeps],
                         [run_fingerprint(site.baseline.get(r.id)) for r in first_rows])
     return [Page(path, front, body, key=page_key, drawn=drawn), *view_pages]
 

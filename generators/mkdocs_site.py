@@ -132,6 +132,8 @@ def nav(pages: list[Page], authored: list[Page]) -> list:
         entries.append({"Runs": "runs/index.md"})
     if "compare/_index.md" in by_path:
         entries.append({"Comparisons": "compare/index.md"})
+    if "sweeps/_index.md" in by_path:
+        entries.append({"Sweeps": "sweeps/index.md"})
     browse = [{by_path[f"{t}/_index.md"].front["title"]: f"{t}/index.md"} for t in ("kinds", "datasets", "statuses", "tags")
               if f"{t}/_index.md" in by_path]
     if browse:

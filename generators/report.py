@@ -25,7 +25,7 @@ from trainer import gates
 from trainer.tracking.files import write_text
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
-from . import diff, history, markup, mermaid
+from . import diff, history, markup, mermaid, sweep_pages
 from .runs import RunView, load_runs
 from trainer.tracking import layout
 
@@ -90,6 +90,7 @@ class Entry:
 def compare(base: list[RunView], head: list[RunView]) -> list[Entry]:
     """An entry per experiment of either side, most severe first."""
     entries = []
+    base, head = [r for r in base if not r.record.get("sweep")], [r for r in head if not r.record.get("sweep")]  # sweeps: own section
     for name in sorted({r.experiment for r in base} | {r.experiment for r in head}):
         own = sorted((r for r in head if r.experiment == name), key=lambda r: (r.started, r.id), reverse=True)
         newest = own[0] if own else None
@@ -294,11 +295,12 @@ def render_report(base: list[RunView], head: list[RunView], *, base_note: str, h
                   site_url: str | None = None, preview_url: str | None = None, published_url: str | None = None,
                   limit: int = LIMIT) -> str:
     """The report, never longer than `limit` characters."""
+    _, sweeps = sweep_pages.split(head)
     entries = compare(base, head)
     links = Links(site_url, published_url, preview_url, {r.id for r in base})
     text = header(entries, base_note, head_note, links)
     if not entries:
-        return text + "No runs on either side.\n"
+        return text + sweep_pages.report_section(sweeps, links.page, int(limit * SUMMARY_SHARE)) + "No runs on either side.\n"
     summary, listed = SUMMARY_HEAD, 0
     for entry in entries:
         row = summary_row(entry)
@@ -310,7 +312,7 @@ def render_report(base: list[RunView], head: list[RunView], *, base_note: str, h
         summary += (f"\n{len(rest)} more experiment(s) not listed to keep this report short: "
                     + ", ".join(f"{sum(e.outcome == o for e in rest)} {o}" for o in OUTCOMES if any(e.outcome == o for e in rest))
                     + (f"; see {links.page('the experiments page', 'experiments/')}" if links.site else "") + ".\n")
-    text += summary + "\n"
+    text += summary + "\n" + sweep_pages.report_section(sweeps, links.page, int(limit * SUMMARY_SHARE) - len(summary))
     left_out = []
     for entry in entries:
         section = detail(entry, links)

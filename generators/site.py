@@ -75,6 +75,8 @@ class Site:
     """publish_log.Changes since the previous publish (None when not tracked, e.g. in a unit test)"""
     published: dict | None = None
     """this publish's snapshot (publish_log), shipped with the site"""
+    sweeps: list[RunView] = field(default_factory=list)
+    """the sweeps' folders (records of kind `sweep`), newest first: their pages are sweep_pages'"""
     version: str = field(default_factory=incremental.code_version)
     by_experiment: dict[str, list[RunView]] = field(init=False)
     older: dict[str, RunView | None] = field(init=False)

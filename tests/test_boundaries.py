@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("trainer.schemas",),
     ("trainer.engines.contract", "trainer.engines.registry", "trainer.engines", "trainer.experiments", "trainer.reproduction",
      "trainer.exporters"),
+    ("trainer.sweeps",),
     ("trainer.runtime", "trainer.figures", "trainer.data", "trainer.models", "trainer.trained"),
     ("trainer.envs", "trainer.evals", "trainer.loop"),
     ("trainer.introspect", "trainer.plugin"),
@@ -36,7 +37,7 @@ TORCH_FREE_TRAINER = ("trainer", "trainer.credentials", "trainer.errors", "train
                       "trainer.kinds", "trainer.kinds.forecast", "trainer.kinds.image",
                       "trainer.runtime.launch", "trainer.runtime.faults", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
                       "trainer.engines.contract", "trainer.engines.registry", "trainer.experiments", "trainer.reproduction",
-                      "trainer.figures.*")
+                      "trainer.sweeps.*", "trainer.figures.*")
 """the trainer's rooms that never import torch, the only ones the generators may enter (`.*`: the package and all in it)"""
 
 

@@ -12,7 +12,7 @@ import sys
 
 from . import credentials
 from .commands import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, evaluate, export, gate, loading, replay, reproduce, resume, run,
-                       sample, verify)
+                       sample, sweep, trial, verify)
 from .errors import UsageError
 from .runtime import launch
 from .tracking.files import StorageError
@@ -84,6 +84,20 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("run", help="run folder (or run id under the runs folder)")
     c.add_argument("--scenario", action="append", metavar="NAME", help="scenario to replay (repeatable; default: all)")
     c.set_defaults(func=replay.command)
+
+    c = sub.add_parser("sweep", parents=[runs], help="search an experiment's settings (a sweep file); every trial is a sealed run")
+    c.add_argument("file", nargs="?", help="sweep YAML file (see experiments/sweeps/)")
+    c.add_argument("--resume", metavar="SWEEP", help="continue a stopped or killed sweep from its folder")
+    c.add_argument("--workers", type=count, help="trials at once (default: the file's workers, else 1)")
+    c.add_argument("--backend", choices=("local", "ray"), default="local", help="where trials run (default: local processes)")
+    c.add_argument("--address", help="with --backend ray: the Ray cluster's head, e.g. 127.0.0.1:6379")
+    c.set_defaults(func=sweep.command)
+
+    c = sub.add_parser("trial", help="train one trial of a sweep (what a sweep's workers run)")
+    c.add_argument("sweep", help="the sweep's folder")
+    c.add_argument("number", type=int, help="the trial's number in the sweep's study")
+    c.add_argument("--threads", type=count, help="torch threads for this trial (the sweep's share per worker)")
+    c.set_defaults(func=trial.command)
 
     c = sub.add_parser("gate", parents=[runs], help="check the latest run of each experiment against its declared gates")
     c.add_argument("files", nargs="+", metavar="file", help="experiment YAML files whose gates to check")

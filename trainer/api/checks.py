@@ -49,7 +49,10 @@ class GateReport:
 
 
 def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None, list[str]]:
-    """(run id, record, problems) of the newest sealed run of `experiment`; problems say why it can't be judged."""
+    """(run id, record, problems) of the newest sealed run of `experiment`; problems say why it can't be judged.
+
+    A sweep's trials are left out: each trains a variant of the experiment (its sampled parameters), and a gate
+    judges the experiment as its file declares it."""
     entries, _ = integrity.parse(runs_dir)
     latest = {e["run"]: e for e in entries if e.get("experiment") == experiment}
     candidates = []
@@ -58,6 +61,8 @@ def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None
             record = json.loads((runs_dir / run_id / layout.RECORD).read_text())
         except (OSError, ValueError):
             record = {}
+        if record.get("sweep"):  # a sweep, or one of its trials: a variant of the experiment, not the experiment its file declares
+            continue
         candidates.append((record.get("started_at") or "", run_id, entry, record))
     if not candidates:
         return None, None, [f"no sealed run of {experiment} in {runs_dir} (run `make train` first)"]

@@ -8,6 +8,7 @@ sealed. Nothing is printed unless `progress=True`; the command line passes True.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import math
@@ -24,7 +25,8 @@ from ..engines import registry
 from ..engines.contract import EngineSpec
 from ..errors import ConfigError, UsageError
 from ..runtime import launch
-from ..tracking import checkpoint, layout, ledger
+from ..sweeps import pruning, space
+from ..tracking import checkpoint, layout, ledger, metrics
 from ..tracking.files import remove_temporaries, sha256_file
 from ..tracking.run import Run, RunBusy
 from . import folders, lineage
@@ -100,13 +102,14 @@ def trainable(spec: EngineSpec, cfg: object, source: str) -> None:
 
 
 def run(experiment: str | Path, overrides: Overrides = None, *, runs_dir: str | Path | None = None,
-        progress: bool = False) -> RunResult | None:
+        progress: bool = False, extra: dict | None = None, listener: metrics.Listener | None = None) -> RunResult | None:
     """Train the experiment file into a new run folder and return it, sealed.
 
     `overrides` change settings of the file: `{"optim.lr": 0.05, "train.steps": 200}`. `runs_dir` is where the
     run goes (default: $TRAINBOOK_RUNS_DIR, else ./runs). Raises ConfigError for a mistake in the settings
     (nothing written), RunFailed when training fails and Interrupted on a signal (both after sealing the run).
-    Under torchrun, rank 0 returns the run and the other processes None."""
+    Under torchrun, rank 0 returns the run and the other processes None. `extra` adds sections to the record and
+    `listener` is handed every metrics row as it is logged (a sweep's trial: its tag, and its pruner)."""
     source, texts = str(experiment), override_texts(overrides)
     cfg = experiments.load(experiment, texts)
     spec = experiments.spec(cfg)
@@ -121,8 +124,9 @@ def run(experiment: str | Path, overrides: Overrides = None, *, runs_dir: str | 
             prepared = training.prepare(engine, cfg, source, world)
             if not world.is_main:  # rank > 0 under torchrun: train, write nothing
                 return ended(None, training.train_other_rank(engine, prepared, world))
-            started = training.start_run(root, cfg, spec, prepared, world, source=source, overrides=texts)
-            return ended(started.path, *training.train_and_seal(engine, prepared, started, world))
+            started = training.start_run(root, cfg, spec, prepared, world, source=source, overrides=texts, extra=extra)
+            with metrics.listening(started.file(layout.METRICS), listener) if listener else contextlib.nullcontext():
+                return ended(started.path, *training.train_and_seal(engine, prepared, started, world))
         finally:
             training.distributed.teardown()
 
@@ -149,7 +153,23 @@ def _resumable(folder: Path) -> dict:
     record = folders.read_record(folder)
     if record.get("status") == "ok":
         raise UsageError(str(folder / layout.RECORD), "status", "the run already finished (status ok); there is nothing to resume")
+    if record.get("status") == "pruned":
+        raise UsageError(str(folder / layout.RECORD), "status", "the sweep's pruner stopped this trial on purpose (status "
+                         "pruned); there is nothing to resume")
+    if record.get("kind") == "sweep":
+        raise UsageError(str(folder), "", f"a sweep folder; continue it with: python -m trainer sweep --resume {folder}")
     return record
+
+
+def _sweep_listener(run: Run) -> metrics.Listener | None:
+    """A resumed trial of a sweep reports to the sweep's study again, so its pruner keeps watching it."""
+    tag = run.record.get("sweep")
+    if not isinstance(tag, dict) or not isinstance(tag.get("trial"), int):
+        return None
+    folder = run.path.parent / str(tag.get("id"))
+    if not (folder / layout.STUDY).is_file():
+        return None
+    return pruning.reporter(folder, space.load(folder / layout.CONFIG), tag["trial"])
 
 
 def _last_checkpoint(folder: Path) -> dict | None:
@@ -213,8 +233,10 @@ def resume(run: str | Path | RunResult, *, progress: bool = False) -> RunResult 
                                    facts=training.facts.torch_facts(str(world.device), world.size))
             training.progress.note(f"run {continued.id} resumed at step {step} in {continued.path}"
                                    + ("" if state else " (no checkpoint yet: starting over)"))
-            return ended(folder, *training.train_and_seal(engine, prepared, continued, world, resume=state,
-                                                          before_seal=lineage.seal_hook(continued.record)))
+            listener = _sweep_listener(continued)
+            with metrics.listening(continued.file(layout.METRICS), listener) if listener else contextlib.nullcontext():
+                return ended(folder, *training.train_and_seal(engine, prepared, continued, world, resume=state,
+                                                              before_seal=lineage.seal_hook(continued.record)))
         finally:
             training.distributed.teardown()
 

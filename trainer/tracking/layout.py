@@ -14,6 +14,9 @@ exporters, the commands).
         samples.txt, embeddings.json, ... engine artifacts (each engine's spec lists its own)
         .lock                     LOCK: held while a process works on the run
 
+A sweep's folder is named and sealed like a run's; its record says `kind: sweep`, its config.yaml is the
+resolved sweep file, and it holds the study (STUDY) and the sweep's figures.
+
 A run folder is made under a hidden name (`.<run id>.creating`) and renamed into place whole.
 Every file a run keeps is listed with its sha256 in the record's `artifacts`. Torch-free.
 """
@@ -65,6 +68,15 @@ SCENARIOS = "scenarios.json"
 TRACE = "trace-*.json"
 """one per evaluation scenario: `trace_file(name)`"""
 THROUGHPUT_FIGURE = "throughput.png"
+
+# --- a sweep's folder: sealed like a run (RECORD, CONFIG: the resolved sweep file), plus its study ---------
+
+STUDY = "study.journal"
+"""the sweep's Optuna study: journal file storage, written by the driver and every trial (sweeps/study.py)"""
+STUDY_LOCK_SUFFIX = ".lock"
+"""Optuna's lock file next to the journal (STUDY + this), present only while a process writes it"""
+SWEEP_FIGURES = ("objective.png", "parallel.png", "slices.png", "importance.png")
+"""the figures of a sweep (trainer/figures/sweep.py), in page order"""
 """the figure of the machine's speed (timing.py: never compared between reproductions)"""
 
 WEIGHTS = "model.weights.pt"

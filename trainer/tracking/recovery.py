@@ -44,7 +44,10 @@ def _last_alive(folder: Path) -> datetime:
     return datetime.fromtimestamp(newest, timezone.utc) if newest else datetime.now(timezone.utc)
 
 
-def _reason(folder: Path) -> str:
+def _reason(folder: Path, record: dict) -> str:
+    if record.get("kind") == "sweep":
+        return ("the sweep's process stopped without sealing it (killed, crashed or the machine went down); continue it "
+                f"with: python -m trainer sweep --resume {folder}")
     rows = layout.read_metrics(folder / layout.METRICS) if (folder / layout.METRICS).is_file() else []
     where = (f"its files are as of its last checkpoint (step {rows[-1]['step']})" if rows and (folder / "checkpoint.pt").is_file()
              else "it had written no checkpoint yet")
@@ -61,7 +64,7 @@ def _seal(folder: Path, lock) -> None:
     alive = _last_alive(folder)
     since = datetime.fromisoformat((run.record.get("resumed_from") or {}).get("at") or run.record["started_at"])
     duration = (run.record.get("duration_s") or 0.0) + max((alive - since).total_seconds(), 0.0)
-    run.conclude("interrupted", {}, _reason(folder), ended_at=alive, duration_s=duration)
+    run.conclude("interrupted", {}, _reason(folder, run.record), ended_at=alive, duration_s=duration)
     run.seal()
 
 
