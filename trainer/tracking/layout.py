@@ -8,7 +8,8 @@ exporters, the commands).
       <run id>/                   RUN_ID: <experiment>-<UTC timestamp>-<short hash>
         run.json                  RECORD: the audit record
         config.yaml               CONFIG: the resolved config, byte for byte what config_sha256 hashes
-        metrics.jsonl             METRICS: one JSON object per logged step
+        metrics.jsonl             METRICS: one JSON object per logged step, appended as it is logged
+        status.json               STATUS: while the run trains, where it is (step, rate, ETA, last values)
         checkpoint.pt, best.pt    CHECKPOINT, BEST
         samples.txt, embeddings.json, ... engine artifacts (each engine's spec lists its own)
         .lock                     LOCK: held while a process works on the run
@@ -42,6 +43,9 @@ CREATING = ".creating"
 RECORD = "run.json"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
+STATUS = "status.json"
+"""a running run's progress for live views (tracking/status.py); removed when the run is concluded, so no sealed
+run lists it: the record says how the run ended"""
 LOCK = ".lock"
 CHECKPOINT = "checkpoint.pt"
 """the last state: what `resume` continues from"""
@@ -87,10 +91,22 @@ def run_folders(root: Path) -> list[Path]:
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """The rows of a metrics.jsonl file (none when it is absent)."""
-    if not path.exists():
+    """The rows of a metrics.jsonl file (none when it is absent).
+
+    A running run appends to the file as it logs, so its last line may be one still being written (or one a
+    kill cut short): a final line without its newline that is not yet JSON is left out, never an error."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    *complete, tail = text.split("\n")
+    rows = [json.loads(line) for line in complete if line.strip()]
+    if tail.strip():
+        try:
+            rows.append(json.loads(tail))
+        except ValueError:
+            pass
+    return rows
 
 
 class NotARun(Exception):

@@ -1,31 +1,82 @@
-"""The metrics log: rows of `{"step": n, ...}` kept in memory and written atomically as JSON lines.
+"""The metrics log: rows of `{"step": n, ...}`, appended to `metrics.jsonl` as they are logged.
 
-Written whenever a checkpoint is, and at the end, so `metrics.jsonl` on disk always matches a
-state the run can resume from. Torch-free.
+Each row reaches the file when it is logged (written and flushed, so a live view reads it at once),
+and is fsynced at intervals and at every checkpoint (`flush`). A crash can leave rows past the last
+checkpoint, or a last line cut short (readers skip it: layout.read_metrics); `resume` cuts the file
+back to the checkpoint's step, atomically, before training goes on, so a resumed run's metrics are
+exactly an uninterrupted run's. With the steps planned, the log also keeps the run's status file
+(status.py) up to date. Torch-free.
 """
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
+from typing import IO
 
 from .files import write_jsonl
-from .layout import read_metrics
+from .layout import STATUS, read_metrics
+from .status import LiveStatus
+
+FSYNC_INTERVAL_S = 5.0
+"""appended rows are made durable at least this often (and at every checkpoint); in between they are in the page cache"""
 
 
 class MetricsLog:
-    def __init__(self, path: Path, rows: list[dict] | None = None):
+    def __init__(self, path: Path, rows: list[dict] | None = None, *, planned: int | None = None, unit: str = "step"):
+        """`planned`: the steps the run will take, for its status file (None: no status file is kept)."""
         self.path, self.rows = path, list(rows or [])
+        start = self.rows[-1]["step"] if self.rows else 0
+        self.status = LiveStatus(path.with_name(STATUS), planned, unit, start) if planned is not None else None
+        self._file: IO[str] | None = None
+        self._synced_at = time.monotonic()
 
     @classmethod
-    def resume(cls, path: Path, up_to_step: int) -> "MetricsLog":
-        """The rows already on disk, without any logged after `up_to_step` (the checkpoint's step)."""
-        return cls(path, [r for r in read_metrics(path) if r["step"] <= up_to_step])
+    def resume(cls, path: Path, up_to_step: int, *, planned: int | None = None, unit: str = "step") -> "MetricsLog":
+        """The rows already on disk up to `up_to_step` (the checkpoint's step); the file is cut back to them now."""
+        log = cls(path, [r for r in read_metrics(path) if r["step"] <= up_to_step], planned=planned, unit=unit)
+        if log.status is not None:
+            log.status.checkpoint_step = up_to_step
+        write_jsonl(path, log.rows)
+        return log
 
     def log(self, step: int, **values: float) -> None:
-        self.rows.append({"step": step, **values})
+        row = {"step": step, **values}
+        line = json.dumps(row, sort_keys=True, allow_nan=False) + "\n"
+        self.rows.append(row)
+        self._append(line)
+        if self.status is not None:
+            self.status.update(step, values)
+
+    def _append(self, line: str) -> None:
+        if self._file is None:
+            # The rows in memory are the truth: the file is made exactly them before the first append.
+            write_jsonl(self.path, self.rows[:-1])
+            self._file = open(self.path, "a", encoding="utf-8")
+        self._file.write(line)
+        self._file.flush()
+        if time.monotonic() - self._synced_at >= FSYNC_INTERVAL_S:
+            self._sync()
+
+    def _sync(self) -> None:
+        os.fsync(self._file.fileno())
+        self._synced_at = time.monotonic()
 
     def flush(self) -> None:
-        write_jsonl(self.path, self.rows)
+        """Make every row logged so far durable (called with each checkpoint, and when training fails)."""
+        if self._file is not None:
+            self._sync()
+        else:
+            write_jsonl(self.path, self.rows)
+        if self.status is not None and self.rows:
+            self.status.update(self.rows[-1]["step"], {}, checkpoint=True)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._sync()
+            self._file.close()
+            self._file = None
 
     def last(self, key: str):
         return next((r[key] for r in reversed(self.rows) if key in r), None)
-
