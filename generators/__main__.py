@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 from trainer.tracking.files import write_text
+from trainer.tracking import integrity
 from trainer.tracking.layout import runs_dir
 
 from . import catalog, content, history, hugo_build, incremental, mkdocs_site
 from .publish_log import PublishLog, PublishLogError
-from .runs import load_runs
+from .runs import RunView, load_runs
 from .site import Page
 from .targets import TARGETS
 
@@ -34,6 +35,17 @@ def _ship_snapshot(all_pages: list[Page], snapshot: dict) -> None:
             page.key = page.key and incremental.key(page.key, snapshot)
 
 
+def published_runs(runs: list[RunView], live: bool) -> list[RunView]:
+    """The runs a publish shows: a run still training only in a live publish, never as if it had finished."""
+    if live:
+        return runs
+    training = [r.id for r in runs if r.state == integrity.RUNNING]
+    if training:
+        print(f"note: {len(training)} run(s) still training, not published until sealed ({', '.join(training[:3])}"
+              f"{', ...' if len(training) > 3 else ''}); `make serve` shows them live", file=sys.stderr)
+    return [r for r in runs if r.state != integrity.RUNNING]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m generators", description="Render runs into site content (Hugo or MkDocs).")
     p.add_argument("--runs-dir", help="folder of runs (default: $TRAINBOOK_RUNS_DIR or ./runs)")
@@ -46,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="render every page again, ignoring what the last publish recorded")
     p.add_argument("--clean", action="store_true", help="remove every generated page and exit")
     p.add_argument("--history", help="a restored history folder (python -m generators.history) whose runs are published too")
+    p.add_argument("--live", action="store_true",
+                   help="also publish runs that are training now, as live pages (the watch server's publish, never a site's)")
     args = p.parse_args(argv)
     content_dir, target = Path(args.content), TARGETS[args.engine]
     out = content_dir if args.engine == "hugo" else Path(args.out) / "docs"
@@ -60,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         hashes = incremental.HashCache(state)
-        runs = load_runs(runs_dir(args.runs_dir), hashes.sha256)
+        runs = published_runs(load_runs(runs_dir(args.runs_dir), hashes.sha256), args.live)
         if args.history:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
         log = PublishLog(state, args.previous_publish)

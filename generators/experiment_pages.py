@@ -67,6 +67,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
                    "latest_run": f"runs/{latest.id}/"},
     }
     facts = {
+        "running": [{"run": r, "text": describe.live_text(r)} for r in runs if r.live is not None],
         "runs": len(runs), "statuses": ", ".join(f"{n} {s}" for s, n in listings.statuses(runs)),
         "latest": latest, "latest_metric": describe.metric_text(latest), "best": best,
         "best_metric": describe.metric_text(best) if best else "–",

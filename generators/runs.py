@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from trainer.engines import registry
-from trainer.tracking import integrity, layout
+from trainer.tracking import integrity, layout, status
 from trainer.tracking.files import sha256_file
 
 LEGACY_KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
@@ -39,6 +39,8 @@ class RunView:
     """in the published history given to this publish (shown from there, or from runs/ when both have it)"""
     from_history = False
     """True for a run restored from the published history (history.PublishedRun) rather than read from runs/"""
+    live: dict | None = None
+    """for a run that is training now: its status file (trainer/tracking/status.py), as read when it was loaded"""
 
     @functools.cached_property
     def contents(self) -> layout.RunFolder:
@@ -166,11 +168,13 @@ def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) ->
                 or not layout.EXPERIMENT.fullmatch(str(record.get("experiment"))):
             print(f"skipping {folder}: not a run folder written by the trainer", file=sys.stderr)
             continue
+        state = states.get(folder.name, integrity.SEALED)
         runs.append(RunView(
             id=folder.name, folder=folder, record=record,
-            verification=result.for_run(folder.name), state=states.get(folder.name, integrity.SEALED),
+            verification=result.for_run(folder.name), state=state,
             sealed=folder.name in sealed,
             record_sha256=hashlib.sha256(raw).hexdigest(),
+            live=(status.read(folder / layout.STATUS) or {}) if state == integrity.RUNNING else None,
         ))
     runs.sort(key=lambda r: (r.started, r.id), reverse=True)
     return runs

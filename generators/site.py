@@ -133,4 +133,5 @@ def run_fingerprint(run: RunView | None) -> list:
     """The facts about a run that other pages show: enough to know when they must change."""
     if run is None:
         return []
-    return [run.id, run.record_sha256, run.verification, run.sealed, run.state]
+    found = [run.id, run.record_sha256, run.verification, run.sealed, run.state]
+    return found if run.live is None else [*found, run.live.get("step")]  # a running run's pages follow its steps
