@@ -18,7 +18,7 @@ from trainer.tracking import layout
 
 from ..markup import Safe
 from ..runs import RunView
-from . import gates, gradcheck, introspection, market_scenarios, multiple_choice, published
+from . import behaviour, gates, gradcheck, introspection, market_scenarios, multiple_choice, published
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ SECTIONS: dict[str, Section] = {
     "gradcheck": Section(gradcheck.build, layout.GRADCHECK),
     "introspection": Section(introspection.build, layout.INTROSPECTION),
     "multiple_choice": Section(multiple_choice.build, layout.CHOICES),
+    "behaviour": Section(behaviour.build, layout.BEHAVIOUR),
     "market_scenarios": Section(market_scenarios.build, layout.SCENARIOS),
 }
 COMMON = ("gates", "published")

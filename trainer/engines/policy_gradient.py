@@ -289,6 +289,7 @@ def _finish(cfg: PolicyExperiment, model: PolicyValueNets, rows: list[dict], run
     """The final evaluation against the baselines: its table, traces and figures, and the run's final metrics."""
     results = scenarios.evaluate(cfg, greedy_policy(model))
     run.write_json(layout.SCENARIOS, scenarios.summary(cfg, results))
+    run.write_json(layout.BEHAVIOUR, scenarios.behaviour(cfg, results))
     for scenario in cfg.eval.scenarios:
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])
         run.write_text(layout.trace_file(scenario.name), scenarios.dumps_trace(doc))
@@ -327,6 +328,11 @@ def _figures(cfg: PolicyExperiment, rows: list[dict], results: dict, run: Run) -
     run.add_figure("diagnostics.png", "Policy entropy and value loss",
                    f"Entropy of the action distribution (log {n_actions} is uniform over the {n_actions} actions; it falls as "
                    "the policy commits) and the value baseline's regression loss.", series=("entropy", "value_loss"))
+    behaviour = scenarios.behaviour(cfg, results)
+    figures.behaviour_figure(behaviour, run.file("behaviour.png"), f"{cfg.name}: what the agent does by market regime")
+    run.add_figure("behaviour.png", "Behaviour by market regime",
+                   f"Share of steps the greedy agent spent short, flat or long in each regime, over every evaluation path "
+                   "of every scenario, with its average position and turnover (mean |change of position| per step).")
     for scenario in cfg.eval.scenarios:
         name = f"scenario-{scenario.name}.png"
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])

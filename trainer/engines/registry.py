@@ -32,7 +32,8 @@ BUILTIN: dict[str, EngineSpec] = {spec.model_type: spec for spec in (
     EngineSpec("policy", PolicyExperiment, "rl", KeyMetric("eval_return", "max", "eval return", "reward per episode"),
                "trainer.engines.policy_gradient",
                description="REINFORCE with a value baseline in the gymnasium market simulator",
-               replay=True, sections=("market_scenarios",), artifacts=(layout.SCENARIOS, layout.TRACE)),
+               replay=True, sections=("behaviour", "market_scenarios"),
+               artifacts=(layout.SCENARIOS, layout.BEHAVIOUR, layout.TRACE)),
 )}
 
 
