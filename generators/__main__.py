@@ -12,17 +12,18 @@ from trainer.tracking.files import write_text
 from trainer.tracking import integrity
 from trainer.tracking.layout import runs_dir
 
-from . import catalog, content, history, hugo_build, incremental, mkdocs_site
-from .publish_log import PublishLog, PublishLogError
-from .runs import RunView, load_runs
-from .site import Page
-from .targets import TARGETS
+from . import guide_sources, incremental
+from .run_index import RunIndex
+from .runs import RunView
+
+ENGINES = ("hugo", "mkdocs")
+"""the site engines (targets.TARGETS), named here so that a publish with nothing to do imports no page code"""
 
 PUBLISHED = "runs/_index.md"
 """the page next to which this publish's snapshot ships (as published.json)"""
 
 
-def _ship_snapshot(all_pages: list[Page], snapshot: dict) -> None:
+def _ship_snapshot(all_pages: list, snapshot: dict) -> None:
     text = json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n"
 
     def write_snapshot(path: Path) -> None:
@@ -49,7 +50,7 @@ def published_runs(runs: list[RunView], live: bool) -> list[RunView]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m generators", description="Render runs into site content (Hugo or MkDocs).")
     p.add_argument("--runs-dir", help="folder of runs (default: $TRAINBOOK_RUNS_DIR or ./runs)")
-    p.add_argument("--engine", choices=sorted(TARGETS), default="hugo", help="site engine to write for (default: hugo)")
+    p.add_argument("--engine", choices=ENGINES, default="hugo", help="site engine to write for (default: hugo)")
     p.add_argument("--content", default="content", help="content folder: Hugo writes into it, MkDocs reads the author's pages from it")
     p.add_argument("--out", default="build/mkdocs", help="MkDocs only: folder for docs/ and mkdocs.yml (default: build/mkdocs)")
     p.add_argument("--site-dir", help="MkDocs only: where `mkdocs build` writes the site (default: <out>/site)")
@@ -61,20 +62,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--live", action="store_true",
                    help="also publish runs that are training now, as live pages (the watch server's publish, never a site's)")
     args = p.parse_args(argv)
-    content_dir, target = Path(args.content), TARGETS[args.engine]
+    content_dir = Path(args.content)
     out = content_dir if args.engine == "hugo" else Path(args.out) / "docs"
     # .trainbook/ (manifest, hash cache, publish log) lives next to the pages it describes, outside MkDocs' docs.
     state = content_dir if args.engine == "hugo" else Path(args.out)
+    started = time.perf_counter()
+    hashes = incremental.HashCache(state)
+    index = RunIndex(state, runs_dir(args.runs_dir), hashes.sha256)
+    if not args.clean:
+        inputs = incremental.Inputs(state, args.engine, args.live, guide_sources.inputs(),
+                                    args.previous_publish and incremental.file_key(Path(args.previous_publish)))
+        if not (index.scan() or args.full or args.history or args.engine != "hugo") and inputs.same(
+                [out / PUBLISHED, out / incremental.STATE_DIR / incremental.Manifest.FILE]):
+            print(f"{len(index.found)} runs: nothing changed since the last publish (0 rendered, 0 stale pages or files "
+                  f"removed, 0 files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            return 0
+    # The page code (jinja2, every page module, matplotlib when drawing) is imported once there is something to
+    # publish: a lazy import for the speed of a publish that has nothing to do, not to dodge a circle.
+    from . import catalog, content, history, hugo_build, mkdocs_site
+    from .publish_log import PublishLog, PublishLogError
+    from .targets import TARGETS
+
+    target = TARGETS[args.engine]
     if args.clean:
         owned_files = incremental.Manifest(state).old_files
         removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
         shutil.rmtree(state / incremental.STATE_DIR, ignore_errors=True)
         print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
         return 0
-    started = time.perf_counter()
     try:
-        hashes = incremental.HashCache(state)
-        runs = published_runs(load_runs(runs_dir(args.runs_dir), hashes.sha256), args.live)
+        runs = published_runs(index.load(), args.live)
         if args.history:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
         log = PublishLog(state, args.previous_publish)
@@ -92,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
         hashes.save()
         log.save()
+        index.save()
+        inputs.save()
     except history.HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -47,13 +47,6 @@ LOSS_FAMILY = ("loss", "perplexity", "_ppl")
 are comparable or not"""
 
 
-def _at(record: dict, dotted: str):
-    value = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 @dataclass(frozen=True)
 class Comparability:
     comparable: bool
@@ -79,7 +72,7 @@ def comparable(base: RunView | None, head: RunView) -> Comparability:
     if a.get("unit") and b.get("unit") and a.get("unit") != b.get("unit"):
         return Comparability(False, f"different units ({a.get('unit')}, {b.get('unit')})", across)
     for path in sorted(set(a.get("comparable_by") or []) | set(b.get("comparable_by") or [])):
-        if _at(base.record, path) != _at(head.record, path):
+        if base.value_at(path) != head.value_at(path):
             return Comparability(False, f"{path} differs, so {b.get('unit') or 'the unit'} is not the same unit", across)
     return Comparability(True)
 

@@ -19,11 +19,8 @@ renders that page again on the next publish, and nothing else.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import inspect
 import json
 import re
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +30,12 @@ from trainer.config import describe, field_docs
 from trainer.engines.contract import EngineSpec
 from trainer.engines import registry
 
-from . import markup
+from . import guide_sources, markup
 from .content import ContentError
 from .site import Later, Page, Site
 from .targets import href
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = guide_sources.DOCS
 SECTION = "guide"
 INDEX = f"{SECTION}/_index.md"
 REFERENCE = f"{SECTION}/reference.md"
@@ -189,32 +186,6 @@ def _engine(spec: EngineSpec) -> dict:
     }
 
 
-def _nested(hint) -> list:
-    """The types inside a type hint (`list[RegimeConfig] | None` -> list, RegimeConfig, None)."""
-    found = []
-    for arg in typing.get_args(hint):
-        found += [arg, *_nested(arg)]
-    return found
-
-
-def _key_rows(specs: dict[str, EngineSpec]) -> list:
-    """What the reference is made of: each spec, and the source of the modules its schema's fields and docstrings are
-    read from (hashed, not parsed: reading the docstrings costs a second, and most publishes change none of them)."""
-    def sources(schema: type) -> list[str]:
-        files, seen, todo = set(), set(), [schema]
-        while todo:  # the schema and every schema it nests (sections, list items), as config.describe walks them
-            kind = todo.pop()
-            if isinstance(kind, type) and dataclasses.is_dataclass(kind) and kind not in seen:
-                seen.add(kind)
-                files.add(inspect.getsourcefile(kind))
-                todo += [k for hint in typing.get_type_hints(kind).values() for k in (hint, *_nested(hint))]
-        files.add(inspect.getsourcefile(describe))
-        return [hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in sorted(f for f in files if f)]
-
-    return [[t, s.description, s.kind, s.key_metric.as_record(), s.resumable, s.multi_process, s.replay, s.artifacts,
-             sources(s.experiment_schema())] for t, s in specs.items()]
-
-
 # --- the pages -----------------------------------------------------------------------------
 
 def pages(site: Site, docs: Path = DOCS, specs: dict[str, EngineSpec] | None = None) -> list[Page]:
@@ -234,7 +205,7 @@ def pages(site: Site, docs: Path = DOCS, specs: dict[str, EngineSpec] | None = N
         if path == REFERENCE:
             front, body = site.page("guide_reference.md.j2", path, meta, engines=Later(lambda: [_engine(s) for s in specs.values()]),
                                     **near)
-            inputs = _key_rows(specs)
+            inputs = guide_sources.reference(specs)
         else:
             source = sources[i]
             front, body = site.page("guide.md.j2", path, meta, body=markup.Safe(site_markdown(source, names)),

@@ -38,6 +38,14 @@ def key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
 
 
+def file_key(path: Path) -> str:
+    """A file's sha256, or why it cannot be read (the error is then the reader's to report)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        return f"unreadable: {e}"
+
+
 def _load(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
@@ -61,8 +69,11 @@ class Manifest:
         self.old: dict[str, str] = saved.get("keys", {}) if enabled else {}
         self.old_files: dict[str, list[str]] = saved.get("files", {})
         """kept even for a full publish: they say which files a removed page leaves behind"""
+        self.previous: set[str] | None = set(saved["pages"]) if isinstance(saved.get("pages"), list) else None
+        """every page the last publish generated (None when no publish recorded them: every page is looked at)"""
         self.new: dict[str, str] = {}
         self.files: dict[str, list[str]] = {}
+        self.pages: list[str] = []
 
     def fresh(self, path: str, page_key: str | None, target: Path) -> bool:
         return page_key is not None and self.old.get(path) == page_key and target.is_file()
@@ -72,9 +83,28 @@ class Manifest:
             self.new[path] = page_key
         if files:
             self.files[path] = files
+        self.pages.append(path)
 
     def save(self) -> None:
-        _save(self.path, {"keys": self.new, "files": self.files})
+        _save(self.path, {"keys": self.new, "files": self.files, "pages": self.pages})
+
+
+class Inputs:
+    """Everything besides the runs that pages are made of (the generators' code, the guide's sources, the options),
+    as a key kept between publishes: with it and the runs unchanged (run_index), a publish has nothing to do."""
+
+    FILE = "inputs.json"
+
+    def __init__(self, out_dir: Path, *parts):
+        self.path = out_dir / STATE_DIR / self.FILE
+        self.key = key(code_version(), *parts)
+
+    def same(self, pages: list[Path]) -> bool:
+        """True when the last publish had these inputs and its `pages` are still there."""
+        return _load(self.path).get("key") == self.key and all(p.is_file() for p in pages)
+
+    def save(self) -> None:
+        _save(self.path, {"key": self.key})
 
 
 class HashCache:
@@ -82,9 +112,16 @@ class HashCache:
 
     def __init__(self, out_dir: Path):
         self.path = out_dir / STATE_DIR / self.FILE
-        self.old = _load(self.path)
+        self._old: dict | None = None
         self.new: dict[str, list] = {}
         self.hashed = 0
+
+    @property
+    def old(self) -> dict:
+        """The last publish's hashes, read when a file is first hashed (a publish that hashes nothing never reads them)."""
+        if self._old is None:
+            self._old = _load(self.path)
+        return self._old
 
     def sha256(self, path: Path) -> str:
         st = os.stat(path)

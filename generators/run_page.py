@@ -29,7 +29,7 @@ def figure_rows(run: RunView, target: Target, charted: bool) -> list[dict]:
 
 def charted(run: RunView, files: list) -> bool:
     """Whether the page gets its curves as chart data: it has per-step metrics, and no artifact takes the file's name."""
-    return layout.METRICS in run.artifacts and curves.FILE not in {f.name for f in files}
+    return layout.METRICS in run.artifact_list and curves.FILE not in {f.name for f in files}
 
 
 def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:

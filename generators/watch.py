@@ -102,6 +102,9 @@ class Watch:
             print("watch: Hugo failed (above), still serving the last site", file=sys.stderr)
             return False
         self.published = self.statuses()
+        training = sum(status == "running" for status in self.published.values())
+        print(f"watch: published {len(self.published)} runs ({training} training) in {time.monotonic() - self.published_at:.1f} s",
+              file=sys.stderr, flush=True)
         return True
 
     def statuses(self) -> dict[str, str]:

@@ -76,6 +76,11 @@ PUBLISHED_KINDS = (".png", ".json", ".jsonl", ".yaml", ".txt")
 """artifact kinds a run page publishes (and the published history carries); checkpoints stay in runs/"""
 
 
+def published_names(artifacts) -> list[str]:
+    """Of a record's artifact names, those a run page publishes, with the record itself, sorted."""
+    return sorted(n for n in {*artifacts, RECORD} if n.endswith(PUBLISHED_KINDS) and "/" not in n)
+
+
 def trace_file(scenario: str) -> str:
     return TRACE.replace("*", scenario)
 
@@ -198,5 +203,4 @@ class RunFolder:
 
     def published_files(self) -> list[Path]:
         """The record and the artifacts it lists that a run page publishes (named by the record, not the disk)."""
-        names = set(self.artifacts) | {RECORD}
-        return sorted(self.file(n) for n in names if n.endswith(PUBLISHED_KINDS) and "/" not in n)
+        return [self.file(n) for n in published_names(self.artifacts)]
