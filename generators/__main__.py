@@ -96,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
         log = PublishLog(state, args.previous_publish)
         snapshot, changes = log.advance(runs)
-        generated = catalog.all_pages(runs, target, changes, snapshot)
-        _ship_snapshot(generated, snapshot)
         manifest = incremental.Manifest(state, enabled=not args.full)
+        generated = catalog.all_pages(runs, target, changes, snapshot,
+                                      fresh=lambda path, key: manifest.kept(path, key, out / target.file_of(path)))
+        _ship_snapshot(generated, snapshot)
         if args.engine == "mkdocs":
             site_pages, authored, files = mkdocs_site.site_pages(generated, content_dir)
             counts = content.write(out, site_pages, target, manifest, owned=True, loose={**mkdocs_site.static_files(), **files})

@@ -8,9 +8,12 @@ from .site import Page, Site
 from .targets import TARGETS, Target
 
 
-def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
-    """Every generated page for these runs (newest first), for one site engine."""
+def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None,
+              fresh=None) -> list[Page]:
+    """Every generated page for these runs (newest first), for one site engine. `fresh`: see Site.fresh."""
     site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published)
+    if fresh is not None:
+        site.fresh = fresh
     return [
         *listings.runs_index(site),
         *experiment_pages.pages(site),

@@ -80,6 +80,9 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
     for page in pages:
         target_file = content_dir / target.file_of(page.path)
         targets.append(target_file)
+        if page.kept is not None:  # known fresh when it was made (Site.fresh): nothing to build or write
+            manifest.record(page.path, page.key, page.kept)
+            continue
         names = [src.name for src in page.files] + list(page.drawn)
         if manifest.fresh(page.path, page.key, target_file):
             manifest.record(page.path, page.key, names)
@@ -104,7 +107,8 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
     # Files next to pages: every page's in a folder owned whole, else those of the folders rendered now.
     for page, target_file in zip(pages, targets):
         if owned or target_file.parent in bundles:
-            keep.update(target_file.parent / n for n in [src.name for src in page.files] + list(page.drawn))
+            names = page.kept if page.kept is not None else [src.name for src in page.files] + list(page.drawn)
+            keep.update(target_file.parent / n for n in names)
     keep.update(content_dir / rel for rel in loose or {})
     if owned:
         removed = prune_owned(content_dir, keep)

@@ -1,18 +1,25 @@
 """Building the Hugo site, all of it or only what the last publishes changed.
 
-`python -m generators` records, in `content/.trainbook/hugo-pending.json`, the URLs of the pages
-it rendered since the last Hugo build. `python -m generators.hugo_build` then asks Hugo to render
-just those (and the lists that show runs: home, taxonomies) into the existing site, using Hugo's
-render segments; the other 10,000 run pages are left as they are. It builds everything, cleaning
-the destination, when an incremental build could be wrong: the first build, a removed page, a new
-experiment or taxonomy (the menu on every page lists them), a change to site/ or static/, another
-base URL, or a destination another build has touched since (for instance a MkDocs publish).
+`python -m generators` records, in `content/.trainbook/hugo-pending.json`, the pages it rendered since
+the last Hugo build. `python -m generators.hugo_build` then has Hugo build just those into the existing
+site: from a content folder of their own (`.<destination>-changed/` beside the destination: hard links
+to the pages rendered, their bundles' files, and the pages every page needs to find: the home page, the
+author's pages, every section's own page, the overview), so that Hugo reads tens of pages, not the
+10,000 run pages it would otherwise load to render five. That is right because no layout lists pages
+by itself: every list of runs (runs, experiments, terms, home) is a page the generators wrote, and the
+menu needs only the sections. The sitemap is left as the last full build wrote it. Hugo builds
+everything, cleaning the destination, when an incremental build could be wrong: the first build, a
+removed page, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
+static/ or the vendored scripts, another base URL, or a destination another build has touched since
+(for instance a MkDocs publish). The search index follows (generators/search.py).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +27,15 @@ from pathlib import Path
 from trainer.tracking.files import write_text
 
 from . import search
-from .incremental import STATE_DIR
+from .incremental import STATE_DIR, Manifest
 from .targets import url_of
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "site"
 PENDING = "hugo-pending.json"
 BUILT = "hugo-built.json"
-ALWAYS = ("/", "/kinds/**", "/datasets/**", "/statuses/**", "/tags/**")
-"""pages Hugo fills from other pages' front matter (home: the overview; terms: their runs), re-rendered whenever anything changed"""
+INCREMENTAL = 'disableKinds = ["RSS", "sitemap"]\n'
+"""added to site/hugo.toml for a build of the changed pages alone: their sitemap would list only them"""
 
 
 def _load(path: Path) -> dict:
@@ -45,6 +52,7 @@ def record_pending(content_dir: Path, rendered: list[str], removed: int, new: li
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
     pending["full"] = bool(pending.get("full") or removed or structural)
     pending["urls"] = sorted(set(pending.get("urls", [])) | {"/" + url_of(p).rstrip("/") for p in rendered})
+    pending["pages"] = sorted(set(pending.get("pages", [])) | set(rendered))
     write_text(path, json.dumps(pending, indent=1) + "\n")
 
 
@@ -70,11 +78,36 @@ def _fingerprint(destination: Path) -> list | None:
     return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
-def segment_config(urls: list[str]) -> str:
-    paths = sorted(set(urls) | set(ALWAYS))
-    return ("[segments]\n  [segments.changed]\n    [[segments.changed.includes]]\n"
-            f"      path = {json.dumps('{' + ','.join(paths) + '}')}\n"
-            '    [[segments.changed.includes]]\n      kind = "{sitemap,robotstxt,404}"\n')
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system
+        shutil.copy2(src, dst)
+
+
+def _with_files(content_dir: Path, page: str) -> list[Path]:
+    """A page's file and the files published next to it (a bundle's; for a section's page, not its other pages)."""
+    path = content_dir / page
+    if not path.is_file():
+        return []
+    if path.name not in ("index.md", "_index.md"):
+        return [path]
+    with os.scandir(path.parent) as entries:  # runs/ holds a folder per run: no stat for each
+        return [path, *(Path(e.path) for e in entries if not e.name.endswith(".md") and not e.name.startswith(".") and e.is_file())]
+
+
+def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
+    """A content folder holding the pages rendered since the last build and the pages every page needs to find."""
+    shutil.rmtree(into, ignore_errors=True)
+    listed = _load(content_dir / STATE_DIR / Manifest.FILE).get("pages", [])
+    sections = [p for p in listed if p.endswith("_index.md")]
+    authored = [f.name for f in content_dir.glob("*.md")]  # the home page and the author's other pages
+    overview = [p for p in listed if p.startswith("overview/")]
+    for page in sorted({*pages, *sections, *authored, *overview}):
+        for f in _with_files(content_dir, page):
+            _link(f, into / f.relative_to(content_dir))
+    return into
 
 
 def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
@@ -99,11 +132,13 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
     args = [str(hugo), "--quiet", "--source", str(SITE), "--contentDir", str(content_dir.resolve()),
             "--destination", str(destination.resolve()), "--baseURL", base_url]
     if incremental:
-        if not pending.get("urls"):
+        if not pending.get("pages"):
             return "unchanged"
-        segments = state / "hugo-segments.toml"
-        write_text(segments, segment_config(pending["urls"]))
-        args += ["--config", f"{SITE / 'hugo.toml'},{segments}", "--renderSegments", "changed"]
+        changed = changed_content(content_dir, pending["pages"], destination.with_name(f".{destination.name}-changed"))
+        overlay = state / "hugo-incremental.toml"
+        write_text(overlay, INCREMENTAL)
+        args[args.index("--contentDir") + 1] = str(changed.resolve())
+        args += ["--config", f"{SITE / 'hugo.toml'},{overlay}"]
     else:
         args.append("--cleanDestinationDir")
     result = subprocess.run(args, capture_output=True, text=True)

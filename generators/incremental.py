@@ -78,6 +78,10 @@ class Manifest:
     def fresh(self, path: str, page_key: str | None, target: Path) -> bool:
         return page_key is not None and self.old.get(path) == page_key and target.is_file()
 
+    def kept(self, path: str, page_key: str, target: Path) -> list[str] | None:
+        """The names of the files next to a page the last publish wrote with this key, if it is still there; else None."""
+        return self.old_files.get(path, []) if self.fresh(path, page_key, target) else None
+
     def record(self, path: str, page_key: str | None, files: list[str]) -> None:
         if page_key is not None:
             self.new[path] = page_key

@@ -53,6 +53,12 @@ class RunView:
         return self.record
 
     @functools.cached_property
+    def fingerprint(self) -> list:
+        """The facts about a run that other pages show: enough to know when they must change."""
+        found = [self.id, self.record_sha256, self.verification, self.sealed, self.state]
+        return found if self.live is None else [*found, self.live.get("step")]  # a running run's pages follow its steps
+
+    @functools.cached_property
     def contents(self) -> layout.RunFolder:
         """The folder read through the contract, with the record this view holds. The record's bytes are not
         kept (a publish holds thousands of runs); their hash is `record_sha256`."""
@@ -67,26 +73,26 @@ class RunView:
     def samples(self) -> str | None:
         return self.contents.read_text(layout.SAMPLES)
 
-    @property
+    @functools.cached_property
     def experiment(self) -> str:
         return self.facts["experiment"]
 
-    @property
+    @functools.cached_property
     def status(self) -> str:
         """How the run ended; `interrupted` for a run whose record still says running but whose process is gone."""
         status = self.facts.get("status") or "unknown"
         return integrity.INTERRUPTED if status == "running" and self.state == integrity.INTERRUPTED else status
 
-    @property
+    @functools.cached_property
     def started(self) -> str:
         return self.facts.get("started_at") or ""
 
-    @property
+    @functools.cached_property
     def kind(self) -> str:
         """The experiment kind the engine declared (language-model, manual-backprop, rl...)."""
         return self.facts.get("kind") or "unknown"
 
-    @property
+    @functools.cached_property
     def dataset(self) -> str | None:
         data = self.facts.get("data") or {}
         return data.get("dataset") or ((self.facts.get("config") or {}).get("data") or {}).get("dataset")
@@ -97,26 +103,26 @@ class RunView:
         data = self.facts.get("data") or {}
         return str(data.get("source") or data.get("dataset") or "–")
 
-    @property
+    @functools.cached_property
     def tags(self) -> list[str]:
         tags = (self.facts.get("config") or {}).get("tags") or []
         return [str(t) for t in tags] if isinstance(tags, list) else []
 
-    @property
+    @functools.cached_property
     def duration(self) -> float | None:
         return self.facts.get("duration_s")
 
-    @property
+    @functools.cached_property
     def commit(self) -> str | None:
         return (self.facts.get("code") or {}).get("commit")
 
-    @property
+    @functools.cached_property
     def model_type(self) -> str | None:
         """The `model.type` of the run's config: which engine trained it."""
         model = (self.facts.get("config") or {}).get("model")
         return model.get("type") if isinstance(model, dict) else None
 
-    @property
+    @functools.cached_property
     def metrics(self) -> dict:
         return self.facts.get("metrics") or {}
 
@@ -143,7 +149,7 @@ class RunView:
             value = value.get(part) if isinstance(value, dict) else None
         return value
 
-    @property
+    @functools.cached_property
     def key_metric(self) -> dict:
         """{name, goal, label, ...}: the record's own, else the one its engine's spec declares."""
         if self.facts.get("key_metric"):
@@ -151,7 +157,7 @@ class RunView:
         spec = registry.spec_for(self.model_type)
         return spec.key_metric.as_record() if spec else dict(LEGACY_KEY_METRIC)
 
-    @property
+    @functools.cached_property
     def key_value(self):
         return self.metrics.get(self.key_metric["name"])
 

@@ -368,8 +368,9 @@ def test_search_finds_a_run_by_its_id_and_by_a_tag_and_leads_to_the_page(sites, 
     tab, _ = visit(browser, base, "hugo-search")
     box = tab.get_by_role("searchbox")
     box.fill(run)
-    result = tab.locator(".search-results a", has_text=run).first
+    result = tab.locator(".search-results").get_by_role("link", name=run, exact=True)
     result.wait_for()
+    assert tab.locator(".search-results a").first.inner_text() == run  # the run's own page first
     result.click()
     tab.wait_for_url(f"{base}runs/{run}/")
     assert tab.locator("h1").inner_text() == run

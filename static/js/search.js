@@ -1,7 +1,8 @@
 /* Trainbook: search on the Hugo site, from the static Pagefind index built at publish (generators/search.py).
    The search box in the header appears with JavaScript; Pagefind's own script is loaded on the first
-   keystroke, with the small index of pages changed since the last full index merged in (search.json says
-   which pages it holds: for those, the older index's entries are stale and dropped). Results link to pages. */
+   keystroke, with the small indexes of the pages rendered since the whole site was last indexed merged in
+   (search.json names them, and for each page the newest that holds it: an older entry of that page is
+   stale and dropped). Results link to pages. */
 (function () {
   "use strict";
   var form = document.querySelector("form.site-search");
@@ -14,24 +15,25 @@
   function load() {
     if (!ready) {
       ready = fetch(form.getAttribute("data-manifest"), { cache: "no-store" })
-        .then(function (r) { return r.ok ? r.json() : { delta: null, fresh: [] }; })
+        .then(function (r) { return r.ok ? r.json() : { deltas: [], fresh: {} }; })
         .then(function (manifest) {
           return import(form.getAttribute("data-bundle") + "pagefind.js").then(function (pagefind) {
             return pagefind.options({ baseUrl: site }).then(function () {
-              if (!manifest.delta) return pagefind;
-              return pagefind.mergeIndex(site + manifest.delta, { mergeFilter: { index: "delta" } }).then(function () { return pagefind; });
-            }).then(function () { return { pagefind: pagefind, fresh: manifest.fresh || [] }; });
+              return Promise.all((manifest.deltas || []).map(function (delta) {
+                return pagefind.mergeIndex(site + delta);
+              }));
+            }).then(function () { return { pagefind: pagefind, fresh: manifest.fresh || {} }; });
           });
         });
     }
     return ready;
   }
 
+  /* An entry of a page that a newer index holds too. */
   function stale(data, fresh) {
-    var url = data.url.replace(/^https?:\/\/[^/]+/, "");
-    var path = url.slice(site.length - 1);
-    var fromDelta = data.filters && data.filters.index;
-    return !fromDelta && fresh.indexOf(path) !== -1;
+    var path = data.url.replace(/^https?:\/\/[^/]+/, "").slice(site.length - 1);
+    var from = data.meta && data.meta.index ? data.meta.index : null;  // generators/search.py labels each delta's entries
+    return Object.prototype.hasOwnProperty.call(fresh, path) && from !== fresh[path];
   }
 
   function show(results, term) {
