@@ -188,10 +188,9 @@ def latest_ok(runs: list[RunView], experiment: str) -> RunView | None:
     return next((r for r in group if r.status == "ok"), group[0] if group else None)
 
 
-def previous_ok(run: RunView, runs: list[RunView]) -> RunView | None:
-    """The newest finished run of the same experiment that started before `run`."""
-    earlier = [r for r in runs if r.experiment == run.experiment and (r.started, r.id) < (run.started, run.id)]
-    return latest_ok([r for r in earlier if r.status == "ok"], run.experiment)
+def previous_ok(group: list[RunView], i: int) -> RunView | None:
+    """The newest finished run that started before `group[i]`, in `group`: one experiment's runs, newest first."""
+    return next((r for r in group[i + 1:] if r.status == "ok"), None)
 
 
 def pair_slug(base: RunView, head: RunView) -> str:

@@ -88,6 +88,29 @@ def _stamp(st: os.stat_result) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
+def _dir_stamp(folder: str) -> list[int] | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_ino]
+
+
+def unchanged(folder: str, entry: dict) -> bool:
+    """Whether a run folder is as the index saw it: no file added, removed or renamed (its own stamp, which any of
+    those changes), and each file's stamp the same; a stat per file, without listing the folder."""
+    if not entry.get("dir") or _dir_stamp(folder) != entry["dir"]:
+        return False
+    for name, stamp in entry.get("stamps", {}).items():
+        try:
+            st = os.stat(f"{folder}/{name}")
+        except OSError:
+            return False
+        if _stamp(st) != stamp:
+            return False
+    return True
+
+
 def stamps(folder: Path) -> dict[str, list[int]] | None:
     """Each visible file of a run folder with its stamp (hidden files are the trainer's locks and temporaries)."""
     try:
@@ -140,7 +163,11 @@ class RunIndex:
         index was written, so that a publish with nothing to do stops here."""
         ledger = _ledger_facts(self.runs_dir)
         self.ledger = {k: ledger[k] for k in ("size", "sha256")}
-        self.found = {name: stamps(self.runs_dir / name) for name in _run_names(self.runs_dir)}
+        root, old = str(self.runs_dir), self.old
+        self.found = {}
+        for name in _run_names(self.runs_dir):  # known and unchanged: its stamps as they were, a stat per file
+            known = old.get(name)
+            self.found[name] = known["stamps"] if known and unchanged(f"{root}/{name}", known) else stamps(self.runs_dir / name)
         self.grew = self._only_grew(ledger)
         if self.grew is None:  # edited, truncated or a first publish: everything again
             self.check_now = set(self.found)
@@ -190,7 +217,8 @@ class RunIndex:
         if view is None:
             return None, {}
         check = result.check(run)
-        entry = {"stamps": files, "summary": summary(view.record), "record_sha256": view.record_sha256,
+        entry = {"stamps": files, "dir": _dir_stamp(str(folder)), "summary": summary(view.record),
+                 "record_sha256": view.record_sha256,
                  "problems": check.problems if check else [], "state": view.state, "sealed": view.sealed,
                  "chain": [str(f) for f in result.ledger if f.run == run], "artifacts": sorted(view.artifacts)}
         entry = {k: v for k, v in entry.items() if v != []}  # most runs have no problems: an index of 10,000 stays small
@@ -198,6 +226,7 @@ class RunIndex:
 
     def _known(self, run: str, result: integrity.Verification | None) -> tuple[RunView | None, dict]:
         entry = dict(self.old[run])
+        entry.setdefault("dir", _dir_stamp(str(self.runs_dir / run)))  # its files matched their stamps just now
         if not entry.get("summary"):
             return None, entry
         if result is not None:  # the ledger grew: this run's line is as it was, but the chain's findings are new

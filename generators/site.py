@@ -135,6 +135,6 @@ class Site:
         return incremental.key(self.version, self.target.name, *parts)
 
 
-def run_fingerprint(run: RunView | None) -> list:
+def run_fingerprint(run: RunView | None) -> str:
     """The facts about a run that other pages show: enough to know when they must change (RunView.fingerprint)."""
-    return [] if run is None else run.fingerprint
+    return "" if run is None else run.fingerprint
