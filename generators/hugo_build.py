@@ -2,8 +2,8 @@
 
 `python -m generators` records, in `content/.trainbook/hugo-pending.json`, the pages it rendered since
 the last Hugo build. `python -m generators.hugo_build` then has Hugo build just those into the existing
-site: from a content folder of their own (`.<destination>-changed/` beside the destination: hard links
-to the pages rendered, their bundles' files, and the pages every page needs to find: the home page, the
+site: from a content folder of their own (`.<destination>-changed/` beside the destination: the pages
+rendered, their bundles' files, and the pages every page needs to find: the home page, the
 author's pages, every section's own page, the overview), so that Hugo reads tens of pages, not the
 10,000 run pages it would otherwise load to render five. That is right because no layout lists pages
 by itself: every list of runs (runs, experiments, terms, home) is a page the generators wrote, and the
@@ -78,12 +78,18 @@ def _fingerprint(destination: Path) -> list | None:
     return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
-def _link(src: Path, dst: Path) -> None:
+def _place(src: Path, dst: Path) -> None:
+    """A page by hard link; a bundle's other files (figures, samples) as copies: they are often the run folder's
+    own files linked into the site, and a link to them changes their ctime, which would make the next publish
+    take the run as changed and verify it again (run_index)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system
-        shutil.copy2(src, dst)
+    if src.suffix == ".md":
+        try:
+            os.link(src, dst)
+            return
+        except OSError:  # another file system
+            pass
+    shutil.copy2(src, dst)
 
 
 def _with_files(content_dir: Path, page: str) -> list[Path]:
@@ -106,7 +112,7 @@ def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
     overview = [p for p in listed if p.startswith("overview/")]
     for page in sorted({*pages, *sections, *authored, *overview}):
         for f in _with_files(content_dir, page):
-            _link(f, into / f.relative_to(content_dir))
+            _place(f, into / f.relative_to(content_dir))
     return into
 
 
