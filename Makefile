@@ -12,13 +12,15 @@ BASE_URL    ?= /
 PORT        ?= 1313
 # CI parity (docs/ci.md): HISTORY is where the published history comes from (the live
 # site's URL, a built site folder, or the restored folder itself); it is restored and verified into
-# HISTORY_DIR. `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL
-# prefixes its links, PREVIEW_URL says where reviewers find the preview site.
+# HISTORY_DIR. `make report` compares runs/ with BASE (default: the restored history, if any); SITE_URL is
+# where the preview site is hosted, PREVIEW_URL where reviewers download it otherwise (the workflow run),
+# PUBLISHED_URL the published site (where the base runs' pages are).
 HISTORY     ?=
 HISTORY_DIR := history
 BASE        ?=
 SITE_URL    ?=
 PREVIEW_URL ?=
+PUBLISHED_URL ?=
 REPORT      ?= report.md
 ENGINE      ?= hugo
 MKDOCS_OUT  := build/mkdocs
@@ -97,7 +99,7 @@ history: $(READY)
 # The pull-request audit report: runs/ against BASE, as Markdown in $(REPORT).
 report: $(READY)
 	$(PY) -m generators.report --base "$(or $(BASE),$(wildcard $(HISTORY_DIR)))" --out $(REPORT) \
-		--site-url "$(SITE_URL)" --preview-url "$(PREVIEW_URL)"
+		--site-url "$(SITE_URL)" --preview-url "$(PREVIEW_URL)" --published-url "$(PUBLISHED_URL)"
 
 # Each experiment's latest run against the gates its YAML declares; fails on any failed gate.
 gate: $(READY)

@@ -16,6 +16,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from trainer.config import flatten as config_flatten
+
 from . import markup
 from .runs import RunView
 
@@ -136,16 +138,9 @@ def key_delta(base: RunView | None, head: RunView) -> MetricDelta:
                        comparable(base, head).comparable)
 
 
-def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+def flatten(config: dict) -> dict[str, str]:
     """A resolved config as dotted keys -> values written as JSON, so 1 and "1" never look alike."""
-    flat = {}
-    for key in sorted(config):
-        value, dotted = config[key], f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, dotted + "."))
-        else:
-            flat[dotted] = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return flat
+    return {key: json.dumps(value, sort_keys=True, ensure_ascii=False) for key, value in config_flatten(config).items()}
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,41 @@ its sort and filter pages (see listings) under the same folder.
 """
 from __future__ import annotations
 
+import json
+
+from trainer import gates
+from trainer.tracking import layout, picks
+from trainer.tracking.files import write_text
+
 from . import describe, figures, listings, markup, taxonomies
 from .site import Later, Page, Site, run_fingerprint
 from .runs import RunView
 
 HISTORY, RECENT, SPARKLINE = "history.png", "recent.png", "sparkline.png"
+MODELS = layout.SITE_MODELS.rpartition("/")[2]
+"""the site's model registry, next to the experiments index (`trainer sample EXPERIMENT@current --site URL` reads it)"""
+MODELS_FORMAT = "trainbook-models-1"
+
+
+def picked(runs: list[RunView]) -> dict[str, RunView | None]:
+    """The experiment's latest, best and current run (trainer/tracking/picks.py, as `trainer sample` picks them)."""
+    by_id = {r.id: r for r in runs}
+    # The summary a publish keeps of each run (run_index.summary) holds every field picks reads: no record is read.
+    candidates = [picks.Candidate(r.id, r.facts, verified=r.sealed and not r.verification) for r in runs]
+    return {which: by_id[c.run_id] if (c := picks.pick(which, candidates)) else None for which in picks.WHICH}
 
 
 def best_run(runs: list[RunView]) -> RunView | None:
-    ranked = [r for r in listings.best_first(runs) if r.status == "ok" and isinstance(r.key_value, (int, float))]
-    return ranked[0] if ranked else None
+    return picked(runs)["best"]
+
+
+def model_link(run: RunView | None) -> dict | None:
+    """What the experiment page says of a run as a model: its page and its final weights file, if published."""
+    if run is None:
+        return None
+    final = (run.record.get("weights") or {}).get("final") or {}
+    published = layout.model_files(run.record)
+    return {"run": run, "metric": describe.metric_text(run), "weights": final.get("file") if final.get("file") in published else None}
 
 
 def spark_values(runs: list[RunView]) -> list[float]:
@@ -70,7 +95,8 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
         "running": [{"run": r, "text": describe.live_text(r)} for r in runs if r.live is not None],
         "runs": len(runs), "statuses": ", ".join(f"{n} {s}" for s, n in listings.statuses(runs)),
         "latest": latest, "latest_metric": describe.metric_text(latest), "best": best,
-        "best_metric": describe.metric_text(best) if best else "–",
+        "best_metric": describe.metric_text(best) if best else "–", "current": model_link(picked(runs)["current"]),
+        "gated": bool(gates.declared(latest.record)),
     }
     front, body = site.page(
         "experiment.md.j2", path, meta, name=name, description=cfg.get("description", ""), facts=facts,
@@ -116,13 +142,32 @@ def card_key(card: dict) -> list:
     return [run_fingerprint(card["latest"]), sorted((k, v) for k, v in card.items() if k != "latest")]
 
 
+def models(site: Site) -> dict:
+    """models.json: each experiment's latest, best and current run, with the model files its page publishes."""
+    experiments = {}
+    for name, runs in sorted(site.by_experiment.items()):
+        chosen = picked(runs)
+        entry = {which: run.id if run else None for which, run in chosen.items()}
+        entry["runs"] = {run.id: {"page": f"{layout.SITE_RUNS}/{run.id}/", "status": run.status, "key_metric": run.key_metric,
+                                  "value": picks.key_value(run.record), "files": layout.model_files(run.record)}
+                         for run in {r.id: r for r in chosen.values() if r}.values()}
+        experiments[name] = entry
+    return {"format": MODELS_FORMAT, "experiments": experiments}
+
+
 def index_page(site: Site) -> Page:
     rows = [card(site, name, runs) for name, runs in sorted(site.by_experiment.items())]
     meta = {"title": "Experiments", "page_type": "experiments",
             "description": "Every experiment, its latest run and how its key metric has moved."}
-    front, body = site.page("experiments_index.md.j2", "experiments/_index.md", meta, experiments=rows)
-    page_key = site.key("experiments", [card_key(r) for r in rows])
-    return Page("experiments/_index.md", front, body, key=page_key)
+    front, body = site.page("experiments_index.md.j2", "experiments/_index.md", meta, experiments=rows, models=MODELS)
+    registry = json.dumps(models(site), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    page_key = site.key("experiments", [card_key(r) for r in rows], registry)
+
+    def draw_models(path) -> None:
+        if not path.is_file() or path.read_text() != registry:
+            write_text(path, registry)
+
+    return Page("experiments/_index.md", front, body, key=page_key, drawn={MODELS: draw_models})
 
 
 def pages(site: Site) -> list[Page]:

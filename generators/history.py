@@ -10,9 +10,12 @@ A restore (`restore`) copies it into a local folder with the layout of a runs fo
 ledger and checkpoints, and `trainer verify` stays strict there. The publish merges the two (`export`).
 
 What is carried is fixed by the history format, not by taste: every artifact of a CARRIED kind up to
-MAX_CARRIED_BYTES, plus run.json. Checkpoints and any other kind are "not published by design", so a
+MAX_CARRIED_BYTES, plus run.json; since format 2, also each run's model files (weights only, and a learned
+vocabulary) that its record's `weights` section names, up to the cap recorded there (`layout.model_files`,
+the rule the run pages follow). Checkpoints and any other kind are "not published by design", so a
 restore can tell a file left out on purpose (allowed) from one that went missing (refused): every file
-that should be there must be, with its sealed sha256, and the chain must verify line by line.
+that should be there must be, with its sealed sha256, and the chain must verify line by line. A format-1
+history (published before weights were) still restores: its runs are held to format 1's rule.
 
 Everything read from a history (ledger lines, records, the index) is hostile input: run ids must match
 layout.RUN_ID, file names SAFE_NAME, sizes are bounded, symbolic links are refused, and nothing is
@@ -42,8 +45,10 @@ from trainer.tracking.layout import runs_dir as default_runs_dir
 
 from .runs import RunView
 
-FORMAT = "trainbook-history-1"
-FOLDER = "history"
+FORMAT = "trainbook-history-2"
+FORMATS = ("trainbook-history-1", FORMAT)
+"""the formats a restore reads, oldest first; what each carries is `carried_files`"""
+FOLDER = layout.SITE_HISTORY
 """the history's folder inside a built site, and the default local folder a restore writes"""
 INDEX = "index.json"
 MARKER = ".trainbook-history"
@@ -67,9 +72,16 @@ class HistoryError(Exception):
 
 
 def carried(name: str, facts: dict) -> bool:
-    """Whether the history format carries this artifact (decided from the sealed record alone)."""
+    """Whether every history format carries this artifact (a small file of a CARRIED kind)."""
     size = facts.get("bytes") if isinstance(facts, dict) else None
     return name.endswith(CARRIED) and isinstance(size, int) and 0 <= size <= MAX_CARRIED_BYTES
+
+
+def carried_files(record: dict, format: str = FORMAT) -> dict[str, dict]:
+    """The artifacts a history of `format` carries for this run, with their sealed facts (decided from the record alone)."""
+    artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
+    small = {name: facts for name, facts in artifacts.items() if carried(name, facts)}
+    return small if format == FORMATS[0] else small | layout.model_files(record)
 
 
 def _problems_text(problems: list[str], limit: int = 20) -> str:
@@ -84,6 +96,8 @@ class Source:
 
     layout = "site"
     """'site': history/ledger.jsonl + index; 'runs': ledger.jsonl + <id>/<file> (a runs or history folder)"""
+    format = FORMAT
+    """the history format it was written in (read from index.json, or from a restore's marker)"""
 
     def read(self, rel: str, limit: int) -> bytes | None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -181,8 +195,19 @@ class Located:
         return f"runs/{run_id}/{name}" if where == PAGE else f"{FOLDER}/{run_id}/{name}"
 
 
+def _restored_format(source: Source) -> str:
+    """The format of a folder a restore wrote (its marker says), else today's (a runs folder holds every file)."""
+    try:
+        found = json.loads(source.read(MARKER, 4096) or b"{}").get("format")
+    except (ValueError, AttributeError):
+        found = None
+    return found if found in FORMATS else FORMAT
+
+
 def _read_index(source: Source) -> dict:
+    """Where a site's carried files are (index.json), and the source's format (`source.format`)."""
     if source.layout == "runs":
+        source.format = _restored_format(source)
         return {}
     raw = source.read(f"{FOLDER}/{INDEX}", MAX_INDEX_BYTES)
     if raw is None:
@@ -190,10 +215,12 @@ def _read_index(source: Source) -> dict:
     try:
         index = json.loads(raw)
         runs = index["runs"]
-        assert index.get("format") == FORMAT and isinstance(runs, dict)
+        assert index.get("format") in FORMATS and isinstance(runs, dict)
         assert all(isinstance(files, dict) and all(w in (PAGE, OWN) for w in files.values()) for files in runs.values())
     except (ValueError, KeyError, AssertionError, TypeError):
-        raise HistoryError(f"{source.describe()}: {FOLDER}/{INDEX} is not a {FORMAT} index") from None
+        raise HistoryError(f"{source.describe()}: {FOLDER}/{INDEX} is not an index of a format this code reads "
+                           f"({', '.join(FORMATS)})") from None
+    source.format = index["format"]
     return runs
 
 
@@ -241,10 +268,8 @@ def _restore_run(located: Located, run_id: str, entry: dict, into: Path | None) 
     if record is None or problems:
         return problems
     files = {layout.RECORD: raw}
-    for name, facts in sorted(record["artifacts"].items()):
-        if not carried(name, facts):
-            continue  # not published by design (checkpoints, large files)
-        data = source.read(located.path(run_id, name), MAX_CARRIED_BYTES)
+    for name, facts in sorted(carried_files(record, source.format).items()):  # the rest: not published by design
+        data = source.read(located.path(run_id, name), max(facts["bytes"], MAX_CARRIED_BYTES))
         problem = _check_file(data, name, facts)
         if problem:
             problems.append(problem)
@@ -312,7 +337,7 @@ def restore(where: str, into: Path) -> str:
         else:
             _, count = read_history(source, staging)
             note = f"{source.describe()}: {count} runs restored and verified into {into}"
-        write_text(staging / MARKER, dumps_json({"format": FORMAT, "source": source.describe(), "runs": count}))
+        write_text(staging / MARKER, dumps_json({"format": source.format, "source": source.describe(), "runs": count}))
         _swap(staging, into)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -412,7 +437,7 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
         for run_id, folder in folders.items():
             record = json.loads((folder / layout.RECORD).read_text())
             wanted = {layout.RECORD: {"sha256": sha256_file(folder / layout.RECORD), "bytes": (folder / layout.RECORD).stat().st_size}}
-            wanted |= {n: f for n, f in record["artifacts"].items() if carried(n, f)}
+            wanted |= carried_files(record)
             index[run_id] = {}
             for name, facts in sorted(wanted.items()):
                 on_page = site / "runs" / run_id / name

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from trainer import gates
 from trainer.tracking.files import write_text
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
-from . import diff, history, markup
+from . import diff, history, markup, mermaid
 from .runs import RunView, load_runs
 from trainer.tracking import layout
 
@@ -34,7 +35,7 @@ LIMIT = 60_000
 """GitHub refuses comments over 65,536 characters; this leaves room for the workflow's own lines"""
 CELL = 80
 """longest value shown in a table cell; longer ones are abbreviated (the comparison page has them whole)"""
-METRIC_ROWS, CONFIG_ROWS = 12, 15
+METRIC_ROWS, CONFIG_ROWS, TAGS = 12, 15, 8
 FOOTER_ROOM = 1_500
 SUMMARY_SHARE = 0.4
 """at most this share of LIMIT goes to the summary table, so the worst cases always get their details"""
@@ -109,29 +110,77 @@ def _cell(value) -> markup.Safe:
     return markup.inline(text if len(text) <= CELL else text[: CELL - 1] + "…")
 
 
-class Links:
-    """Links into the preview site, or plain names when no site URL was given."""
+URL_SAFE = ":/?#@!$&*+,;=%~-._"
+"""characters left as they are in an address the workflow hands in; the rest (spaces, quotes, brackets,
+parentheses, angle brackets) are percent-encoded, so no address can end a Markdown link or an attribute early"""
 
-    def __init__(self, site_url: str | None):
-        self.site = (site_url.rstrip("/") + "/") if site_url else None
+
+def _address(url: str) -> str:
+    """A site address as a Markdown link target: a trailing slash, and nothing that could end the link."""
+    url = url.rstrip("/") + "/"
+    return urllib.parse.quote(url, safe=":/?#@!$&*+,;=%~-._")
+
+
+class Links:
+    """Where a reviewer opens each page: a run of the published history on the published site (`published_url`);
+    a run of this change, and every comparison, on the preview site where it is hosted (`site_url`), else on the
+    workflow run's page that holds the preview artifact (`preview_url`), whose one-line instruction the header
+    gives; without any of them, the pages' paths as text."""
+
+    def __init__(self, site_url: str | None, published_url: str | None = None, preview_url: str | None = None,
+                 published: set[str] = frozenset()):
+        self.site = _address(site_url) if site_url else None
+        self.published_site = _address(published_url) if published_url else None
+        self.artifact = urllib.parse.quote(preview_url, safe=URL_SAFE) if preview_url else None
+        self.published = published
+        """the ids of the runs the published history holds"""
 
     def page(self, text: str, path: str) -> str:
         return f"[{markup.inline(text)}]({self.site}{path})" if self.site else str(markup.code(text))
 
     def run(self, run: RunView) -> str:
-        return self.page(run.id, f"runs/{markup.url_part(run.id)}/")
+        path = f"runs/{markup.url_part(run.id)}/"
+        if run.id in self.published and self.published_site:
+            return f"[{markup.inline(run.id)}]({self.published_site}{path})"
+        if self.site:
+            return f"[{markup.inline(run.id)}]({self.site}{path})"
+        if self.artifact and run.id not in self.published:
+            return f"[{markup.inline(run.id)}]({self.artifact}) (preview: {markup.code(path)})"
+        return str(markup.code(run.id))
 
     def pair(self, entry: Entry) -> str:
-        if not (self.site and entry.base and entry.head) or entry.base.id == entry.head.id:
+        if not (entry.base and entry.head) or entry.base.id == entry.head.id:
             return ""
-        return f" · [side by side]({self.site}compare/{diff.pair_slug(entry.base, entry.head)}/)"
+        path = f"compare/{diff.pair_slug(entry.base, entry.head)}/"
+        return f" · [side by side]({self.site}{path})" if self.site else f" · side by side: {markup.code(path)} in the preview"
 
     def figure(self, entry: Entry) -> str:
-        """A small inline figure, only where GitHub can fetch it (a public https site)."""
+        """The comparison page's figure inline, only where GitHub can fetch it (a preview hosted on https)."""
         if not (self.site and self.site.startswith("https://") and entry.base and entry.head) or entry.base.id == entry.head.id:
             return ""
         src = f"{self.site}compare/{diff.pair_slug(entry.base, entry.head)}/{diff.PAIR_FIGURE}"
         return f'\n<img src="{src}" width="420" alt="loss curves of both runs">\n'
+
+    def instruction(self) -> str | None:
+        """The one line that says where the pages of this change's runs are, when they are not hosted."""
+        if self.site:
+            return None
+        if self.artifact:
+            return (f"This change's run and comparison pages are in the `site-preview` artifact of [the workflow run]({self.artifact}): "
+                    "download it, then `unzip site-preview.zip -d site-preview && python3 -m http.server -d site-preview` "
+                    "and open the paths named below on http://localhost:8000/.")
+        return "Pages named below are in the preview site at `runs/<run>/` and `compare/<base>--<head>/`."
+
+
+def curves(entry: Entry) -> str:
+    """The key metric's curve of both runs as a chart GitHub draws (mermaid.chart), with a caption saying which is which."""
+    if entry.head is None:
+        return ""
+    drawn = mermaid.chart(entry.base, entry.head, f"{entry.experiment}: base vs head")
+    if drawn is None:
+        return ""
+    block, facts = drawn
+    return f"\n{block}\n<sub>{markup.inline(facts)}.</sub>\n"
 
 
 def _gates_text(verdicts: list[gates.Verdict]) -> str:
@@ -177,6 +226,8 @@ def detail(entry: Entry, links: Links) -> str:
                    f"Newest published run: {links.run(base)}.\n\n")
         return "".join(out)
     line = f"Head {links.run(head)} ({markup.inline(head.status)}, commit {_commit(head)}, {markup.duration(head.record.get('duration_s'))})"
+    if head.tags:
+        line = f"{line}, tags {', '.join(markup.code(t) for t in head.tags[:TAGS])}{' …' if len(head.tags) > TAGS else ''}"
     line += f" vs base {links.run(base)} (commit {_commit(base)})" if base else " (no published run to compare with: new experiment)"
     out.append(line + links.pair(entry) + ".\n")
     if entry.head_runs > 1:
@@ -205,6 +256,7 @@ def detail(entry: Entry, links: Links) -> str:
             else f"sha256 {markup.short(data_b)}{' unchanged' if base else ''}")
     out.append(f"\n**Data:** {_cell((head.record.get('data') or {}).get('source'))}, {data}. "
                f"**Reproduction:** {_cell(diff.reproduction(head) or 'not checked')}.\n")
+    out.append(curves(entry))
     out.append(links.figure(entry))
     return "".join(out) + "\n"
 
@@ -219,7 +271,7 @@ def _names(entries: list[Entry], room: int) -> str:
     return ", ".join(shown)
 
 
-def header(entries: list[Entry], base_note: str, head_note: str, links: Links, preview_url: str | None) -> str:
+def header(entries: list[Entry], base_note: str, head_note: str, links: Links) -> str:
     counts: dict[str, int] = {}
     for e in entries:
         counts[e.outcome] = counts.get(e.outcome, 0) + 1
@@ -231,19 +283,22 @@ def header(entries: list[Entry], base_note: str, head_note: str, links: Links, p
         + f" · **gates:** {len(verdicts) - failed} passed, {failed} failed", "",
         f"Head: {head_note}. Base: {base_note}.",
     ]
-    if preview_url:
-        lines.append(f"Preview site: [built from this change and the published history]({preview_url}).")
-    if not links.site:
-        lines.append("Pages named below are in the preview site at `runs/<run>/` and `compare/<base>--<head>/`.")
+    if links.site:
+        lines.append(f"Preview site: [built from this change and the published history]({links.site}).")
+    if links.published_site:
+        lines.append(f"Published site: [the runs of the published history]({links.published_site}).")
+    if links.instruction():
+        lines.append(links.instruction())
     return "\n".join(lines) + "\n\n"
 
 
 def render_report(base: list[RunView], head: list[RunView], *, base_note: str, head_note: str,
-                  site_url: str | None = None, preview_url: str | None = None, limit: int = LIMIT) -> str:
+                  site_url: str | None = None, preview_url: str | None = None, published_url: str | None = None,
+                  limit: int = LIMIT) -> str:
     """The report, never longer than `limit` characters."""
     entries = compare(base, head)
-    links = Links(site_url)
-    text = header(entries, base_note, head_note, links, preview_url)
+    links = Links(site_url, published_url, preview_url, {r.id for r in base})
+    text = header(entries, base_note, head_note, links)
     if not entries:
         return text + "No runs on either side.\n"
     summary, listed = SUMMARY_HEAD, 0
@@ -298,11 +353,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base", help=f"published history: a history or runs folder, its {layout.LEDGER}, a built site or a site URL")
     p.add_argument("--head", help="folder of the change's runs (default: $TRAINBOOK_RUNS_DIR or ./runs)")
     p.add_argument("--site-url", help="where the preview site is served, for links (default: page paths as text)")
-    p.add_argument("--preview-url", help="where reviewers find the preview site (e.g. the workflow run with its artifact)")
+    p.add_argument("--preview-url", help="where reviewers find the preview site when it is not hosted (the workflow run "
+                                         "with its artifact): this change's run pages link there")
+    p.add_argument("--published-url", help="the published site, for links to the base runs (default: into the preview)")
     p.add_argument("--out", help="write the report to this file (default: standard output)")
     p.add_argument("--limit", type=int, default=LIMIT, help=f"maximum length in characters (default: {LIMIT})")
     args = p.parse_args(argv)
     args.base, args.site_url, args.preview_url = args.base or None, args.site_url or None, args.preview_url or None  # "" = not given
+    args.published_url = args.published_url or None
     head_dir = default_runs_dir(args.head)
     if args.base and not args.base.startswith(("http://", "https://")) and not Path(args.base).exists():
         print(f"error: --base {args.base}: no such file or folder", file=sys.stderr)
@@ -318,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         head = load_runs(head_dir)
         text = render_report(base, head, base_note=base_note, head_note=f"{_count(len(head), 'run')} in {markup.code(str(head_dir))}",
-                             site_url=args.site_url, preview_url=args.preview_url, limit=args.limit)
+                             site_url=args.site_url, preview_url=args.preview_url, published_url=args.published_url,
+                             limit=args.limit)
     if args.out:
         write_text(Path(args.out), text)
         print(f"report: {len(text):,} characters in {args.out}", file=sys.stderr)

@@ -31,12 +31,13 @@ from .incremental import STATE_DIR
 from .runs import RunView, view_of
 
 FILE = "runs.json"
-FORMAT = "trainbook-run-index-1"
+FORMAT = "trainbook-run-index-2"
 WHOLE = ("experiment", "kind", "status", "started_at", "duration_s", "metrics", "key_metric", "reproduction")
 """record fields the summary keeps whole"""
-PARTS = ("config.tags", "config.model.type", "config.data.dataset", "data.dataset", "data.source", "data.sha256",
+PARTS = ("config.tags", "config.gates", "config.model.type", "config.data.dataset", "data.dataset", "data.source", "data.sha256",
          "code.commit", "code.dirty")
-"""nested record fields the summary keeps (with the key metric's comparable_by paths)"""
+"""nested record fields the summary keeps (with the key metric's comparable_by paths); gates, status, metrics and
+reproduction are what trainer.tracking.picks judges a run by, for the experiment pages' best and current model"""
 
 
 def _get(record: dict, dotted: str):

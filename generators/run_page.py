@@ -96,15 +96,15 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     site = site or Site([run])
     path = f"runs/{run.id}/index.md"
     before, older, newer = site.baseline.get(run.id), site.older.get(run.id), site.newer.get(run.id)
-    names = layout.published_names(run.artifact_list)
     compared = site.comparisons.get(run.id, [])
+    # The files it publishes follow from the record (its model files too), which the fingerprint hashes.
     page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
-                        older and older.id, newer and newer.id, names, [p for p, _ in compared],
+                        older and older.id, newer and newer.id, [p for p, _ in compared],
                         reproductions.fingerprint(run, site.reproductions, site.ids))
     kept = site.fresh(path, page_key)
     if kept is not None:  # as the last publish wrote it: not built (a publish of 10,000 runs keeps most of them)
         return Page(path, {"title": run.id}, "", key=page_key, kept=kept)
-    files = [run.folder / name for name in names]
+    files = run.published_files
     chart = charted(run, files)
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,

@@ -168,7 +168,7 @@ class RunView:
     def published_files(self) -> list[Path]:
         """The record and the artifacts it lists that are published; taken from the record, not the disk
         (a missing artifact is a verification failure, reported on the page, and is skipped when copying)."""
-        return [self.folder / name for name in layout.published_names(self.artifact_list)]
+        return [self.folder / name for name in layout.published_names(self.artifact_list, self.record)]
 
     def read_json(self, name: str):
         """A JSON artifact the trainer wrote into the folder (e.g. for a page section), or None if absent or unreadable."""

@@ -33,6 +33,17 @@ def train(runs_dir: Path, *overrides: str, experiment: str = "experiments/names-
     return Path(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture
+def one_torch_thread():
+    """As `python -m trainer run` does for experiments with `train.threads: 1`: a tiny net gains nothing from more."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory) -> Path:
     """A runs folder holding one tiny names-mlp run. Copy it before changing anything."""
@@ -41,11 +52,26 @@ def tiny_runs(tmp_path_factory) -> Path:
     return runs
 
 
+CHAR_GPT = "experiments/shakespeare-char-gpt.yaml"
+GPT_TINY = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=32", "train.batch_size=8",
+            "train.steps=200", "train.eval_interval=50", "train.eval_batches=2", "train.checkpoint_interval=20",
+            "train.log_interval=50", "sample.count=1", "sample.max_length=40", "eval.examples=20"]
+"""A GPT that trains 200 steps in about a second, checkpointing every 20 steps."""
+
+
+@pytest.fixture(scope="session")
+def gpt_runs(tmp_path_factory) -> Path:
+    """A runs folder holding one tiny uninterrupted GPT run. Copy it before changing anything."""
+    runs = tmp_path_factory.mktemp("gpt-runs")
+    train(runs, *GPT_TINY, experiment=CHAR_GPT)
+    return runs
+
+
 GPT_SMALL = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=32", "train.batch_size=8",
              "train.steps=60", "train.eval_interval=30", "train.eval_batches=2", "eval.examples=10", "sample.count=1",
              "sample.max_length=20"]
 """A GPT that trains in about a second, on characters or on BPE tokens."""
-GPT_PAIR = {"char": ("experiments/shakespeare-char-gpt.yaml", GPT_SMALL),
+GPT_PAIR = {"char": (CHAR_GPT, GPT_SMALL),
             "bpe": ("experiments/shakespeare-bpe-gpt.yaml", [*GPT_SMALL, "data.bpe_merges=24"])}
 """a character-level and a BPE GPT: their losses per token are in different units, their bits per character are not"""
 

@@ -35,8 +35,10 @@ def _set(tree: dict, dotted: str, value) -> None:
 
 def clone_run(source: Path, runs: Path, experiment: str, minute: int | None, *, link: bool = False, seal: bool = True,
               metrics: dict | None = None, config: dict | None = None, status: str = "ok", reason: str | None = None,
-              data_sha256: str | None = None, extra: dict | None = None) -> Path:
-    """A sealed copy of the run at `source` as a run of `experiment`, started `minute` minutes after T0 (None: now)."""
+              data_sha256: str | None = None, extra: dict | None = None, files: dict[str, bytes] | None = None) -> Path:
+    """A sealed copy of the run at `source` as a run of `experiment`, started `minute` minutes after T0 (None: now).
+
+    `files` replaces (or adds) files of the copy by name, their hashes sealed in its record like the trainer's."""
     record = json.loads((source / layout.RECORD).read_text())
     started = datetime.now(timezone.utc).replace(microsecond=0) if minute is None else T0 + timedelta(minutes=minute)
     salt = hashlib.sha256(f"{experiment}{minute}{runs}".encode()).hexdigest()[:7]
@@ -54,6 +56,10 @@ def clone_run(source: Path, runs: Path, experiment: str, minute: int | None, *, 
     record["metrics"] = {**record["metrics"], **(metrics or {})} if status == "ok" else {}
     if data_sha256:
         record["data"]["sha256"] = data_sha256
+    for name, data in (files or {}).items():
+        (folder / name).unlink(missing_ok=True)
+        (folder / name).write_bytes(data)
+        record["artifacts"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     record.pop("sealed", None)  # a new record: the original's seal is not its own
 
     def save() -> None:

@@ -30,6 +30,8 @@ from trainer.tracking import layout
 EXPERIMENTS = REPO / "experiments"
 NAMES_MLP = EXPERIMENTS / "names-mlp.yaml"
 CHAR_GPT = EXPERIMENTS / "shakespeare-char-gpt.yaml"
+FORECAST_CO2 = EXPERIMENTS / "forecast-co2.yaml"
+DIGITS_CNN = EXPERIMENTS / "digits-cnn.yaml"
 HEADER = "name: x\nmodel: {type: mlp}\n"
 """the smallest valid experiment; a case appends its mistake to it"""
 PAYLOAD_MARKER = "pwned"
@@ -359,6 +361,64 @@ def test_an_unreadable_data_file_is_refused_in_one_line(place, experiment):
         data.chmod(0)
     assert_refused(place, ["run", str(experiment), f"data.path={data}", "train.steps=2", "sample.count=1"],
                    [str(experiment), "data.path", str(data), "cannot be read"])
+
+
+def _class_folders(place: Place, classes: dict[str, list[bytes]]) -> Path:
+    """A folder with one subfolder per class holding these files' bytes as 0.png, 1.png, ..."""
+    root = place.tmp / "images"
+    for name, files in classes.items():
+        (root / name).mkdir(parents=True)
+        for i, content in enumerate(files):
+            (root / name / f"{i}.png").write_bytes(content)
+    return root
+
+
+def _one_class(place: Place) -> tuple[list[str], str]:
+    root = _class_folders(place, {"cats": [_png(place)] * 3})
+    return [f"data.path={root}"], str(root)
+
+
+def _corrupt_png(place: Place) -> tuple[list[str], str]:
+    good = _png(place)
+    root = _class_folders(place, {"cats": [good] * 3, "dogs": [good, good[: len(good) // 3], good]})
+    return [f"data.path={root}"], str(root / "dogs" / "1.png")
+
+
+def _changed_archive(place: Place) -> tuple[list[str], str]:
+    archive = place.write("images.zip", b"PK\x05\x06" + bytes(18))  # an empty zip: not the archive the sha256 names
+    return [f"data.url=file://{archive}", f"data.sha256={'f' * 64}"], f"file://{archive}"
+
+
+def _series(content: str) -> Callable[[Place], tuple[list[str], str]]:
+    def make(place: Place) -> tuple[list[str], str]:
+        path = place.write("series.csv", content)
+        return [f"data.path={path}", "data.season=12"], str(path)
+    return make
+
+
+KIND_DATA: dict[str, tuple[Path, Callable[[Place], tuple[list[str], str]], str, str]] = {
+    # id: (experiment, the overrides pointing at the bad data and the path the message names, the key, the expectation)
+    "forecast: an empty series": (FORECAST_CO2, _series(""), "data.path", "has no values (0 bytes, empty)"),
+    "forecast: a series too short for its window, validation and held-out parts": (
+        FORECAST_CO2, _series("".join(f"{i}\n" for i in range(100))), "data.held_out",
+        "has 100 observations; model.window (36) + model.horizon (12) for one training window, data.validation (60) and "
+        "data.held_out (120) need at least 228"),
+    "image: a folder with one class": (DIGITS_CNN, _one_class, "data.path", "has one class folder ('cats'); expected a subfolder"),
+    "image: a corrupt PNG": (DIGITS_CNN, _corrupt_png, "data.path", "is not a readable PNG image"),
+    "image: an archive whose sha256 differs": (DIGITS_CNN, _changed_archive, "data.url", f"expected {'f' * 64}"),
+}
+
+
+@pytest.mark.parametrize("case", list(KIND_DATA))
+def test_bad_data_for_the_forecast_and_image_kinds_is_refused_in_one_line(place, case):
+    experiment, make, key, expectation = KIND_DATA[case]
+    overrides, named = make(place)
+    assert_refused(place, ["run", str(experiment), *overrides], [str(experiment), key, named, expectation])
+
+
+def test_a_horizon_longer_than_the_held_out_part_is_refused_before_any_data_is_read(place):
+    assert_refused(place, ["run", str(FORECAST_CO2), "model.horizon=200"],
+                   [str(FORECAST_CO2), "model.horizon", "must not exceed data.held_out (120)", "got 200"])
 
 
 # --- checkpoints given to `resume` -----------------------------------------------------------

@@ -17,10 +17,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates", "trainer.runtime.launch"),
     ("trainer.tracking",),
     ("trainer.schemas",),
-    ("trainer.engines.contract", "trainer.engines.registry", "trainer.engines", "trainer.experiments", "trainer.reproduction"),
-    ("trainer.runtime", "trainer.figures", "trainer.data", "trainer.models", "trainer.plugin"),
+    ("trainer.engines.contract", "trainer.engines.registry", "trainer.engines", "trainer.experiments", "trainer.reproduction",
+     "trainer.exporters"),
+    ("trainer.runtime", "trainer.figures", "trainer.data", "trainer.models", "trainer.trained"),
     ("trainer.envs", "trainer.evals", "trainer.loop"),
-    ("trainer.introspect",),
+    ("trainer.introspect", "trainer.plugin"),
     ("trainer.kinds", "trainer.engines.names_mlp", "trainer.engines.gpt", "trainer.engines.policy_gradient", "trainer.engines.gradcheck",
      "trainer.engines.manual_sgd"),
     ("trainer.commands", "trainer.cli", "trainer.__main__", "trainer"),
@@ -30,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
 A module belongs to the layer of the longest prefix that names it."""
 
 TORCH_FREE_TRAINER = ("trainer", "trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates",
+                      "trainer.kinds", "trainer.kinds.forecast", "trainer.kinds.image",
                       "trainer.runtime.launch", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
                       "trainer.engines.contract", "trainer.engines.registry", "trainer.experiments", "trainer.reproduction",
                       "trainer.figures.*")
@@ -188,6 +190,26 @@ def test_every_module_that_promises_to_be_torch_free_is():
     promised = [m for m, path in modules().items() if promises_torch_free(path)]
     assert len(promised) >= 12
     assert {m: path for m in promised if (path := reaches_torch(m, graph))} == {}
+
+
+PUBLIC_API = {"trainer", "trainer.plugin", "trainer.figures.style"}
+"""what an engine written against the public API may import from the trainer (besides its own package)"""
+
+
+def test_the_kinds_import_nothing_from_the_trainer_but_its_public_api():
+    kinds = sorted(m for m in modules() if m.startswith("trainer.kinds."))
+    assert {"trainer.kinds.forecast.engine", "trainer.kinds.image.engine"} <= set(kinds)
+    private = {m: sorted(t for t in imports()[m] if t.split(".")[0] == "trainer" and t not in PUBLIC_API
+                         and not t.startswith(".".join(m.split(".")[:3])))
+               for m in kinds}
+    assert {m: targets for m, targets in private.items() if targets} == {}
+
+
+def test_the_kinds_specs_load_without_torch_or_matplotlib_in_a_real_interpreter():
+    probe = ("import sys; from trainer.engines import registry; assert {'forecast', 'image'} <= set(registry.specs()); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib', 'statsmodels', 'sklearn')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("entry", ["generators.__main__", "trainer.cli", "trainer.experiments", "trainer.engines.registry"])

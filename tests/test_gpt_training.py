@@ -16,14 +16,9 @@ import torch
 
 from trainer.tracking import timing
 from trainer.tracking import integrity, ledger
-from tests.conftest import REPO, run_cli, snapshot, train
+from tests.conftest import CHAR_GPT, GPT_TINY, REPO, run_cli, snapshot, train
 from tests.test_site import build_site
 
-CHAR_GPT = "experiments/shakespeare-char-gpt.yaml"
-GPT_TINY = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=32", "train.batch_size=8",
-            "train.steps=200", "train.eval_interval=50", "train.eval_batches=2", "train.checkpoint_interval=20",
-            "train.log_interval=50", "sample.count=1", "sample.max_length=40", "eval.examples=20"]
-"""A GPT that trains 200 steps in about a second, checkpointing every 20 steps."""
 MLP_LONG = ["train.steps=1500", "train.checkpoint_interval=250", "train.eval_interval=500", "train.log_interval=100"]
 
 
@@ -35,14 +30,6 @@ def model_rows(run: Path) -> list[dict]:
 def model_metrics(run: Path) -> dict:
     metrics = json.loads((run / "run.json").read_text())["metrics"]
     return {k: v for k, v in metrics.items() if k not in timing.METRICS}
-
-
-@pytest.fixture(scope="session")
-def gpt_runs(tmp_path_factory) -> Path:
-    """A runs folder holding one tiny uninterrupted GPT run. Copy it before changing anything."""
-    runs = tmp_path_factory.mktemp("gpt-runs")
-    train(runs, *GPT_TINY, experiment=CHAR_GPT)
-    return runs
 
 
 def only_run(runs: Path) -> Path:

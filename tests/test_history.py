@@ -79,17 +79,39 @@ def served(published_site):
     server.shutdown()
 
 
-def test_history_format_1_carries_the_kinds_it_was_published_with():
-    # A published format-1 history must keep restoring: its carried kinds change only with a new FORMAT.
-    assert history.FORMAT == "trainbook-history-1"
+def test_each_history_format_carries_the_kinds_it_was_published_with():
+    # A published history must keep restoring: what a format carries changes only with a new FORMAT.
+    assert history.FORMATS == ("trainbook-history-1", "trainbook-history-2") and history.FORMAT == history.FORMATS[-1]
     assert history.CARRIED == (".png", ".json", ".jsonl", ".yaml", ".txt")
+    record = {"artifacts": {"loss.png": {"sha256": "a" * 64, "bytes": 10}, "model.weights.pt": {"sha256": "b" * 64, "bytes": 10},
+                            "checkpoint.pt": {"sha256": "c" * 64, "bytes": 10}},
+              "weights": {"max_bytes": 100, "final": {"file": "model.weights.pt"}}}
+    assert set(history.carried_files(record, history.FORMATS[0])) == {"loss.png"}
+    assert set(history.carried_files(record, history.FORMATS[1])) == {"loss.png", "model.weights.pt"}
+    record["weights"]["max_bytes"] = 9  # over the run's own cap: never published, so never carried
+    assert set(history.carried_files(record)) == {"loss.png"}
+
+
+def test_a_format_1_history_still_restores_without_the_model_files_it_never_carried(site_copy, tmp_path):
+    index = json.loads((site_copy / "history" / "index.json").read_text())
+    index["format"] = "trainbook-history-1"
+    for run, files in index["runs"].items():
+        files.pop("model.weights.pt")
+        (site_copy / "runs" / run / "model.weights.pt").unlink()
+    (site_copy / "history" / "index.json").write_text(json.dumps(index))
+
+    restored = tmp_path / "history"
+    history.restore(str(site_copy), restored)
+
+    assert not list(restored.rglob("model.weights.pt")) and history.check_folder(restored) == []
+    assert json.loads((restored / history.MARKER).read_text())["format"] == "trainbook-history-1"
 
 
 def test_a_published_site_carries_the_ledger_without_storing_page_files_twice(published_site):
     assert len(ledger_runs(published_site)) == 2
     index = json.loads((published_site / "history" / "index.json").read_text())
     for run, files in index["runs"].items():
-        assert {"run.json", "metrics.jsonl", "loss.png", "samples.txt"} <= set(files)
+        assert {"run.json", "metrics.jsonl", "loss.png", "samples.txt", "model.weights.pt"} <= set(files)
         assert "checkpoint.pt" not in files and not (published_site / "runs" / run / "checkpoint.pt").exists()
         assert set(files.values()) == {"page"}  # the run pages already publish every carried file
 
@@ -210,7 +232,8 @@ TAMPERING = {
     "index sends a file elsewhere": (lambda s: (s / "history" / "index.json").write_text(
         (s / "history" / "index.json").read_text().replace('"samples.txt": "page"', '"samples.txt": "history"', 1)),
         "samples.txt: missing"),
-    "index replaced": (lambda s: (s / "history" / "index.json").write_text("[]"), "is not a trainbook-history-1 index"),
+    "index replaced": (lambda s: (s / "history" / "index.json").write_text("[]"), "is not an index of a format this code reads"),
+    "weights removed": (lambda s: (s / "runs" / _one_run(s) / "model.weights.pt").unlink(), "model.weights.pt: missing"),
     "symbolic link": (lambda s: ((s / "runs" / _one_run(s) / "samples.txt").unlink(),
                                  (s / "runs" / _one_run(s) / "samples.txt").symlink_to("/etc/hostname")), "a symbolic link"),
 }

@@ -24,14 +24,7 @@ from trainer.tracking import layout
 MARKET_PG = REPO / "experiments" / "market-pg.yaml"
 TIMING = {"steps_per_s"}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """As `python -m trainer run` does for market-pg (train.threads: 1): tiny nets gain nothing from more."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as market-pg runs (train.threads: 1)
 
 
 class TwoArmedBandit(gymnasium.Env):

@@ -21,14 +21,14 @@ def test_every_section_a_registered_engine_declares_is_one_the_run_page_can_show
 
 
 def test_a_built_in_run_shows_the_common_sections_then_its_engines_own_in_the_specs_order():
-    assert names_for(run_of("mlp")) == ["gates", "published", "gradcheck", "introspection"]
-    assert names_for(run_of("gpt", ("scenarios.json",))) == ["gates", "published", "multiple_choice"]
+    assert names_for(run_of("mlp")) == ["gates", "model", "published", "gradcheck", "introspection"]
+    assert names_for(run_of("gpt", ("scenarios.json",))) == ["gates", "model", "published", "multiple_choice"]
 
 
 def test_a_run_of_an_engine_no_one_registered_shows_each_section_whose_artifact_it_has():
     run = run_of("someone-elses-engine", ("scenarios.json", "choices.json", "samples.txt"))
-    assert names_for(run) == ["gates", "published", "multiple_choice", "market_scenarios"]
-    assert names_for(run_of(None)) == ["gates", "published"]
+    assert names_for(run) == ["gates", "model", "published", "multiple_choice", "market_scenarios"]
+    assert names_for(run_of(None)) == ["gates", "model", "published"]
 
 
 def test_a_record_without_a_key_metric_is_ranked_by_the_one_its_engine_declares():

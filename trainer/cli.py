@@ -11,9 +11,8 @@ import math
 import sys
 
 from . import credentials
-from .commands import EXIT_INTERRUPTED, EXIT_USAGE, gate, replay, reproduce, resume, run, verify
+from .commands import EXIT_INTERRUPTED, EXIT_USAGE, evaluate, export, gate, loading, replay, reproduce, resume, run, sample, verify
 from .errors import UsageError
-from .runtime import launch
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,15 +22,30 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {credentials.redact(message)} (see: {self.prog} --help)\n")
 
 
+def _number(text: str, kind: type, accept, wanted: str):
+    """`text` as a `kind` that `accept`s it, else an argparse error saying what is `wanted` (the type first, then its range)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {wanted.replace('finite ', '')}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    return value
+
+
 def tolerance(text: str) -> float:
     """A tolerance for comparing runs: a finite number >= 0 (a negative one would make every run differ)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+    return _number(text, float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+
+
+def count(text: str) -> int:
+    """A count: a whole number >= 1."""
+    return _number(text, int, lambda v: v >= 1, "a whole number >= 1")
+
+
+def positive(text: str) -> float:
+    """A finite number > 0 (a temperature)."""
+    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -66,6 +80,30 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("gate", parents=[runs], help="check the latest run of each experiment against its declared gates")
     c.add_argument("files", nargs="+", metavar="file", help="experiment YAML files whose gates to check")
     c.set_defaults(func=gate.command)
+
+    c = sub.add_parser("sample", parents=[runs], help="generate text from a trained run's verified weights")
+    loading.add_arguments(c)
+    c.add_argument("--prompt", help="text the samples continue (default: the run's sample.prompt)")
+    c.add_argument("--count", type=count, help="how many samples (default: the run's sample.count)")
+    c.add_argument("--max-tokens", type=count, help="tokens (characters for an mlp) to generate (default: the run's sample.max_length)")
+    c.add_argument("--temperature", type=positive, help="softmax temperature (default: the run's sample.temperature)")
+    c.add_argument("--top-k", type=count, help="sample among the k likeliest tokens only (default: the run's sample.top_k)")
+    c.add_argument("--seed", type=int, help="seed of the sampling generator (default: the run's sample.seed)")
+    c.set_defaults(func=sample.command)
+
+    c = sub.add_parser("eval", parents=[runs], help="score a trained run's model on a HellaSwag-format multiple-choice file")
+    loading.add_arguments(c)
+    c.add_argument("--file", required=True, help="a .jsonl with ctx, endings and label per line, e.g. hellaswag_val.jsonl")
+    c.add_argument("--examples", type=count, default=0, help="score only the first N examples (default: all)")
+    c.add_argument("--out", help="also write the result as JSON to this file")
+    c.set_defaults(func=evaluate.command)
+
+    c = sub.add_parser("export", parents=[runs], help="copy sealed runs into MLflow or TensorBoard")
+    c.add_argument("runs", nargs="*", metavar="RUN", help="run folders or run ids (default: every sealed run of the runs folder)")
+    c.add_argument("--to", nargs=2, required=True, metavar=("TOOL", "WHERE"),
+                   help="mlflow and a tracking URI (sqlite:///mlflow.db, a folder, http://...), or tensorboard and a log folder")
+    c.add_argument("--replace", action="store_true", help="export again a run that is there already (its old copy is removed)")
+    c.set_defaults(func=export.command)
     return p
 
 
@@ -74,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as e:
-        if launch.rank() == 0:  # under torchrun every process refuses alike; one says so
-            print(f"error: {e}", file=sys.stderr)
+        # Under torchrun every process refuses alike, and every one says so: torchrun stops the others as soon as
+        # the first exits, so a refusal left to rank 0 alone was lost whenever rank 1 was quicker.
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # before a run exists (loading data, building the model): nothing to seal
         print("interrupted before training started; nothing was written", file=sys.stderr)

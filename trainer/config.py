@@ -293,6 +293,18 @@ def seeds(tree: dict, prefix: str = "") -> dict:
     return found
 
 
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """A resolved config as dotted keys -> leaf values (a list or an empty mapping is a leaf), keys sorted."""
+    flat = {}
+    for key in sorted(tree):
+        value, dotted = tree[key], f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
 def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 

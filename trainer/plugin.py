@@ -12,13 +12,24 @@ An engine module offers `prepare(cfg, source) -> Prepared` (with `.model` and `.
 what it is (see EngineSpec's fields). `run` is the run folder being written: write artifacts through it
 (`run.write_json`, `run.write_text`, `run.file(name)` for a file written by other means), register figures
 with `run.add_figure(name, title, caption)`, log per-step metrics with `MetricsLog(run.file(METRICS))`.
+
+A training loop builds its optimiser from the experiment's `OptimConfig` with `make_optimizer`, follows its
+schedule with `lr_at` and `set_lr` and its gradient clipping with `optimizer_step`, as the built-in loops do. After each step it calls `step_boundary(done, total,
+checkpoint_interval, save)`, which saves on the checkpoint cadence and, when a signal asked to stop, saves there
+and raises `StopRequested`: the run is sealed as interrupted and `trainer resume` continues it (a loop of its own
+looks at `stop_requested()` and raises `StopRequested(message, step)` itself). `Progress` prints progress lines.
 """
 from __future__ import annotations
 
 from .config import Fraction, NonNegative, Positive, Range, did_you_mean
+from .data.cache import DownloadError, download
 from .engines.contract import EngineSpec, KeyMetric, TrainingFailed
 from .errors import ConfigError, UsageError
-from .schemas.common import Count, ExperimentHeader, LoopConfig, OptimConfig, SampleConfig
+from .loop.optim import lr_at, make_optimizer, optimizer_step, set_lr
+from .runtime.progress import Progress
+from .runtime.stopping import StopRequested, step_boundary
+from .runtime.stopping import requested as stop_requested
+from .schemas.common import Count, ExperimentHeader, LoopConfig, OptimConfig, SampleConfig, check_download
 from .tracking.checkpoint import CheckpointError
 from .tracking.checkpoint import load as load_checkpoint
 from .tracking.checkpoint import save as save_checkpoint
@@ -29,7 +40,9 @@ from .tracking.run import Run
 
 __all__ = [
     "BEST", "CHECKPOINT", "METRICS", "SAMPLES",
-    "CheckpointError", "ConfigError", "Count", "EngineSpec", "ExperimentHeader", "Fraction", "KeyMetric", "LoopConfig",
-    "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Range", "Run", "SampleConfig", "TrainingFailed", "UsageError",
-    "did_you_mean", "load_checkpoint", "save_checkpoint", "sha256_bytes", "sha256_file",
+    "CheckpointError", "ConfigError", "Count", "DownloadError", "EngineSpec", "ExperimentHeader", "Fraction", "KeyMetric",
+    "LoopConfig", "MetricsLog", "NonNegative", "OptimConfig", "Positive", "Progress", "Range", "Run", "SampleConfig",
+    "StopRequested", "TrainingFailed", "UsageError",
+    "check_download", "did_you_mean", "download", "load_checkpoint", "lr_at", "make_optimizer", "optimizer_step",
+    "save_checkpoint", "set_lr", "sha256_bytes", "sha256_file", "step_boundary", "stop_requested",
 ]

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from . import experiments
+from .config import to_dict
+from .errors import ConfigError
 from .tracking import timing
 from .tracking import layout
 
@@ -130,6 +133,8 @@ def compare_artifacts(original: Path, reproduced: Path, a: dict, b: dict, compar
     for name in sorted(set(a) | set(b)):
         if name in timing.FILES and name not in timing.CONTENT_COMPARED or name == layout.METRICS:
             continue
+        if name.endswith(layout.MODEL_KINDS) and name not in a:
+            continue  # exported from the model the checkpoints hold; a run from before weights were exported has none
         comparison.artifacts_compared.append(name)
         if name not in a or name not in b:
             comparison.artifacts_differing.append(name)
@@ -144,9 +149,16 @@ def compare_artifacts(original: Path, reproduced: Path, a: dict, b: dict, compar
 
 
 def _settings(path: Path) -> dict:
-    """A resolved config's settings, key by key: the same run configured by a schema that orders its keys
-    differently (code from before a change of layout) is the same configuration."""
-    return yaml.safe_load(path.read_text())
+    """A resolved config's settings, key by key, every default of today's schema filled in: the same run configured
+    by a schema that orders its keys differently, or that lacked a section whose default changes nothing trained
+    (code from before a change of layout), is the same configuration."""
+    settings = yaml.safe_load(path.read_text())
+    if not isinstance(settings, dict):
+        return settings
+    try:
+        return to_dict(experiments.from_dict(settings, str(path)))
+    except ConfigError:  # not a config today's schemas read: compared as written
+        return settings
 
 
 def checkpoint_difference(a: Path, b: Path) -> str | None:

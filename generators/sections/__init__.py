@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from trainer.engines import registry
+from trainer.kinds.forecast import FORECASTS
+from trainer.kinds.image import CLASSIFICATION
 from trainer.tracking import layout
 
 from ..markup import Safe
 from ..runs import RunView
-from . import behaviour, gates, gradcheck, introspection, market_scenarios, multiple_choice, published
+from . import (behaviour, forecast, gates, gradcheck, image_classes, introspection, market_scenarios, model,
+               multiple_choice, published)
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,16 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "gates": Section(gates.build),
     "published": Section(published.build),
+    "model": Section(model.build),
     "gradcheck": Section(gradcheck.build, layout.GRADCHECK),
     "introspection": Section(introspection.build, layout.INTROSPECTION),
     "multiple_choice": Section(multiple_choice.build, layout.CHOICES),
     "behaviour": Section(behaviour.build, layout.BEHAVIOUR),
     "market_scenarios": Section(market_scenarios.build, layout.SCENARIOS),
+    "forecast": Section(forecast.build, FORECASTS),
+    "image_classes": Section(image_classes.build, CLASSIFICATION),
 }
-COMMON = ("gates", "published")
+COMMON = ("gates", "model", "published")
 """on every run page, first"""
 
 

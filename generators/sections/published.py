@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import markup
-from ..history import carried
+from ..history import carried_files
 from ..markup import Safe
 from ..runs import RunView
 from ..site import render_section
@@ -11,6 +11,6 @@ from ..site import render_section
 def build(run: RunView) -> Safe | None:
     if not run.from_history:
         return None
-    artifacts = run.artifacts
-    left_out = [{"name": n, "size": markup.size(f.get("bytes"))} for n, f in sorted(artifacts.items()) if not carried(n, f)]
+    artifacts, kept = run.artifacts, carried_files(run.record)
+    left_out = [{"name": n, "size": markup.size(f.get("bytes"))} for n, f in sorted(artifacts.items()) if n not in kept]
     return render_section("sections/published.md.j2", carried=len(artifacts) - len(left_out), left_out=left_out)

@@ -90,7 +90,7 @@ def command(args: argparse.Namespace) -> int:
     root = folders.runs_root(args.runs_dir) if args.runs_dir else folder.parent
     ledger_ready(root)
     spec = experiments.spec(cfg)
-    processes_supported(spec, str(config_path))
+    processes_supported(spec, cfg, str(config_path))
     training = session()
     warnings += differences(record, cfg)
     recorded_threads = (record.get("environment") or {}).get("torch_threads")

@@ -59,7 +59,7 @@ def command(args: argparse.Namespace) -> int:
     spec = experiments.spec(cfg)
     if not spec.resumable:
         raise UsageError(str(folder), "", f"the {spec.model_type!r} engine cannot resume a run; train it again instead")
-    processes_supported(spec, str(config_path))
+    processes_supported(spec, cfg, str(config_path))
     state = load_checkpoint(folder)  # a file that is no checkpoint at all is refused before torch is imported
     training = session()
     world = training.setup(cfg, spec, str(config_path))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from .. import experiments
@@ -20,18 +21,25 @@ def ledger_ready(root: Path) -> None:
         raise UsageError(str(root / layout.LEDGER), "", str(e).split(": ", 1)[1]) from None
 
 
-def processes_supported(spec: EngineSpec, source: str) -> None:
-    """An engine that trains in one process is refused under torchrun, before torch, a process group, a folder or a line."""
+def processes_supported(spec: EngineSpec, cfg: object, source: str) -> None:
+    """An engine (or setting) that trains in one process is refused under torchrun, before torch, a process group, a
+    folder or a line: every process refuses alike at once, so the one that says so is never stopped first."""
     launched = launch.processes()
-    if launched > 1 and not spec.multi_process:
+    if launched <= 1:
+        return
+    if not spec.multi_process:
         raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
                          f"{launched} (run it without torchrun)")
+    for key, value in spec.one_process_settings:
+        if functools.reduce(getattr, key.split("."), cfg) == value:
+            raise UsageError(source, key, f"{value!r} trains in one process; this launch has {launched} (choose "
+                             f"another, or run without torchrun)")
 
 
 def command(args: argparse.Namespace) -> int:
     cfg = experiments.load(args.file, args.overrides)
     spec = experiments.spec(cfg)
-    processes_supported(spec, args.file)
+    processes_supported(spec, cfg, args.file)
     root = folders.runs_root(args.runs_dir)
     ledger_ready(root)
     training = session()  # torch only now that the config is known good: a typo should not wait for it

@@ -17,8 +17,10 @@ import torch
 from .. import config
 from ..engines.contract import EngineSpec, TrainingFailed
 from ..errors import ConfigError
+from ..exporters import mirror
 from ..runtime import determinism, devices, distributed, facts, seeding, stopping
-from ..tracking import recovery
+from ..schemas.common import TrackingConfig
+from ..tracking import recovery, weights
 from ..tracking.run import Run
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
@@ -89,9 +91,10 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
                    resume: dict | None = None, before_seal: BeforeSeal | None = None) -> int:
     """Train, then seal the run with how it ended; returns the exit status every process of the run ends with."""
     metrics, reason, abandoned = {}, None, False
-    with stopping.graceful():  # a signal while sealing waits for the seal
+    with mirror.mirrored(run) as live, stopping.graceful():  # a signal while sealing waits for the seal
         try:
             metrics, status = engine.train(prepared, run, resume), "ok"
+            weights.export(run, prepared.model.state_dict(), weights_cap_mib(run))
         except stopping.StopRequested as e:
             status, reason = "interrupted", str(e)
             run.record["stopped_at_step"] = e.step
@@ -114,11 +117,19 @@ def train_and_seal(engine: ModuleType, spec: EngineSpec, prepared, run: Run, wor
         if before_seal is not None:
             before_seal(run)
         run.seal()
+        if live is not None:
+            live.finish(run.path)
     code = _report(spec, run)
     distributed.announce(code)
     if abandoned:  # the others may be waiting in a collective this process will never join
         distributed.abandon(code)
     return code
+
+
+def weights_cap_mib(run: Run) -> float:
+    """The run's `tracking.weights_max_mib`, as its record holds the resolved config (the default for a schema without it)."""
+    tracking = run.record["config"].get("tracking")
+    return tracking["weights_max_mib"] if isinstance(tracking, dict) else TrackingConfig.weights_max_mib
 
 
 def _report(spec: EngineSpec, run: Run) -> int:

@@ -35,8 +35,9 @@ def entry(*parts: str) -> Path:
     return path
 
 
-def download(url: str, sha256: str) -> Path:
-    """The content at `url`, fetched once into the cache and checked against `sha256`.
+def download(url: str, sha256: str, max_bytes: int | None = None) -> Path:
+    """The content at `url`, fetched once into the cache and checked against `sha256` (and, when given, refused
+    past `max_bytes`: a server that sends more is not sending the file expected).
 
     The cache entry is named by the expected hash, so a second call reads the local copy without
     touching the network, and a file that fails the check is never kept.
@@ -49,7 +50,11 @@ def download(url: str, sha256: str) -> Path:
         digest = hashlib.sha256()
         try:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310 - scheme checked by the schema
+                received = 0
                 for chunk in iter(lambda: response.read(CHUNK), b""):
+                    received += len(chunk)
+                    if max_bytes is not None and received > max_bytes:
+                        raise DownloadError(f"{url}: more than the {max_bytes} bytes expected")
                     digest.update(chunk)
                     out.write(chunk)
         except (urllib.error.URLError, OSError, ValueError) as e:

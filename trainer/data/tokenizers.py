@@ -7,6 +7,8 @@ pattern) that keys the token-stream cache and goes into the audit record.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import tiktoken
@@ -115,10 +117,39 @@ def learned_bpe(train_text: str, merges: int) -> TiktokenTokenizer:
     else:
         ranks, how = bpe.learn(bpe.count_words(train_text, PATTERN), merges), "learned"
         write_bytes(path, bpe.dumps(ranks))
+    return _bpe(ranks, f"{len(ranks) - 256} merges learned from the training split ({how})")
+
+
+def _bpe(ranks: dict[bytes, int], source: str) -> TiktokenTokenizer:
     data = bpe.dumps(ranks)
     encoding = tiktoken.Encoding(f"bpe-{len(ranks) - 256}", pat_str=PATTERN, mergeable_ranks=ranks, special_tokens={})
-    source = f"{len(ranks) - 256} merges learned from the training split ({how})"
     return TiktokenTokenizer("bpe", encoding, sha256_bytes(data + PATTERN.encode()), source, {BPE_FILE: data})
+
+
+def from_record(cfg: TextDataConfig, recorded: dict, files: Mapping[str, Path], source: str) -> Tokenizer:
+    """The tokenizer a run trained with, rebuilt from its record's `data.tokenizer` (and the run's vocabulary file,
+    `files[BPE_FILE]`, for a learned BPE), or a ConfigError when it cannot be, or is not the recorded one."""
+    kind = recorded.get("kind")
+    if kind == "char":
+        tokenizer: Tokenizer = CharTokenizer(list(recorded.get("chars") or ""))
+    elif kind == "gpt2":
+        try:
+            tokenizer = gpt2(cfg.gpt2_ranks)
+        except (gpt2_ranks.RanksError, ValueError) as e:
+            raise ConfigError(source, "data.gpt2_ranks", str(e)) from None
+    elif kind == "bpe" and BPE_FILE in files:
+        path = files[BPE_FILE]
+        try:
+            tokenizer = _bpe(bpe.loads(path.read_bytes(), str(path)), f"the run's {BPE_FILE}")
+        except ValueError as e:
+            raise ConfigError(source, "data.tokenizer", str(e)) from None
+    else:
+        what = f"no {BPE_FILE} among its published files" if kind == "bpe" else f"an unknown tokenizer kind {kind!r}"
+        raise ConfigError(source, "data.tokenizer", f"cannot be rebuilt: the run has {what}")
+    if tokenizer.sha256 != recorded.get("sha256"):
+        raise ConfigError(source, "data.tokenizer", f"the rebuilt {kind} tokenizer has sha256 {tokenizer.sha256}, the run "
+                          f"recorded {recorded.get('sha256')}: not the vocabulary the model was trained with")
+    return tokenizer
 
 
 def build(cfg: TextDataConfig, corpus: TextCorpus, source: str) -> Tokenizer:

@@ -112,6 +112,7 @@ def load(cfg: NamesDataConfig, source: str) -> WordData:
         "sha256": sha256_bytes(raw),
         "words": len(words),
         "vocab_size": len(chars),
+        "chars": "".join(chars),
         "splits": {name: {"words": len(ws), "examples": len(examples[name][1])} for name, ws in splits.items()},
     }
     return WordData(splits, chars, examples, record)

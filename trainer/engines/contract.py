@@ -15,11 +15,20 @@ The module offers:
                                          nothing. Raise TrainingFailed when training cannot go on.
     replay(run_dir, names)               only if the spec says `replay=True`: play the run again from its
                                          folder and compare (see policy_gradient.replay).
+    load_trained(cfg, record, files, state, device) -> Trained
+                                         only if `generates=True`: the trained model rebuilt from a weights
+                                         file's state dict, the run's record and its model files (`files`:
+                                         name -> a local path already checked against the record), on `device`
+    sample(trained, request) -> list[str]
+                                         texts generated as `request` (a SampleRequest) asks (`trainer sample`)
+    score_choices(trained, path, limit) -> dict
+                                         only if `scores_choices=True`: the multiple-choice evaluation of a
+                                         HellaSwag-format file (`trainer eval --file`)
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import ModuleType
 
 
@@ -56,6 +65,23 @@ class KeyMetric:
 
 
 @dataclass(frozen=True)
+class SampleRequest:
+    """What `trainer sample` asks of an engine that generates; a None takes the run's own `sample` setting."""
+
+    prompt: str | None = None
+    count: int | None = None
+    max_length: int | None = None
+    temperature: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+
+    def over(self, defaults) -> "SampleRequest":
+        """Every setting filled in: this request's, else the run config's `sample` section's (`defaults`)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return SampleRequest(**{name: getattr(defaults, name, None) if value is None else value for name, value in values.items()})
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     """Everything the rest of Trainbook needs to know about one engine, in one place."""
 
@@ -75,8 +101,15 @@ class EngineSpec:
     """its checkpoints continue the exact trajectory (`trainer resume`)"""
     multi_process: bool = False
     """it trains data-parallel under torchrun; when False, a torchrun launch is refused before anything is written"""
+    one_process_settings: tuple[tuple[str, object], ...] = ()
+    """settings (dotted key, value) under which a multi-process engine still trains in one process, refused under
+    torchrun before torch like a single-process engine, naming that key"""
     replay: bool = False
     """its module has `replay(run_dir, names)` (`trainer replay`)"""
+    generates: bool = False
+    """its module has `load_trained` and `sample` (`trainer sample`): a trained run's model generates text"""
+    scores_choices: bool = False
+    """its module has `score_choices` (`trainer eval --file`): multiple-choice evaluation in HellaSwag's format"""
     sections: tuple[str, ...] = ()
     """run-page sections of its own, in page order, by their names in generators/sections/SECTIONS (e.g. "gradcheck"),
     shown after the common ones"""

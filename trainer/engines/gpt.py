@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
 
 from ..figures import training as figures
 from ..runtime import devices, distributed, seeding
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..data import streams, text, tokenizers
 from ..evals import heldout_choices, multiple_choice, sampling
 from ..models.gpt import GPT
@@ -24,6 +25,7 @@ from ..tracking import layout
 from ..tracking.files import sha256_bytes, sha256_file
 from ..tracking.run import Run
 from ..loop import lm
+from .contract import SampleRequest
 
 EMBEDDING_TOKENS = 400  # tokens drawn in the embedding figure (most frequent first); the first 40 are labelled
 
@@ -130,18 +132,30 @@ def _autocast(p: Prepared):
     return lambda: devices.autocast(p.cfg.train.precision, device)
 
 
+def _texts(model: GPT, tokenizer: tokenizers.Tokenizer, block_size: int, s) -> list[str]:
+    """`s.count` continuations of `s.prompt`, each decoded with its prompt (s: the `sample` settings, or a SampleRequest)."""
+    prompt = [int(t) for t in tokenizer.encode(s.prompt)]
+    rows = sampling.generate(model, prompt, s.count, s.max_length, block_size=block_size, vocab_size=tokenizer.vocab_size,
+                             generator=seeding.generator(s.seed), temperature=s.temperature, top_k=s.top_k)
+    return [tokenizer.decode(prompt + row) for row in rows]
+
+
 def _samples(p: Prepared, run: Run) -> None:
     s = p.cfg.sample
     if not s.count:
         return
-    prompt = [int(t) for t in p.tokenizer.encode(s.prompt)]
-    rows = sampling.generate(p.model, prompt, s.count, s.max_length, block_size=p.cfg.model.block_size,
-                             vocab_size=p.tokenizer.vocab_size, generator=seeding.generator(s.seed),
-                             temperature=s.temperature, top_k=s.top_k)
+    texts = _texts(p.model, p.tokenizer, p.cfg.model.block_size, s)
     how = f"temperature {s.temperature:g}, " + (f"top-k {s.top_k}, " if s.top_k else "") + f"{s.max_length} tokens, seed {s.seed}"
     parts = [f"prompt {s.prompt!r}; {how}\n"]
-    parts += [f"\n--- sample {i} ---\n{p.tokenizer.decode(prompt + row)}\n" for i, row in enumerate(rows, start=1)]
+    parts += [f"\n--- sample {i} ---\n{text}\n" for i, text in enumerate(texts, start=1)]
     run.write_text(layout.SAMPLES, "".join(parts))
+
+
+def _scored(model: GPT, tokenizer: tokenizers.Tokenizer, block_size: int, examples: list, autocast) -> tuple[dict, list]:
+    """The multiple-choice summary of `examples` and the scored examples, as training and `trainer eval` compute them."""
+    encode = lambda s: [int(t) for t in tokenizer.encode(s)]  # noqa: E731
+    scored, skipped = multiple_choice.score(model, encode, examples, block_size=block_size, autocast=autocast)
+    return multiple_choice.summary(scored, skipped), scored
 
 
 def _multiple_choice(p: Prepared, run: Run) -> dict:
@@ -150,12 +164,48 @@ def _multiple_choice(p: Prepared, run: Run) -> dict:
     if p.choices_source.get("built"):
         run.write_text(layout.CHOICE_SET, multiple_choice.dumps_jsonl(p.choices))
         p.choices_source["sha256"] = sha256_bytes(run.file(layout.CHOICE_SET).read_bytes())
-    encode = lambda s: [int(t) for t in p.tokenizer.encode(s)]  # noqa: E731
-    scored, skipped = multiple_choice.score(p.model, encode, p.choices, block_size=p.cfg.model.block_size,
-                                            autocast=_autocast(p))
-    result = multiple_choice.summary(scored, skipped)
+    result, scored = _scored(p.model, p.tokenizer, p.cfg.model.block_size, p.choices, _autocast(p))
     run.write_json(layout.CHOICES, {**result, "source": p.choices_source, "shown": multiple_choice.shown(scored)})
     return {"mc_acc": result["acc"], "mc_acc_norm": result["acc_norm"], "mc_examples": result["examples"]}
+
+
+# --- a trained run's model: `trainer sample` and `trainer eval` ------------------------------------------
+
+@dataclass
+class Trained:
+    cfg: GPTExperiment
+    model: GPT
+    tokenizer: tokenizers.Tokenizer
+    device: torch.device
+
+
+def load_trained(cfg: GPTExperiment, record: dict, files: Mapping[str, Path], state: dict, device: str) -> Trained:
+    """The run's GPT with its weights on `device`, and the tokenizer it was trained with (checked against the record)."""
+    source = str(files.get(layout.CONFIG, layout.CONFIG))
+    tokenizer = tokenizers.from_record(cfg.data, (record.get("data") or {}).get("tokenizer") or {}, files, source)
+    try:
+        where = devices.resolve(device)
+    except devices.DeviceError as e:
+        raise UsageError("--device", "", str(e)) from None
+    model = GPT(cfg.model, tokenizer.vocab_size)
+    model.load_state_dict(state)
+    return Trained(cfg, model.to(where), tokenizer, where)
+
+
+def sample(trained: Trained, request: SampleRequest) -> list[str]:
+    s = request.over(trained.cfg.sample)
+    try:
+        return _texts(trained.model, trained.tokenizer, trained.cfg.model.block_size, s)
+    except ValueError as e:  # a character the vocabulary lacks
+        raise UsageError("--prompt", "", f"{s.prompt!r} cannot be encoded by this run's {trained.tokenizer.kind} tokenizer: {e}") from None
+
+
+def score_choices(trained: Trained, path: Path, limit: int = 0) -> dict:
+    """The multiple-choice summary of a HellaSwag-format file (its first `limit` examples when > 0)."""
+    examples = multiple_choice.read_jsonl(path, str(path), limit)
+    autocast = lambda: devices.autocast(trained.cfg.train.precision, trained.device)  # noqa: E731
+    result, _ = _scored(trained.model, trained.tokenizer, trained.cfg.model.block_size, examples, autocast)
+    return result
 
 
 def _embeddings(p: Prepared, run: Run) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..figures import training as figures
 from ..runtime import distributed, seeding
 from ..data import words
@@ -21,6 +23,7 @@ from ..schemas.mlp import MLPExperiment
 from ..tracking import layout
 from ..tracking.run import Run
 from ..loop import lm
+from .contract import SampleRequest
 from .gradcheck import GradientCheck
 from .manual_sgd import make_manual_sgd
 
@@ -38,6 +41,11 @@ class Prepared:
         return self.data.record
 
 
+def _model(cfg: MLPExperiment, vocab_size: int) -> CharMLP | ManualCharMLP:
+    model_class = ManualCharMLP if cfg.model.backprop == "manual" else CharMLP
+    return model_class(cfg.model, vocab_size, cfg.data.context)
+
+
 def prepare(cfg: MLPExperiment, source: str) -> Prepared:
     world = distributed.current()
     if cfg.model.backprop == "manual" and world.distributed:
@@ -45,8 +53,7 @@ def prepare(cfg: MLPExperiment, source: str) -> Prepared:
                           f"autograd's gradients); this launch has {world.size}: use backprop: autograd, or no torchrun")
     lm.accumulation_steps(cfg, 1, world.size, source)
     data = words.load(cfg.data, source)
-    model_class = ManualCharMLP if cfg.model.backprop == "manual" else CharMLP
-    return Prepared(cfg, data, model_class(cfg.model, data.vocab_size, cfg.data.context))
+    return Prepared(cfg, data, _model(cfg, data.vocab_size))
 
 
 def _task(p: Prepared, run: Run | None) -> lm.LMTask:
@@ -85,9 +92,8 @@ def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
     metrics["uniform_loss"] = math.log(p.data.vocab_size)
 
     p.model.cpu()  # sampling and the embedding figure run on the CPU, wherever training ran
-    gen = seeding.generator(cfg.sample.seed)
-    samples = p.model.generate(cfg.sample.count, cfg.sample.max_length, cfg.sample.temperature, gen)
-    run.write_text(layout.SAMPLES, "".join(p.data.decode(s) + "\n" for s in samples))
+    texts = _words(p.model, p.data.chars, cfg.sample, [])
+    run.write_text(layout.SAMPLES, "".join(text + "\n" for text in texts))
 
     weights = p.model.embedding.weight.detach().numpy()
     run.write_json(layout.EMBEDDINGS, {
@@ -99,3 +105,44 @@ def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
     run.add_figure("embeddings.png", "Character embeddings", "Each character's learned embedding projected to two dimensions "
                    "('.' is the word boundary). Characters the model treats alike sit close together, e.g. the vowels.")
     return metrics
+
+
+def _words(model: CharMLP | ManualCharMLP, chars: list[str], s, prefix: list[int]) -> list[str]:
+    """`s.count` words drawn as the `sample` settings (or a SampleRequest) say, each starting with `prefix`."""
+    drawn = model.generate(s.count, s.max_length, s.temperature, seeding.generator(s.seed), prefix)
+    return ["".join(chars[i] for i in word) for word in drawn]
+
+
+# --- a trained run's model: `trainer sample` -------------------------------------------------------------
+
+@dataclass
+class Trained:
+    cfg: MLPExperiment
+    model: CharMLP | ManualCharMLP
+    chars: list[str]
+
+
+def load_trained(cfg: MLPExperiment, record: dict, files: Mapping[str, Path], state: dict, device: str) -> Trained:
+    """The run's MLP with its weights, and its vocabulary as the record lists it (sampling runs on the CPU)."""
+    if device not in ("cpu", "auto"):
+        raise UsageError("--device", "", f"an mlp samples one character at a time on the CPU; leave --device out (got {device!r})")
+    chars = list((record.get("data") or {}).get("chars") or "")
+    if not chars:
+        raise ConfigError(layout.RECORD, "data.chars",
+                          "the record does not list the run's vocabulary (trained before Trainbook recorded it); train it again")
+    model = _model(cfg, len(chars))
+    model.load_state_dict(state)
+    return Trained(cfg, model, chars)
+
+
+def sample(trained: Trained, request: SampleRequest) -> list[str]:
+    """Words from the model; a prompt is the start every word shares."""
+    if request.top_k:
+        raise UsageError("--top-k", "", "the mlp engine samples from the whole distribution; leave --top-k out")
+    s = request.over(trained.cfg.sample)
+    index = {c: i for i, c in enumerate(trained.chars)}
+    unknown = [c for c in s.prompt or "" if c not in index or index[c] == 0]
+    if unknown:
+        raise UsageError("--prompt", "", f"{s.prompt!r}: {unknown[0]!r} is not a letter of this run's vocabulary "
+                         f"({''.join(trained.chars[1:])})")
+    return _words(trained.model, trained.chars, s, [index[c] for c in s.prompt or ""])

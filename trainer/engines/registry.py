@@ -23,11 +23,12 @@ VAL_LOSS_PER_CHARACTER = KeyMetric("val_loss", "min", "val loss", "nats per char
 BUILTIN: dict[str, EngineSpec] = {spec.model_type: spec for spec in (
     EngineSpec("mlp", MLPExperiment, "language-model", VAL_LOSS_PER_CHARACTER, "trainer.engines.names_mlp",
                description="makemore-style character MLP with BatchNorm (autograd, or a hand-written backward pass)",
-               multi_process=True, sections=("gradcheck", "introspection"),
+               multi_process=True, one_process_settings=(("model.backprop", "manual"),), generates=True,
+               sections=("gradcheck", "introspection"),
                artifacts=(layout.SAMPLES, layout.EMBEDDINGS, layout.GRADCHECK, layout.INTROSPECTION, layout.BEST)),
     EngineSpec("gpt", GPTExperiment, "language-model", VAL_LOSS_PER_TOKEN, "trainer.engines.gpt",
                description="decoder-only GPT (GPT-2 layout) on text, char, GPT-2 or learned BPE tokens",
-               multi_process=True, sections=("multiple_choice",),
+               multi_process=True, generates=True, scores_choices=True, sections=("multiple_choice",),
                artifacts=(layout.SAMPLES, layout.EMBEDDINGS, layout.CHOICES, layout.CHOICE_SET, layout.TOKENIZER, layout.BEST)),
     EngineSpec("policy", PolicyExperiment, "rl", KeyMetric("eval_return", "max", "eval return", "reward per episode"),
                "trainer.engines.policy_gradient",
@@ -37,7 +38,7 @@ BUILTIN: dict[str, EngineSpec] = {spec.model_type: spec for spec in (
 )}
 
 
-KINDS: tuple[str, ...] = ()
+KINDS: tuple[str, ...] = ("trainer.kinds.forecast:SPEC", "trainer.kinds.image:SPEC")
 """built-in kinds registered by the import path of their spec ("package.module:NAME")"""
 
 

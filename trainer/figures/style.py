@@ -60,3 +60,15 @@ def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def loss_curves(ax, rows: list[dict], train: str = "train (per logged step)", smoothed: str = "train (smoothed)",
+                validation: str = "validation") -> None:
+    """The `train_loss` of every logged step (faint) and smoothed, and the `val_loss` points, on `ax`, with these labels."""
+    steps, values = series(rows, "train_loss")
+    if values:
+        ax.plot(steps, values, color=TRAIN_COLOR, alpha=0.25, linewidth=0.8, label=train)
+        ax.plot(steps, ema(values), color=TRAIN_COLOR, linewidth=1.6, label=smoothed)
+    vsteps, val = series(rows, "val_loss")
+    if val:
+        ax.plot(vsteps, val, "o-", color=VAL_COLOR, markersize=4, linewidth=1.2, label=validation)
+
+

@@ -6,17 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .style import TEST_COLOR, TRAIN_COLOR, VAL_COLOR, ema, figure, matplotlib, save, series
+from .style import TEST_COLOR, TRAIN_COLOR, VAL_COLOR, ema, figure, loss_curves, matplotlib, save, series
 
 def loss_figure(rows: list[dict], path: Path, title: str, unit: str = "nats") -> Path:
     fig, ax = figure(title, "step", f"cross-entropy loss ({unit}, log scale)")
-    steps, train = series(rows, "train_loss")
-    if train:
-        ax.plot(steps, train, color=TRAIN_COLOR, alpha=0.25, linewidth=0.8, label="train (per logged step)")
-        ax.plot(steps, ema(train), color=TRAIN_COLOR, linewidth=1.6, label="train (smoothed)")
-    vsteps, val = series(rows, "val_loss")
-    if val:
-        ax.plot(vsteps, val, "o-", color=VAL_COLOR, markersize=4, linewidth=1.2, label="validation")
+    loss_curves(ax, rows)
     ax.set_yscale("log")
     plain = matplotlib.ticker.FormatStrFormatter("%.2f")
     ax.yaxis.set_major_formatter(plain)

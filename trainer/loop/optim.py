@@ -1,12 +1,19 @@
-"""Optimiser construction and learning-rate schedules shared by every gradient-trained engine."""
+"""Optimiser construction and learning-rate schedules shared by every gradient-trained engine.
+
+Torch-free until an optimiser is built or stepped (torch is imported in `make_optimizer` and `optimizer_step`, the
+way tracking/checkpoint imports it in save and load): the engine author's kit (trainer/plugin.py) offers these to the kinds and to
+other packages' engines, and the spec modules that import the kit must stay light.
+"""
 from __future__ import annotations
 
 import math
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ..schemas.common import OptimConfig
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:
@@ -14,6 +21,8 @@ def make_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> t
 
     `fused` asks for AdamW's single-kernel update (CPU and CUDA): about 4x cheaper per step than the
     per-tensor loop torch uses by default on a CPU, with the same update up to float rounding."""
+    import torch
+
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -35,6 +44,18 @@ def lr_at(cfg: OptimConfig, step: int, total_steps: int) -> float:
     span = max(1, total_steps - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / span)
     return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters, grad_clip: float = 0.0) -> None:
+    """One update from `loss`: gradients from zero, their global norm clipped to `grad_clip` when it is above 0
+    (OptimConfig.grad_clip), then the optimiser's step."""
+    import torch
+
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
+    optimizer.step()
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

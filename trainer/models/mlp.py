@@ -36,13 +36,15 @@ class CharMLP(nn.Module):
         return logits, loss
 
     @torch.no_grad()
-    def generate(self, count: int, max_length: int, temperature: float, generator: torch.Generator) -> list[list[int]]:
-        """`count` words as lists of token ids, each ending before the boundary token (id 0)."""
+    def generate(self, count: int, max_length: int, temperature: float, generator: torch.Generator,
+                 prefix: list[int] = ()) -> list[list[int]]:
+        """`count` words as lists of token ids, each ending before the boundary token (id 0); each starts with `prefix`
+        and goes on for at most `max_length` more characters."""
         was_training = self.training
         self.eval()
         words = []
         for _ in range(count):
-            window, word = [0] * self.context, []
+            window, word = ([0] * self.context + list(prefix))[-self.context:], list(prefix)
             for _ in range(max_length):
                 logits, _ = self(torch.tensor([window]))
                 ix = torch.multinomial(F.softmax(logits / temperature, dim=-1), 1, generator=generator).item()

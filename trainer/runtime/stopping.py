@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from collections.abc import Callable
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _requested: str | None = None
@@ -54,3 +55,17 @@ def requested(world=None) -> str | None:
     flag = torch.tensor([0 if _requested is None else 1], device=world.device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return (_requested or "a signal to another process") if flag.item() else None
+
+
+def step_boundary(done: int, total: int, checkpoint_interval: int, save: Callable[[int], None], world=None) -> None:
+    """What a training loop does after step `done` of `total`: `save(done)` (metrics and checkpoint together) every
+    `checkpoint_interval` steps (0: never) and after the last; and when a signal asked to stop before the last, a
+    checkpoint there (if this step had none) and StopRequested, so the run is sealed as interrupted and resumable."""
+    saved = bool(checkpoint_interval and done % checkpoint_interval == 0) or done == total
+    if saved:
+        save(done)
+    signal_name = requested(world) if done < total else None
+    if signal_name:
+        if not saved:
+            save(done)
+        raise StopRequested(f"stopped by {signal_name} after step {done}, with a checkpoint there", done)

@@ -10,6 +10,20 @@ from ..config import NonNegative, Range
 
 Count = Annotated[int, Range(ge=1, le=10**9)]
 """A positive count with a sane ceiling, so a typo like 1e12 steps is refused at once."""
+SHA256 = re.compile(r"[0-9a-f]{64}")
+DOWNLOAD_SCHEMES = ("http://", "https://", "file://")
+
+
+def check_download(url: str | None, sha256: str | None):
+    """The mistake in a data section's `url` and `sha256` pair as (key, message), or None: a download needs the
+    sha256 it must have, so a changed file is refused rather than trained on."""
+    if url is not None and not sha256:
+        return "sha256", "required with url: the sha256 of the expected download, so a changed file is refused"
+    if url is not None and not url.startswith(DOWNLOAD_SCHEMES):
+        return "url", f"expected an http://, https:// or file:// address, got {url!r}"
+    if sha256 is not None and not SHA256.fullmatch(sha256):
+        return "sha256", f"expected 64 lower-case hex digits, got {sha256!r}"
+    return None
 
 
 @dataclass
@@ -90,6 +104,39 @@ class IntrospectConfig:
     """the first loss is flagged when it differs from -log(1/vocab) by more than this fraction of it"""
 
 
+MIRRORS = ("mlflow", "tensorboard")
+"""the tools a run can be mirrored into while it trains (trainer/exporters/)"""
+TRACKING_URI = re.compile(r"(?:sqlite|file|https?|databricks)://|[^:]*$")
+"""an MLflow tracking URI the mirror accepts: a database, a folder (a file store), a server, or a bare path"""
+
+
+@dataclass
+class TrackingConfig:
+    """What leaves the run folder besides the site's pages: the model files the site offers, and live mirrors into the
+    experiment trackers a team already uses. None of it changes what is trained."""
+
+    weights_max_mib: Annotated[float, Range(gt=0, le=1024)] = 8.0
+    """largest model file (weights only, or a learned vocabulary), in MiB, that a finished run exports for its page: the
+    page offers it for download and the published history keeps it. A bigger model keeps only its checkpoints; raise
+    this to publish it"""
+    mirror: list[Literal["mlflow", "tensorboard"]] = field(default_factory=list)
+    """log the run into these tools while it trains: the flattened config, every metric row with its step, tags, then
+    the sealed record, figures and verification status (`python -m trainer export` does the same for a finished run)"""
+    mlflow_uri: str = ""
+    """MLflow tracking URI for `mirror: [mlflow]`: sqlite:///mlflow.db, a folder (MLflow's file store) or a server's
+    address; empty: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db. Credentials go in MLflow's environment variables"""
+    tensorboard_dir: str = ""
+    """TensorBoard log folder for `mirror: [tensorboard]`, one subfolder per experiment and run; empty:
+    $TRAINBOOK_TENSORBOARD_DIR, else ./tensorboard"""
+
+    def check(self):
+        if len(set(self.mirror)) != len(self.mirror):
+            return "mirror", f"names a tool twice: {self.mirror}"
+        if self.mlflow_uri and not TRACKING_URI.match(self.mlflow_uri):
+            return "mlflow_uri", (f"expected sqlite:///..., file:///..., http(s)://... or a folder, got {self.mlflow_uri!r}")
+        return None
+
+
 @dataclass(kw_only=True)
 class ExperimentHeader:
     """What every experiment file has, whatever it trains."""
@@ -106,6 +153,8 @@ class ExperimentHeader:
     """seed of all training randomness (initialisation, batch order, sampled actions)"""
     gates: dict[str, str] = field(default_factory=dict)
     """quality gates a run must pass, e.g. {val_loss: "<= 2.35", reproduce: identical}; checked by `make gate`"""
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """the model files published with the run, and mirrors into MLflow or TensorBoard"""
 
     def check(self):
         return check_name(self.name) or gate_rules.check(self.gates)

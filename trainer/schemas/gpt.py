@@ -1,16 +1,12 @@
 """Decoder-only GPT language models on text (`model.type: gpt`)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from ..config import Range
-from .common import ExperimentHeader, OptimConfig, SampleConfig
+from .common import ExperimentHeader, OptimConfig, SampleConfig, check_download
 from .lm import LMTrainConfig
-
-
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -38,13 +34,7 @@ class TextDataConfig:
     (written by `make setup`), then a download from OpenAI's public address"""
 
     def check(self):
-        if self.url is not None and not self.sha256:
-            return "sha256", "required with url: the sha256 of the expected download, so a changed file is refused"
-        if self.url is not None and not self.url.startswith(("http://", "https://", "file://")):
-            return "url", f"expected an http://, https:// or file:// address, got {self.url!r}"
-        if self.sha256 is not None and not SHA256.fullmatch(self.sha256):
-            return "sha256", f"expected 64 lower-case hex digits, got {self.sha256!r}"
-        return None
+        return check_download(self.url, self.sha256)
 
 
 @dataclass

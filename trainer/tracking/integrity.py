@@ -247,6 +247,16 @@ def check_run(run_dir: Path, entry: dict, hash_file: Callable[[Path], str] = sha
     return [str(f) for f in chain.findings.values()] + check.problems
 
 
+def verify_run(folder: Path, hash_file: Callable[[Path], str] = sha256_file) -> list[str]:
+    """Everything wrong with one run against the ledger of the runs folder it is in (empty: it verifies): a problem
+    of the chain, of its record or of a file it lists, or no line sealing it at all."""
+    entries, chain_problems = parse(folder.parent)
+    entry = next((e for e in reversed(entries) if e["run"] == folder.name), None)
+    if entry is None:
+        return chain_problems + [f"no line of {folder.parent / layout.LEDGER} seals it"]
+    return chain_problems + check_run(folder, entry, hash_file)
+
+
 def _check_sealed(records: _Records, run: str, entry: dict, chain: _Chain) -> RunCheck:
     """The check of a run the ledger seals; a problem of its ledger line that the record reveals goes to `chain`."""
     record, digest, problem = records.get(run)

@@ -10,7 +10,8 @@ exporters, the commands).
         config.yaml               CONFIG: the resolved config, byte for byte what config_sha256 hashes
         metrics.jsonl             METRICS: one JSON object per logged step, appended as it is logged
         status.json               STATUS: while the run trains, where it is (step, rate, ETA, last values)
-        checkpoint.pt, best.pt    CHECKPOINT, BEST
+        checkpoint.pt, best.pt    CHECKPOINT, BEST: whole training states, kept with the run (never published)
+        model.weights.pt          WEIGHTS, BEST_WEIGHTS: the model's weights only, final and best (published)
         samples.txt, embeddings.json, ... engine artifacts (each engine's spec lists its own)
         .lock                     LOCK: held while a process works on the run
 
@@ -72,17 +73,57 @@ TRACE = "trace-*.json"
 THROUGHPUT_FIGURE = "throughput.png"
 """the figure of the machine's speed (timing.py: never compared between reproductions)"""
 
+WEIGHTS = "model.weights.pt"
+"""the model's weights at the end of a finished run, and nothing else (tracking/weights.py)"""
+BEST_WEIGHTS = "best.weights.pt"
+"""the weights of the best state (lowest validation loss), when it is not the final one"""
+
 PUBLISHED_KINDS = (".png", ".json", ".jsonl", ".yaml", ".txt")
 """artifact kinds a run page publishes (and the published history carries); checkpoints stay in runs/"""
+MODEL_KINDS = (".weights.pt", ".tiktoken")
+"""the files a trained model is used from (weights only, a learned vocabulary): a run page publishes those its
+record's `weights` section names, each up to the run's cap (`model_files`)"""
+MAX_MODEL_BYTES = 1 << 30
+"""the most one model file may be published at, whatever a config asks: the published history's own bound"""
 
 
-def published_names(artifacts) -> list[str]:
-    """Of a record's artifact names, those a run page publishes, with the record itself, sorted."""
-    return sorted(n for n in {*artifacts, RECORD} if n.endswith(PUBLISHED_KINDS) and "/" not in n)
+# --- a published site: where it keeps what it was built from ---------------------------------
+
+SITE_RUNS = "runs"
+"""<site>/runs/<run id>/: a run's page, next to the files it publishes (record, config, figures, model files)"""
+SITE_HISTORY = "history"
+"""<site>/history/: `ledger.jsonl`, every ledger line ever published, and where each carried file is (generators/history.py)"""
+SITE_MODELS = "experiments/models.json"
+"""each experiment's latest, best and current run with its model files (tracking/picks.py): the site's model registry"""
+
+
+def published_names(artifacts, record: dict | None = None) -> list[str]:
+    """Of a record's artifact names, those a run page publishes, with the record itself, and, given the record,
+    its model files within their cap (`model_files`), sorted."""
+    small = {n for n in {*artifacts, RECORD} if n.endswith(PUBLISHED_KINDS) and "/" not in n}
+    return sorted(small | set(model_files(record) if record is not None else ()))
 
 
 def trace_file(scenario: str) -> str:
     return TRACE.replace("*", scenario)
+
+
+def model_files(record: dict) -> dict[str, dict]:
+    """The model files a run publishes, by name, with their sealed {sha256, bytes}: those its record's `weights`
+    section names (what `tracking/weights.py` wrote), each within the cap the section records. Decided from the
+    sealed record alone, so a site and its published history agree on what must be there."""
+    section = record.get("weights") if isinstance(record.get("weights"), dict) else {}
+    cap = section.get("max_bytes")
+    cap = min(cap, MAX_MODEL_BYTES) if isinstance(cap, int) and not isinstance(cap, bool) else 0
+    artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
+    named = {entry.get("file") for entry in section.values() if isinstance(entry, dict)}
+    found = {}
+    for name in sorted(n for n in named if isinstance(n, str) and n.endswith(MODEL_KINDS) and "/" not in n):
+        facts = artifacts.get(name)
+        size = facts.get("bytes") if isinstance(facts, dict) else None
+        if isinstance(size, int) and 0 <= size <= cap:
+            found[name] = facts
+    return found
 
 
 def runs_dir(explicit: str | None = None) -> Path:
@@ -202,5 +243,6 @@ class RunFolder:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def published_files(self) -> list[Path]:
-        """The record and the artifacts it lists that a run page publishes (named by the record, not the disk)."""
-        return [self.file(n) for n in published_names(self.artifacts)]
+        """The record, the artifacts it lists that a run page publishes, and its model files within their cap
+        (named by the record, not the disk)."""
+        return [self.file(n) for n in published_names(self.artifacts, self.record)]

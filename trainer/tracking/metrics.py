@@ -5,15 +5,17 @@ and is fsynced at intervals and at every checkpoint (`flush`). A crash can leave
 checkpoint, or a last line cut short (readers skip it: layout.read_metrics); `resume` cuts the file
 back to the checkpoint's step, atomically, before training goes on, so a resumed run's metrics are
 exactly an uninterrupted run's. With the steps planned, the log also keeps the run's status file
-(status.py) up to date. Torch-free.
+(status.py) up to date. Whoever listens to a run's metrics file (`listening`: the live mirrors into
+MLflow or TensorBoard) is handed each row as it is logged, whichever engine logs it. Torch-free.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable, Iterator
 
 from .files import write_jsonl
 from .layout import STATUS, read_metrics
@@ -21,6 +23,22 @@ from .status import LiveStatus
 
 FSYNC_INTERVAL_S = 5.0
 """appended rows are made durable at least this often (and at every checkpoint); in between they are in the page cache"""
+
+Listener = Callable[[dict], None]
+_LISTENERS: dict[str, list[Listener]] = {}
+
+
+@contextmanager
+def listening(path: Path, listener: Listener) -> Iterator[None]:
+    """While inside, `listener(row)` is called with every row any MetricsLog of `path` logs."""
+    key = os.path.abspath(path)
+    _LISTENERS.setdefault(key, []).append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS[key].remove(listener)
+        if not _LISTENERS[key]:
+            del _LISTENERS[key]
 
 
 class MetricsLog:
@@ -31,6 +49,7 @@ class MetricsLog:
         self.status = LiveStatus(path.with_name(STATUS), planned, unit, start) if planned is not None else None
         self._file: IO[str] | None = None
         self._synced_at = time.monotonic()
+        self._key = os.path.abspath(path)
 
     @classmethod
     def resume(cls, path: Path, up_to_step: int, *, planned: int | None = None, unit: str = "step") -> "MetricsLog":
@@ -48,6 +67,8 @@ class MetricsLog:
         self._append(line)
         if self.status is not None:
             self.status.update(step, values)
+        for listener in _LISTENERS.get(self._key, ()):
+            listener(row)
 
     def _append(self, line: str) -> None:
         if self._file is None:

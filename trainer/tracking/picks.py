@@ -1,0 +1,71 @@
+"""Which run of an experiment a reader means by its `latest`, its `best` and its `current` model: one rule for
+the experiment pages, the site's models.json and `trainer sample EXPERIMENT@current`.
+
+- latest: the newest run, whatever became of it;
+- best: the finished, verified run with the best key metric (the newest of equals);
+- current: the newest finished, verified run that passed every gate it was trained under (with no gates
+  declared, the newest finished run): the model a team would ship.
+
+Torch-free: the generators import it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .. import gates
+
+WHICH = ("current", "best", "latest")
+LEGACY_KEY_METRIC = {"name": "val_loss", "goal": "min"}
+"""the key metric of a record from before runs named theirs: every such run was a language model"""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    run_id: str
+    record: dict
+    verified: bool = True
+    """its record and files match the ledger (a run that does not verify is never the best or current model)"""
+
+    @property
+    def started(self) -> tuple[str, str]:
+        return str(self.record.get("started_at") or ""), self.run_id
+
+    @property
+    def usable(self) -> bool:
+        return self.verified and self.record.get("status") == "ok"
+
+
+def key_value(record: dict) -> float | None:
+    """The record's key metric as a finite number, or None."""
+    key = record.get("key_metric") or LEGACY_KEY_METRIC
+    value = (record.get("metrics") or {}).get(key.get("name"))
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+
+
+def latest(runs: list[Candidate]) -> Candidate | None:
+    return max(runs, key=lambda c: c.started, default=None)
+
+
+def best(runs: list[Candidate]) -> Candidate | None:
+    newest_first = sorted((c for c in runs if c.usable and key_value(c.record) is not None), key=lambda c: c.started, reverse=True)
+
+    def cost(c: Candidate) -> float:  # min() keeps the first of equals: the newest
+        goal = (c.record.get("key_metric") or LEGACY_KEY_METRIC).get("goal", "min")
+        return -key_value(c.record) if goal == "max" else key_value(c.record)
+
+    return min(newest_first, key=cost, default=None)
+
+
+def passed(record: dict) -> bool:
+    """Whether the run passed every gate it declared (a finished run without gates passes)."""
+    return record.get("status") == "ok" and all(v.passed for v in gates.judge_all(gates.declared(record), record))
+
+
+def current(runs: list[Candidate]) -> Candidate | None:
+    return latest([c for c in runs if c.usable and passed(c.record)])
+
+
+def pick(which: str, runs: list[Candidate]) -> Candidate | None:
+    """The run `which` (one of WHICH) names among one experiment's runs, or None when none qualifies."""
+    return {"current": current, "best": best, "latest": latest}[which](runs)
