@@ -19,8 +19,6 @@ load average, since other work on the machine inflates wall time.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import io
 import os
 import resource
@@ -28,11 +26,11 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.static_server import serve
 from benchmarks.synthetic_runs import make_long_run, make_runs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,15 +133,6 @@ def bench(n: int, root: Path, mkdocs: bool, baseline: Path | None, repeat: int) 
     shutil.rmtree(work, ignore_errors=True)
     return results
 
-
-def serve(folder: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/"
 
 
 def page_weight(root: Path, steps: int = 20_000) -> tuple[int, dict[str, int]] | None:

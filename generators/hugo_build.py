@@ -27,7 +27,7 @@ from pathlib import Path
 from trainer.tracking.files import write_text
 
 from . import search
-from .incremental import STATE_DIR, Manifest
+from .incremental import STATE_DIR, Manifest, read_state
 from .targets import url_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,17 +38,10 @@ INCREMENTAL = 'disableKinds = ["RSS", "sitemap"]\n'
 """added to site/hugo.toml for a build of the changed pages alone: their sitemap would list only them"""
 
 
-def _load(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def record_pending(content_dir: Path, rendered: list[str], removed: int, new: list[str]) -> None:
     """Add what a generator pass changed to what the next Hugo build must render."""
     path = content_dir / STATE_DIR / PENDING
-    pending = _load(path) or {"full": False, "urls": []}
+    pending = read_state(path) or {"full": False, "urls": []}
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
     pending["full"] = bool(pending.get("full") or removed or structural)
     pending["urls"] = sorted(set(pending.get("urls", [])) | {"/" + url_of(p).rstrip("/") for p in rendered})
@@ -106,7 +99,7 @@ def _with_files(content_dir: Path, page: str) -> list[Path]:
 def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
     """A content folder holding the pages rendered since the last build and the pages every page needs to find."""
     shutil.rmtree(into, ignore_errors=True)
-    listed = _load(content_dir / STATE_DIR / Manifest.FILE).get("pages", [])
+    listed = read_state(content_dir / STATE_DIR / Manifest.FILE).get("pages", [])
     sections = [p for p in listed if p.endswith("_index.md")]
     authored = [f.name for f in content_dir.glob("*.md")]  # the home page and the author's other pages
     overview = [p for p in listed if p.startswith("overview/")]
@@ -119,7 +112,7 @@ def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
 def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
     """Run Hugo, then bring the site's search index up to date; returns how Hugo built ("full", "incremental" or
     "unchanged") and how the index was updated."""
-    urls = _load(content_dir / STATE_DIR / PENDING).get("urls", [])
+    urls = read_state(content_dir / STATE_DIR / PENDING).get("urls", [])
     how = hugo_build(content_dir, destination, base_url, hugo, full)
     return f"{how} build, search index: {search.update(content_dir, destination, how, urls)}"
 
@@ -127,7 +120,7 @@ def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full:
 def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
     """Run Hugo; returns "full", "incremental" or "unchanged"."""
     state = content_dir / STATE_DIR
-    pending, built = _load(state / PENDING), _load(state / BUILT)
+    pending, built = read_state(state / PENDING), read_state(state / BUILT)
     version = site_version()
     previous = built.get("destination") == str(destination.resolve()) and built.get("base_url") == base_url \
         and built.get("site") == version and built.get("fingerprint") == _fingerprint(destination)

@@ -46,7 +46,9 @@ def file_key(path: Path) -> str:
         return f"unreadable: {e}"
 
 
-def _load(path: Path) -> dict:
+def read_state(path: Path) -> dict:
+    """A state file of the publish (.trainbook/*.json) as a dict; {} when it is missing, unreadable or not an object
+    (a publish then does everything again, as if it were the first)."""
     try:
         data = json.loads(path.read_text())
         return data if isinstance(data, dict) else {}
@@ -65,7 +67,7 @@ class Manifest:
 
     def __init__(self, out_dir: Path, enabled: bool = True):
         self.path = out_dir / STATE_DIR / self.FILE
-        saved = _load(self.path)
+        saved = read_state(self.path)
         self.old: dict[str, str] = saved.get("keys", {}) if enabled else {}
         self.old_files: dict[str, list[str]] = saved.get("files", {})
         """kept even for a full publish: they say which files a removed page leaves behind"""
@@ -105,7 +107,7 @@ class Inputs:
 
     def same(self, pages: list[Path]) -> bool:
         """True when the last publish had these inputs and its `pages` are still there."""
-        return _load(self.path).get("key") == self.key and all(p.is_file() for p in pages)
+        return read_state(self.path).get("key") == self.key and all(p.is_file() for p in pages)
 
     def save(self) -> None:
         _save(self.path, {"key": self.key})
@@ -124,7 +126,7 @@ class HashCache:
     def old(self) -> dict:
         """The last publish's hashes, read when a file is first hashed (a publish that hashes nothing never reads them)."""
         if self._old is None:
-            self._old = _load(self.path)
+            self._old = read_state(self.path)
         return self._old
 
     def sha256(self, path: Path) -> str:

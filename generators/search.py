@@ -23,21 +23,13 @@ from pathlib import Path
 
 from trainer.tracking.files import write_text
 
-from .incremental import STATE_DIR
+from .incremental import STATE_DIR, read_state
 
 BUNDLE, DELTA, MANIFEST = "pagefind", "pagefind-delta-", "search.json"
 STATE = "search.json"
 """in the content's state folder: the site indexed, its deltas and the pages each holds"""
 MAX_DELTAS = 40
 MARK = "data-pagefind-body"
-
-
-def _load(path: Path) -> dict:
-    try:
-        found = json.loads(path.read_text())
-        return found if isinstance(found, dict) else {}
-    except (OSError, ValueError):
-        return {}
 
 
 def _page_file(site: Path, url: str) -> Path | None:
@@ -94,7 +86,7 @@ def delta(site: Path, number: int, urls: list[str]) -> list[str]:
 def update(content_dir: Path, site: Path, how: str, rendered: list[str]) -> str:
     """Bring the site's index up to date after a Hugo build (`how`: full, incremental or unchanged)."""
     state_path = content_dir / STATE_DIR / STATE
-    state = _load(state_path)
+    state = read_state(state_path)
     same_site = state.get("site") == str(site.resolve()) and (site / BUNDLE).is_dir()
     if how == "unchanged" and same_site:
         return "unchanged"

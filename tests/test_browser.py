@@ -7,12 +7,9 @@ compare, search) is exercised on the same sites, and every page type again with 
 """
 from __future__ import annotations
 
-import functools
 import json
-import http.server
 import re
 import shutil
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.static_server import serve
 from benchmarks.synthetic_runs import KINDS, make_runs
 from tests.conftest import REPO, TINY_EXPERIMENTS, train
 from tests.sitebuild import build_site
@@ -53,15 +51,6 @@ class Links(HTMLParser):
             if a.get(name) and not (tag == "link" and a.get("rel") in ("canonical", "alternate")):
                 self.urls.append(a[name])
 
-
-def serve(folder: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/"
 
 
 @pytest.fixture(scope="module")
