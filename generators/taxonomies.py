@@ -109,7 +109,8 @@ def term_pages(site: Site, taxonomy: str, term_slug: str, term: dict) -> list[Pa
     title = f"{TAXONOMIES[taxonomy].rstrip('s')}: {term['label']}"
     description = f"{len(term['experiments'])} experiment(s) and {len(term['runs'])} run(s) filed under {term['label']}."
     meta = {"title": title, "page_type": "term", "description": description}
-    experiments = [{"name": name, "path": f"experiments/{name}/_index.md"} for name in term["experiments"]]
+    # By name, not by newest run: the order must not change with each run, or every later page would change with it.
+    experiments = [{"name": name, "path": f"experiments/{name}/_index.md"} for name in sorted(term["experiments"])]
     first = term_path(taxonomy, term_slug)
     intro = f"{description} Runs newest first."
     return listings.paged(site, term["runs"], lambda k: first if k == 1 else f"{taxonomy}/{term_slug}/older-{k - 1}.md", meta,
