@@ -374,8 +374,10 @@ def test_search_finds_a_run_by_its_id_and_by_a_tag_and_leads_to_the_page(sites, 
 @pytest.mark.parametrize("page_type", [*PAGE_TYPES, "compare", *(f"run-{k}" for k in RUN_KINDS)])
 def test_every_page_type_works_with_javascript_off(sites, browser, page_type):
     public, base = sites["hugo"]
-    path = PAGE_TYPES.get(page_type) or ("compare/" if page_type == "compare" else
-                                        f"runs/{newest_run_of_kind(public, page_type.removeprefix('run-'))}/")
+    if page_type in PAGE_TYPES:  # the home page's path is "": look it up, not `or` it away
+        path = PAGE_TYPES[page_type]
+    else:
+        path = "compare/" if page_type == "compare" else f"runs/{newest_run_of_kind(public, page_type.removeprefix('run-'))}/"
     context = browser.browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
     tab, images = visit(context, base + path, f"hugo-nojs-{page_type}")
     parsed = Links()
