@@ -78,7 +78,8 @@ def cpu_seconds() -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("experiments", nargs="*", default=["experiments/names-mlp.yaml", "experiments/names-mlp-manual.yaml"])
+    p.add_argument("experiments", nargs="*", default=["experiments/names-mlp.yaml", "experiments/names-mlp-manual.yaml",
+                                                      "experiments/shakespeare-char-gpt.yaml"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch threads for every run (train.threads); 0 keeps the experiment's")
     p.add_argument("--steps", type=int, default=0,

@@ -15,6 +15,13 @@ generators --engine mkdocs` and `mkdocs build --strict`. Last, a run that logged
 published alone and its page loaded in Chromium: the bytes it transferred (HTML, scripts, styles, chart data,
 figures) are printed. Wall-clock and CPU seconds (user+sys of the child processes) are both printed, with the
 load average, since other work on the machine inflates wall time.
+Before publishing, it times `python -m trainer verify` over the N runs, intact and with one middle ledger
+line deleted (which verify must name as one deletion, however many lines follow it). At --budget-at runs it
+publishes again from empty content within a site budget (--budget, smaller than the synthetic site so that
+old runs' files move to a store folder), as `make publish` does (generators, Hugo, the history export into
+the store), and prints the built site's size, the store's and the time against the full publish without a
+budget. With --compare-with DIR (a checkout of another version, e.g. before the budget existed), it times
+that version's full publish and this one's within the budget, interleaved A B A B (--pairs), and prints the ratio.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import argparse
 import io
 import os
 import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -32,6 +40,7 @@ from pathlib import Path
 
 from benchmarks.static_server import serve
 from benchmarks.synthetic_runs import make_long_run, make_runs
+from generators import site_budget
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -40,25 +49,63 @@ TARGETS = {"nothing changed": 1.0, "one run added": 3.0}
 """seconds, wall clock, at every size (the issue: independent of the number of runs)"""
 FULL_RATIO, PAGE_KB = 1.2, 500
 """a full publish within this factor of the baseline's; a 20,000-step run page at most this many kB transferred"""
+BUDGET = "200MB"
+"""the bench's site budget: under the 10,000-run synthetic site (about 220 MB), so old runs' files must move"""
+BUDGET_RATIO = 1.2
+"""a publish within its budget may take at most this much longer than one without (the issue's target)"""
+STORE_URL = "https://raw.githubusercontent.com/octo/trainbook/trainbook-store/"
 
 
-def timed(cmd: list[str], cwd: Path = REPO, **kw) -> tuple[float, float]:
-    """Wall and CPU (user+sys) seconds of one command, which must succeed."""
+def timed(cmd: list[str], status: int = 0, cwd: Path = REPO, **kw) -> tuple[float, float]:
+    """Wall and CPU (user+sys) seconds of one command, which must end with exit `status`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, **kw)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
+    if result.returncode != status:
         sys.exit(f"benchmark command failed ({result.returncode}): {' '.join(cmd)}\n{result.stderr[-3000:]}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def publish_hugo(work: Path, runs: Path, code: Path = REPO) -> dict:
-    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(work / "content")], cwd=code)
+    unbudgeted = ["--site-budget", "none"] if code == REPO else []  # an older checkout has no budget to lift
+    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(work / "content"), *unbudgeted],
+                cwd=code)
     hugo = timed([sys.executable, "-m", "generators.hugo_build", "--content", str(work / "content"),
                   "--destination", str(work / "public")], cwd=code)
     return {"gen": gen, "hugo": hugo, "wall": gen[0] + hugo[0], "cpu": gen[1] + hugo[1]}
+
+
+def publish_budget(work: Path, runs: Path, budget: str, code: Path = REPO, label: str = "budget") -> dict:
+    """A full `make publish` from empty content into its own site: within `budget` with a store (this checkout), or
+    as the version at `code` publishes (no budget arguments when `code` is another checkout)."""
+    content, public, store = work / f"content-{label}", work / f"public-{label}", work / f"store-{label}"
+    for folder in (content, public, store):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(work / "content-authored", content)
+    own = ["--site-budget", budget, "--store-url", STORE_URL] if code == REPO else []
+    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(content), *own], cwd=code)
+    hugo = timed([sys.executable, "-m", "generators.hugo_build", "--content", str(content), "--destination", str(public)], cwd=code)
+    store_args = ["--store", str(store)] if code == REPO else []
+    export = timed([sys.executable, "-m", "generators.history", "export", "--site", str(public), "--runs-dir", str(runs), *store_args],
+                   cwd=code)
+    return {"gen": gen, "hugo": hugo, "export": export, "wall": gen[0] + hugo[0] + export[0], "cpu": gen[1] + hugo[1] + export[1],
+            "site": site_budget.folder_bytes(public)[0], "store": site_budget.folder_bytes(store)[0], "public": public, "store_dir": store}
+
+
+def compare_versions(work: Path, runs: Path, budget: str, other: Path, pairs: int) -> None:
+    """A (the version at `other`, no budget) and B (this one, within `budget`), interleaved A B A B."""
+    a, b = [], []
+    for i in range(pairs):
+        a.append(publish_budget(work, runs, budget, code=other, label="a"))
+        b.append(publish_budget(work, runs, budget, label="b"))
+        print(f"  pair {i + 1}: A {a[-1]['wall']:.1f} s wall {a[-1]['cpu']:.1f} s cpu ({a[-1]['site'] / 1e6:.0f} MB site), "
+              f"B {b[-1]['wall']:.1f} s wall {b[-1]['cpu']:.1f} s cpu ({b[-1]['site'] / 1e6:.0f} MB site, "
+              f"{b[-1]['store'] / 1e6:.0f} MB store)", flush=True)
+    for key in ("wall", "cpu"):
+        ratio = statistics.median(r[key] for r in b) / statistics.median(r[key] for r in a)
+        print(f"  B / A, median {key}: x{ratio:.2f} ({'within' if ratio <= BUDGET_RATIO else 'OVER'} x{BUDGET_RATIO})", flush=True)
 
 
 def publish_mkdocs(work: Path, runs: Path) -> dict:
@@ -72,6 +119,19 @@ def publish_mkdocs(work: Path, runs: Path) -> dict:
 
 def load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
+
+
+def verify(runs: Path, n: int) -> None:
+    """`trainer verify` over every run, then with the middle ledger line deleted (one finding, exit 1), restored after."""
+    ledger = runs / "ledger.jsonl"
+    wall, cpu = timed([sys.executable, "-m", "trainer", "verify", "--runs-dir", str(runs)], cwd=REPO)
+    print(f"{'verify: every run':<30} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
+    intact = ledger.read_bytes()
+    lines = intact.splitlines(keepends=True)
+    ledger.write_bytes(b"".join(lines[: n // 2] + lines[n // 2 + 1:]))
+    wall, cpu = timed([sys.executable, "-m", "trainer", "verify", "--runs-dir", str(runs)], status=1, cwd=REPO)
+    print(f"{'verify: a line deleted':<30} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
+    ledger.write_bytes(intact)
 
 
 def line(label: str, n: int, r: dict, engine: str = "hugo") -> str:
@@ -96,13 +156,24 @@ def fresh_content(work: Path) -> None:
     shutil.copytree(work / "content-authored", work / "content")
 
 
-def bench(n: int, root: Path, mkdocs: bool, baseline: Path | None, repeat: int) -> dict:
+def budget_line(n: int, r: dict, full: dict, budget: str) -> str:
+    limit = site_budget.parse_size(budget)
+    within = "within" if r["site"] <= limit else "OVER"
+    return (f"{'hugo: full, budget ' + budget:<30} {n:>6}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s cpu   "
+            f"(export {r['export'][0]:.1f} s); site {r['site'] / 1e6:.1f} MB ({within} the budget), store "
+            f"{r['store'] / 1e6:.1f} MB; generators and Hugo x{(r['gen'][1] + r['hugo'][1]) / full['cpu']:.2f} the cpu of "
+            "the full publish without a budget")
+
+
+def bench(n: int, root: Path, mkdocs: bool, baseline: Path | None, repeat: int, budget: str | None = None,
+          other: Path | None = None, pairs: int = 2) -> dict:
     work = root / str(n)
     shutil.rmtree(work, ignore_errors=True)
     runs = work / "runs"
     t0 = time.perf_counter()
     make_runs(runs, n)
     print(f"{'made runs':<30} {n:>6}  {time.perf_counter() - t0:7.1f} s (setup, not timed below)", flush=True)
+    verify(runs, n)
     authored = work / "content-authored"
     shutil.copytree(REPO / "content", authored, ignore=shutil.ignore_patterns(*[p.name for p in (REPO / "content").iterdir()
                                                                                 if p.is_dir() or p.name.startswith(".")]))
@@ -129,7 +200,16 @@ def bench(n: int, root: Path, mkdocs: bool, baseline: Path | None, repeat: int) 
         results["mkdocs"] = publish_mkdocs(work, runs)
         print(line("mkdocs: full publish", n + 1, results["mkdocs"], "mkdocs"), flush=True)
     pages = sum(1 for _ in (work / "public").rglob("index.html"))
-    print(f"{'':<30} {'':>6}  {pages} HTML pages in the Hugo site", flush=True)
+    print(f"{'':<30} {'':>6}  {pages} HTML pages in the Hugo site, {site_budget.folder_bytes(work / 'public')[0] / 1e6:.1f} MB",
+          flush=True)
+    if budget:
+        results["budget"] = publish_budget(work, runs, budget)
+        print(budget_line(n + 1, results["budget"], results["full"][-1], budget), flush=True)
+        print(f"{'':<30} {'':>6}  {site_budget.check(results['budget']['public'], site_budget.parse_size(budget), results['budget']['store_dir'])}",
+              flush=True)
+    if other:
+        print(f"A = {other} (full publish, no budget), B = this checkout (full publish within {budget or BUDGET}), interleaved:", flush=True)
+        compare_versions(work, runs, budget or BUDGET, other, pairs)
     shutil.rmtree(work, ignore_errors=True)
     return results
 
@@ -206,11 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="full publishes of each side, alternating (default: 1)")
     p.add_argument("--no-page-weight", action="store_true", help="skip the long run's page weight")
     p.add_argument("--work", type=Path, default=REPO / "build" / "bench", help="scratch folder (removed per size)")
+    p.add_argument("--budget-at", type=int, nargs="*", default=[10000], help="sizes at which a publish within --budget is timed")
+    p.add_argument("--budget", default=BUDGET, help=f"the site budget for --budget-at (default: {BUDGET})")
+    p.add_argument("--compare-with", type=Path, metavar="DIR", help="a checkout of another version: A B A B at the largest size")
+    p.add_argument("--pairs", type=int, default=2, help="A B pairs for --compare-with (default: 2)")
     args = p.parse_args(argv)
     print(f"site scale benchmark on {os.cpu_count()} cores, {load()} at start "
           "(other work on the machine inflates wall time; cpu is user+sys of the commands)\n", flush=True)
     baseline = baseline_tree(args.baseline, args.work / "baseline-code") if args.baseline else None
-    results = {n: bench(n, args.work, n in args.mkdocs_at, baseline, args.repeat) for n in args.sizes}
+    largest = max(args.sizes)
+    results = {n: bench(n, args.work, n in args.mkdocs_at, baseline, args.repeat, args.budget if n in args.budget_at else None,
+                        args.compare_with.resolve() if args.compare_with and n == largest else None, args.pairs) for n in args.sizes}
     weight = None if args.no_page_weight else page_weight(args.work)
     report(results, weight)
     print(f"\n{load()} at the end")

@@ -7,33 +7,64 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trainer.tracking.files import write_text
+from trainer.errors import UsageError
+from trainer.tracking.files import StorageError, write_text
 from trainer.tracking import integrity
 from trainer.tracking.layout import runs_dir
 
-from . import guide_sources, incremental
+from . import guide_sources, incremental, site_lock
 from .run_index import RunIndex
 from .runs import RunView
+
+if TYPE_CHECKING:
+    from .site import Page
 
 ENGINES = ("hugo", "mkdocs")
 """the site engines (targets.TARGETS), named here so that a publish with nothing to do imports no page code"""
 
 PUBLISHED = "runs/_index.md"
-"""the page next to which this publish's snapshot ships (as published.json)"""
+"""the page next to which this publish's snapshot (publish_log.SHIPPED) and store listing (history.STORE_SHIPPED) ship"""
 
 
-def _ship_snapshot(all_pages: list, snapshot: dict) -> None:
-    text = json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n"
+def _ship(all_pages: list[Page], name: str, text: str) -> None:
+    """Publish `text` as the file `name` next to the runs listing (PUBLISHED), rewritten only when it changes."""
 
-    def write_snapshot(path: Path) -> None:
+    def write_file(path: Path) -> None:
         if not path.is_file() or path.read_text() != text:
             write_text(path, text)
 
     for page in all_pages:
         if page.path == PUBLISHED:
-            page.drawn["published.json"] = write_snapshot
-            page.key = page.key and incremental.key(page.key, snapshot)
+            page.drawn[name] = write_file
+            page.key = page.key and incremental.key(page.key, text)
+
+
+def _within_budget(runs: list[RunView], budget: str, store_url: str | None) -> tuple[list[RunView], str | None]:
+    """The runs with the files that live in the second store marked (site_budget), and the store's listing to ship."""
+    from . import markup, site_budget
+
+    base = site_budget.store_base(store_url or None, runs)
+    placement = site_budget.place(runs, site_budget.parse_size(budget), {r.id: set(r.stored) for r in runs})
+    runs = site_budget.apply(runs, placement, base)
+    if placement.stored:
+        print(f"site budget {budget}: about {markup.size(placement.site_bytes)} on the site; {markup.size(placement.store_bytes)} "
+              f"of {len(placement.stored)} runs in the store {base} ({placement.moved} files moved now)", file=sys.stderr)
+    return runs, site_budget.shipped(runs, base)
+
+
+def _reused(plan: Path, runs: list[RunView]) -> list[tuple[str, str, str]]:
+    """(experiment, run id, why) for each run the training plan reused and the site shows."""
+    from . import retrain
+    from .publish_log import PublishLogError
+
+    try:
+        decisions = retrain.read_reused(plan)
+    except (OSError, ValueError, TypeError) as e:
+        raise PublishLogError(f"{plan}: not a readable training plan ({e})") from None
+    shown = {r.id for r in runs}
+    return [(d.experiment, d.run, d.reason) for d in decisions if d.run in shown]
 
 
 def published_runs(runs: list[RunView], live: bool) -> list[RunView]:
@@ -61,17 +92,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--history", help="a restored history folder (python -m generators.history) whose runs are published too")
     p.add_argument("--live", action="store_true",
                    help="also publish runs that are training now, as live pages (the watch server's publish, never a site's)")
+    p.add_argument("--site-budget", metavar="SIZE",
+                   help="largest site to build, e.g. 500MB or none: older runs' files move to the store beyond it "
+                        "(default: generators/site_budget.py's DEFAULT_BUDGET)")
+    p.add_argument("--store-url", help="where the second store serves files (<url><run id>/<file>), for files moved off the site")
+    p.add_argument("--plan", type=Path, help="this publish's training plan (python -m generators.retrain --out), so the "
+                                              "home page names the runs it reused instead of training them again")
     args = p.parse_args(argv)
     content_dir = Path(args.content)
     out = content_dir if args.engine == "hugo" else Path(args.out) / "docs"
     # .trainbook/ (manifest, hash cache, publish log) lives next to the pages it describes, outside MkDocs' docs.
     state = content_dir if args.engine == "hugo" else Path(args.out)
+    with site_lock.state(state):  # another publish of these pages waits for this one
+        return _generate(args, content_dir, out, state)
+
+
+def _generate(args: argparse.Namespace, content_dir: Path, out: Path, state: Path) -> int:
     started = time.perf_counter()
     hashes = incremental.HashCache(state)
     index = RunIndex(state, runs_dir(args.runs_dir), hashes.sha256)
     if not args.clean:
         inputs = incremental.Inputs(state, args.engine, args.live, guide_sources.inputs(),
-                                    args.previous_publish and incremental.file_key(Path(args.previous_publish)))
+                                    args.previous_publish and incremental.file_key(Path(args.previous_publish)),
+                                    args.site_budget, args.store_url, args.plan and incremental.file_key(Path(args.plan)))
         if not (index.scan() or args.full or args.history or args.engine != "hugo") and inputs.same(
                 [out / PUBLISHED, out / incremental.STATE_DIR / incremental.Manifest.FILE]):
             print(f"{len(index.found)} runs: nothing changed since the last publish (0 rendered, 0 stale pages or files "
@@ -79,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     # The page code (jinja2, every page module, matplotlib when drawing) is imported once there is something to
     # publish: a lazy import for the speed of a publish that has nothing to do, not to dodge a circle.
-    from . import catalog, content, history, hugo_build, mkdocs_site
+    from . import catalog, content, history, hugo_build, mkdocs_site, publish_log, site_budget
     from .publish_log import PublishLog, PublishLogError
     from .targets import TARGETS
 
@@ -87,25 +130,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.clean:
         owned_files = incremental.Manifest(state).old_files
         removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
-        shutil.rmtree(state / incremental.STATE_DIR, ignore_errors=True)
+        for kept in (state / incremental.STATE_DIR).iterdir():  # all but the lock this process holds
+            if kept.is_dir():
+                shutil.rmtree(kept)
+            elif kept.name != site_lock.STATE_LOCK:
+                kept.unlink()
         print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
         return 0
     try:
         runs = published_runs(index.load(), args.live)
         if args.history:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
+        runs, stored = _within_budget(runs, args.site_budget or site_budget.DEFAULT_BUDGET, args.store_url)
         log = PublishLog(state, args.previous_publish)
         snapshot, changes = log.advance(runs)
+        if args.plan:
+            changes.reused = _reused(args.plan, runs)
         manifest = incremental.Manifest(state, enabled=not args.full)
         generated = catalog.all_pages(runs, target, changes, snapshot,
                                       fresh=lambda path, key: manifest.kept(path, key, out / target.file_of(path)))
-        _ship_snapshot(generated, snapshot)
+        _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n")
+        if stored:
+            _ship(generated, Path(history.STORE_SHIPPED).name, stored)
         if args.engine == "mkdocs":
             site_pages, authored, files = mkdocs_site.site_pages(generated, content_dir)
             counts = content.write(out, site_pages, target, manifest, owned=True, loose={**mkdocs_site.static_files(), **files})
             site_dir = Path(args.site_dir) if args.site_dir else None
             write_text(Path(args.out) / "mkdocs.yml", mkdocs_site.config(Path(args.out), site_pages, authored, site_dir))
         else:
+            hugo_build.begin_pending(out)
             counts = content.write(out, generated, target, manifest)
             hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
         hashes.save()
@@ -115,9 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     except history.HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except (content.ContentError, PublishLogError) as e:
+    except (content.ContentError, PublishLogError, UsageError, site_budget.BudgetError) as e:  # UsageError: e.g. a broken plugin
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except StorageError as e:  # a full disk, an I/O error: every page written so far is whole, the next publish goes on
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"{len(runs)} runs -> {counts['pages']} {args.engine} pages in {out} ({len(counts['rendered'])} rendered, "
           f"{counts['removed']} stale pages or files removed, {hashes.hashed} files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

@@ -90,6 +90,8 @@ def reproduce_commands(run: RunView) -> str:
     lines = []
     if code.get("commit"):
         lines.append(f"git checkout {code['commit']}")
+    if "command" in source:  # a script of its own, tracked by trainer.track()
+        return "\n".join(lines + _script_commands(run, source))
     command = ["python", "-m", "trainer", "run", str(source.get("file") or f"experiments/{run.experiment}.yaml")]
     command += [str(o) for o in source.get("overrides") or []]
     lines.append(" ".join(shlex.quote(part) for part in command))
@@ -97,3 +99,13 @@ def reproduce_commands(run: RunView) -> str:
     lines.append("# or let the trainer replay the recorded configuration, overrides and seeds:")
     lines.append(f"python -m trainer reproduce runs/{run.id}")
     return "\n".join(lines)
+
+
+def _script_commands(run: RunView, source: dict) -> list[str]:
+    """A tracked script's lines: where it ran (inside its checkout) and its recorded command line."""
+    if not source.get("command"):
+        return ["# tracked in an interactive session: there is no command line to run again"]
+    lines = [f"cd {shlex.quote(str(source['cwd_in_repo']))}"] if source.get("cwd_in_repo") not in (None, "", ".") else []
+    lines.append(" ".join(shlex.quote(str(part)) for part in ["python", *source["command"]]))
+    return lines + ["", "# or let the trainer run the recorded command again and compare:",
+                    f"python -m trainer reproduce runs/{run.id}"]

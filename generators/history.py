@@ -20,17 +20,25 @@ history (published before weights were) still restores: its runs are held to for
 Everything read from a history (ledger lines, records, the index) is hostile input: run ids must match
 layout.RUN_ID, file names SAFE_NAME, sizes are bounded, symbolic links are refused, and nothing is
 written outside the target folder. Torch-free.
+
+A site on the web is fetched with retries (429, 5xx, timeouts: `UrlSource._get`), and a site that answers
+nothing becomes a new history only when GitHub says Pages was never deployed (`new_history_note`). Files
+that moved to the second store to keep the site within its budget (site_budget.py) are indexed as STORE
+and not fetched by a restore (`read_stored`, `export`).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import http.client
 import json
 import os
+import random
 import re
 import shutil
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -40,13 +48,17 @@ from pathlib import Path
 
 from trainer import credentials
 from trainer.tracking import integrity, layout, ledger
-from trainer.tracking.files import dumps_json, sha256_bytes, sha256_file, write_bytes, write_text
+from trainer.tracking.files import StorageError, dumps_json, replace_folder, sha256_bytes, sha256_file, write_bytes, write_text
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
+from . import github, publish_log, site_lock
 from .runs import RunView
 
 FORMAT = "trainbook-history-2"
-FORMATS = ("trainbook-history-1", FORMAT)
+FORMAT_STORE = "trainbook-history-3"
+"""format 2 plus STORE: some files live in the second store, whose base address the index names (`store`); an
+export writes it only when a file is stored, so a site within its budget stays readable by format-2 code"""
+FORMATS = ("trainbook-history-1", FORMAT, FORMAT_STORE)
 """the formats a restore reads, oldest first; what each carries is `carried_files`"""
 FOLDER = layout.SITE_HISTORY
 """the history's folder inside a built site, and the default local folder a restore writes"""
@@ -58,13 +70,31 @@ CARRIED = layout.PUBLISHED_KINDS
 tests/test_history.py holds them to it): should PUBLISHED_KINDS change, spell this tuple out or bump FORMAT, so that a
 published format-1 history still restores"""
 MAX_CARRIED_BYTES = 16 << 20
-MAX_LEDGER_BYTES = 256 << 20
-MAX_INDEX_BYTES = 256 << 20
+MAX_LEDGER_LINES = 100_000
+MAX_LINE_BYTES = 2048
+"""a ledger line is about 330 bytes; these bound what parsing a hostile ledger costs (each line becomes a dict)"""
+MAX_LEDGER_BYTES = 64 << 20
+MAX_INDEX_BYTES = 64 << 20
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-PAGE, OWN = "page", "history"
-"""where a carried file lives in a site: on its run page, or in the history folder"""
+PAGE, OWN, STORE = "page", "history", "store"
+"""where a carried file lives: on its run page, in the site's history folder, or in the second store"""
+STORED = "stored.json"
+"""in a restored folder: the files its runs keep in the second store, and the store's base address"""
+STORE_SHIPPED = "runs/stored.json"
+"""in a built site: the same list, written by the generators (site_budget), read by the export"""
+STORE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~%+-]+)*/")
+"""a store's base address: plain http(s), no credentials, no query, ending in `/`; a file is `<base><run id>/<name>`"""
 FETCH_THREADS = 8
 TIMEOUT_S = 60
+RETRIES = 5
+"""tries after the first for a 429, a 5xx, a timeout or a dropped connection: a restore makes thousands of
+fetches, and one bad answer among them must not fail a publish"""
+BACKOFF_S = 1.0
+"""the first wait before a retry; each next one doubles (1, 2, 4, 8, 16 s: about half a minute in all)"""
+MAX_WAIT_S = 60.0
+"""the longest wait, even when the site's Retry-After asks for more"""
+RETRIED_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_SNAPSHOT_BYTES = 64 << 20
 
 
 class HistoryError(Exception):
@@ -154,20 +184,48 @@ class UrlSource(Source):
         return self._get(rel, lambda response: True) is not None
 
     def _get(self, rel: str, take):
-        """`take(response)` for the file at `rel`; None when the site answers 404; a HistoryError otherwise."""
+        """`take(response)` for the file at `rel`; None when the site answers 404; a HistoryError when it still
+        fails after RETRIES more tries (429, 5xx, timeouts and dropped connections are tried again)."""
         request = urllib.request.Request(self.url(rel), headers={"User-Agent": "trainbook-history"})
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                return take(response)
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return None
-            raise HistoryError(f"{self.shown(rel)}: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, OSError) as e:
-            raise HistoryError(f"{self.shown(rel)}: cannot be fetched ({getattr(e, 'reason', e)})") from None
+        for attempt in range(RETRIES + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                    return take(response)
+            except urllib.error.HTTPError as e:
+                if e.code == 404:
+                    return None
+                if e.code not in RETRIED_STATUS or attempt == RETRIES:
+                    raise HistoryError(f"{self.shown(rel)}: HTTP {e.code} {e.reason}{_tries(attempt)}") from None
+                asked = _retry_after(e.headers.get("Retry-After"))
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                if attempt == RETRIES:
+                    reason = getattr(e, "reason", None) or e
+                    raise HistoryError(f"{self.shown(rel)}: cannot be fetched ({reason}){_tries(attempt)}") from None
+                asked = None
+            time.sleep(backoff(attempt, asked))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def describe(self) -> str:
         return credentials.redact(self.base)
+
+
+def backoff(attempt: int, asked: float | None = None) -> float:
+    """Seconds to wait before try `attempt + 2`: doubling from BACKOFF_S with jitter (eight fetch threads should not
+    come back in step), or the site's Retry-After when it asks for longer; never more than MAX_WAIT_S."""
+    wait = BACKOFF_S * 2 ** attempt * random.uniform(0.5, 1.0)
+    return min(max(wait, asked or 0.0), MAX_WAIT_S)
+
+
+def _retry_after(header: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is rare for static hosts and is treated as absent)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
+def _tries(attempt: int) -> str:
+    return f" (after {attempt + 1} tries)" if attempt else ""
 
 
 def source_for(where: str) -> Source:
@@ -187,6 +245,10 @@ class Located:
 
     source: Source
     index: dict
+    stored: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    """run id -> its files in the second store (site_budget), which a restore does not fetch"""
+    store: str | None = None
+    """the second store's base address, when the history keeps files there"""
 
     def path(self, run_id: str, name: str) -> str:
         if self.source.layout == "runs":
@@ -204,11 +266,13 @@ def _restored_format(source: Source) -> str:
     return found if found in FORMATS else FORMAT
 
 
-def _read_index(source: Source) -> dict:
-    """Where a site's carried files are (index.json), and the source's format (`source.format`)."""
+def _read_index(source: Source) -> Located:
+    """Where a site's carried files are (index.json, or a restored folder's STORED list), and the source's format
+    (`source.format`)."""
     if source.layout == "runs":
         source.format = _restored_format(source)
-        return {}
+        store, stored = read_stored(source.read(STORED, MAX_INDEX_BYTES), f"{source.describe()}/{STORED}")
+        return Located(source, {}, stored, store)
     raw = source.read(f"{FOLDER}/{INDEX}", MAX_INDEX_BYTES)
     if raw is None:
         raise HistoryError(f"{source.describe()}: {FOLDER}/{layout.LEDGER} is there but {FOLDER}/{INDEX} is missing")
@@ -216,18 +280,35 @@ def _read_index(source: Source) -> dict:
         index = json.loads(raw)
         runs = index["runs"]
         assert index.get("format") in FORMATS and isinstance(runs, dict)
-        assert all(isinstance(files, dict) and all(w in (PAGE, OWN) for w in files.values()) for files in runs.values())
+        places = (PAGE, OWN, STORE) if index["format"] == FORMAT_STORE else (PAGE, OWN)
+        assert all(isinstance(files, dict) and all(w in places for w in files.values()) for files in runs.values())
+        stored = {run: {n for n, w in files.items() if w == STORE} for run, files in runs.items()}
+        store = index.get("store") if any(stored.values()) else None
+        assert store is None or (isinstance(store, str) and STORE_URL.fullmatch(store))
     except (ValueError, KeyError, AssertionError, TypeError):
         raise HistoryError(f"{source.describe()}: {FOLDER}/{INDEX} is not an index of a format this code reads "
                            f"({', '.join(FORMATS)})") from None
     source.format = index["format"]
-    return runs
+    return Located(source, runs, {run: names for run, names in stored.items() if names}, store)
 
 
 def _parse_ledger(raw: bytes, where: str) -> list[dict]:
-    entries, problems = integrity.chain(raw.splitlines(keepends=True))
+    lines = raw.splitlines(keepends=True)
+    if len(lines) > MAX_LEDGER_LINES:
+        raise HistoryError(f"{where}: {len(lines)} lines, more than the {MAX_LEDGER_LINES} a history may hold")
+    long = next((n for n, line in enumerate(lines, start=1) if len(line) > MAX_LINE_BYTES), None)
+    if long is not None:
+        raise HistoryError(f"{where}: line {long} has {len(lines[long - 1])} bytes, more than a ledger line's {MAX_LINE_BYTES}")
+    entries, problems = integrity.chain(lines)
     if problems:
         raise HistoryError(f"{where}: the ledger does not verify (edited, truncated or reordered):{_problems_text(problems)}")
+    finished: dict[str, int] = {}
+    for entry in entries:  # a run is sealed again only when resumed, and only a run that did not finish is resumed
+        if entry["run"] in finished:
+            raise HistoryError(f"{where}: line {entry['seq']} seals run {entry['run']} again, after line "
+                               f"{finished[entry['run']]} sealed it ok; a finished run is never sealed twice")
+        if entry["status"] == "ok":
+            finished[entry["run"]] = entry["seq"]
     return entries
 
 
@@ -269,6 +350,8 @@ def _restore_run(located: Located, run_id: str, entry: dict, into: Path | None) 
         return problems
     files = {layout.RECORD: raw}
     for name, facts in sorted(carried_files(record, source.format).items()):  # the rest: not published by design
+        if name in located.stored.get(run_id, ()):
+            continue  # in the second store: checked against its sha256 when it moved there, not fetched again
         data = source.read(located.path(run_id, name), max(facts["bytes"], MAX_CARRIED_BYTES))
         problem = _check_file(data, name, facts)
         if problem:
@@ -288,7 +371,7 @@ def read_history(source: Source, into: Path | None) -> tuple[bytes, int]:
     if raw is None:
         raise HistoryError(f"{source.describe()}: {ledger_rel} is missing")
     entries = _parse_ledger(raw, f"{source.describe()} {ledger_rel}")
-    located = Located(source, _read_index(source))
+    located = _read_index(source)
     latest = {e["run"]: e for e in entries}  # a resumed run is re-sealed; its last line counts
     threads = FETCH_THREADS if isinstance(source, UrlSource) else 1
     with ThreadPoolExecutor(threads) as pool:
@@ -299,25 +382,19 @@ def read_history(source: Source, into: Path | None) -> tuple[bytes, int]:
                            f"(that would drop or alter runs):{_problems_text(problems)}")
     if into is not None:
         write_bytes(into / layout.LEDGER, raw)
+        stored = {run: names for run, names in located.stored.items() if run in latest}
+        if stored:
+            write_text(into / STORED, stored_listing(located.store, stored))
     return raw, len(latest)
 
 
-def _swap(staging: Path, target: Path) -> None:
-    """Put the finished folder `staging` in place of `target` with renames, so a reader never sees half of it."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old)
-    else:
-        os.replace(staging, target)
-
-
-def restore(where: str, into: Path) -> str:
+def restore(where: str, into: Path, *, new_history: bool = False, repository: str | None = None) -> str:
     """Fetch and verify the history at `where` into the folder `into`, replacing an earlier restore there.
 
-    Returns a line for the log. A site that does not exist yet restores as an empty history; a site that
-    exists without a history, or a history that does not verify, is a HistoryError and `into` is untouched.
+    Returns a line for the log. A site that answers nothing starts an empty history only when that cannot
+    drop published runs (`new_history_note`); a site that exists without a history, or a history that does
+    not verify, is a HistoryError and `into` is untouched. The site's snapshot of what it showed
+    (publish_log.SHIPPED) comes along, so the next publish can say what changed since.
     """
     source = source_for(where)
     if isinstance(source, FolderSource) and source.root.resolve() == into.resolve():
@@ -332,16 +409,105 @@ def restore(where: str, into: Path) -> str:
             if source.exists(""):
                 raise HistoryError(f"{source.describe()}: the site exists but has no {FOLDER}/{layout.LEDGER}; refusing to "
                                    "publish over it and drop its runs (leave HISTORY empty to start a new history on purpose)")
+            note = new_history_note(source, new_history, repository)
             write_bytes(staging / layout.LEDGER, b"")
-            count, note = 0, f"{source.describe()}: no site published yet; starting a new history"
+            count = 0
         else:
             _, count = read_history(source, staging)
             note = f"{source.describe()}: {count} runs restored and verified into {into}"
+            note += carry_snapshot(source, staging)
         write_text(staging / MARKER, dumps_json({"format": source.format, "source": source.describe(), "runs": count}))
-        _swap(staging, into)
+        replace_folder(staging, into)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return note
+
+
+def new_history_note(source: UrlSource, forced: bool, repository: str | None) -> str:
+    """The log line for starting an empty history at a site that answers 404 everywhere, or a HistoryError when
+    that could drop published runs: GitHub must say the repository never deployed Pages, or the user must ask."""
+    where = source.describe()
+    if forced:
+        return f"{where}: no site answers; starting a new history, as asked (--new-history)"
+    how = (f"restore from a copy of the site instead (make publish HISTORY=<folder>, e.g. the unzipped github-pages "
+           f"artifact of the last publish), or start a new history on purpose (make history NEW_HISTORY=1; in CI the "
+           f"publish workflow's `new_history` input)")
+    if not repository:
+        raise HistoryError(f"{where}: neither {FOLDER}/{layout.LEDGER} nor the site answers, and without a repository "
+                           f"(--repository OWNER/NAME or $GITHUB_REPOSITORY) GitHub cannot be asked whether Pages was ever "
+                           f"deployed; refusing to start a new history that could replace a published one: {how}")
+    try:
+        deployed = github.pages_deployments(repository)
+    except github.GitHubError as e:
+        raise HistoryError(f"{where}: the site answers nothing and whether {repository} ever deployed Pages is unknown "
+                           f"({e}); refusing to start a new history that could replace a published one: {how}") from None
+    if deployed.count:
+        when = f" (the newest at {deployed.latest})" if deployed.latest else ""
+        raise HistoryError(f"{where}: neither {FOLDER}/{layout.LEDGER} nor the site answers, but {repository} has deployed "
+                           f"Pages before{when}: the site is unpublished or unreachable, not new. Refusing to start a new "
+                           f"history, whose deploy would replace the site and drop every published run. Try again once "
+                           f"the site answers, or {how}")
+    return f"{where}: no site published yet ({repository} has never deployed Pages); starting a new history"
+
+
+def carry_snapshot(source: Source, staging: Path) -> str:
+    """Copy the site's snapshot of what it showed (publish_log.SHIPPED) into the restore as publish_log.FILE, for
+    `--previous-publish`; a missing or unreadable one is only noted (it changes what the home page compares with)."""
+    raw = source.read(publish_log.SHIPPED if source.layout == "site" else publish_log.FILE, MAX_SNAPSHOT_BYTES)
+    if raw is None:
+        return f" (no {publish_log.FILE} there: the home page will compare with nothing)"
+    if not publish_log.is_snapshot(raw):
+        return f" ({publish_log.FILE} there is not a {publish_log.FORMAT} snapshot; ignored)"
+    write_bytes(staging / publish_log.FILE, raw)
+    return f", with the snapshot of what it showed ({publish_log.FILE})"
+
+
+# --- the second store: files of old runs moved off the site (generators/site_budget.py) -------------
+
+def stored_url(base: str, run_id: str, name: str) -> str:
+    """The address of a stored file (run ids and names are of a safe alphabet, see layout.RUN_ID and SAFE_NAME)."""
+    return f"{base}{run_id}/{name}"
+
+
+def store_base_of(url: str) -> str:
+    return url.rsplit("/", 2)[0] + "/"
+
+
+def stored_listing(base: str | None, runs: dict[str, set[str]]) -> str:
+    """STORED / STORE_SHIPPED: which files of which runs live in the store at `base`."""
+    return dumps_json({"format": FORMAT_STORE, "store": base, "runs": {r: sorted(names) for r, names in sorted(runs.items())}})
+
+
+def read_stored(raw: bytes | None, where: str) -> tuple[str | None, dict[str, set[str]]]:
+    """(store base, run id -> stored names) from a STORED or STORE_SHIPPED listing; absent: nothing stored."""
+    if raw is None:
+        return None, {}
+    try:
+        data = json.loads(raw)
+        runs, base = data["runs"], data["store"]
+        assert data.get("format") == FORMAT_STORE and isinstance(runs, dict) and isinstance(base, str) and STORE_URL.fullmatch(base)
+        assert all(layout.RUN_ID.fullmatch(r) and isinstance(n, list) and all(isinstance(x, str) and SAFE_NAME.fullmatch(x) for x in n)
+                   for r, n in runs.items())
+    except (ValueError, KeyError, AssertionError, TypeError):
+        raise HistoryError(f"{where}: not a {FORMAT_STORE} list of stored files") from None
+    return base, {r: set(n) for r, n in runs.items() if n}
+
+
+def _shipped_store(site: Path) -> tuple[str | None, dict[str, set[str]]]:
+    path = site / STORE_SHIPPED
+    return read_stored(path.read_bytes() if path.is_file() else None, str(path))
+
+
+def _to_store(src: Path, facts: dict, store_dir: Path, run_id: str, name: str) -> int:
+    """Copy a file moving off the site into the store folder, checked against its sealed sha256; returns 1 if copied."""
+    data = src.read_bytes()
+    if len(data) != facts.get("bytes") or sha256_bytes(data) != facts.get("sha256"):
+        raise HistoryError(f"{src}: content differs from its recorded sha256; it cannot move to the store")
+    target = store_dir / run_id / name
+    if target.is_file() and sha256_file(target) == facts["sha256"]:
+        return 0
+    write_bytes(target, data)
+    return 1
 
 
 # --- runs restored locally, as the generators see them -------------------------------------------
@@ -367,12 +533,14 @@ def load_views(folder: Path) -> list[PublishedRun]:
     if problems:
         raise HistoryError(problems[0])
     entries, _ = integrity.parse(folder)
+    base, stored = read_stored((folder / STORED).read_bytes() if (folder / STORED).is_file() else None, str(folder / STORED))
     views = []
     for run_id in {e["run"]: e for e in entries}:
         raw = (folder / run_id / layout.RECORD).read_bytes()
         # Verified above, so sealed with no problems; the record's hash keys its pages like any run's.
+        urls = {name: stored_url(base, run_id, name) for name in sorted(stored.get(run_id, ()))} if base else {}
         views.append(PublishedRun(id=run_id, folder=folder / run_id, record=json.loads(raw), sealed=True,
-                                  record_sha256=sha256_bytes(raw), published=True))
+                                  record_sha256=sha256_bytes(raw), published=True, stored=urls))
     views.sort(key=lambda r: (r.started, r.id), reverse=True)
     return views
 
@@ -397,6 +565,7 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
     entries = _parse_ledger(b"".join(lines), f"{history}/{layout.LEDGER}") if history else []
     folders = {e["run"]: history / e["run"] for e in entries}
     published = {e["run"]: e["record_sha256"] for e in entries}
+    finished = {e["run"] for e in entries if e["status"] == "ok"}
     local, chain_problems = integrity.parse(runs)
     if chain_problems:
         raise HistoryError(f"{runs}/{layout.LEDGER} does not verify; run `python -m trainer verify`:{_problems_text(chain_problems)}")
@@ -409,6 +578,8 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
             print(f"note: {run_id} is in {runs}/{layout.LEDGER} but its folder was removed; not published", file=sys.stderr)
             continue
         found = integrity.check_run(runs / run_id, entry)
+        if run_id in finished:
+            found.append("the published history sealed it ok already; a finished run is never sealed again")
         if found:
             problems += [f"{run_id}: {p}" for p in found]
             continue
@@ -422,8 +593,9 @@ def next_ledger(history: Path | None, runs: Path) -> tuple[bytes, dict[str, Path
     return b"".join(lines), folders
 
 
-def export(site: Path, runs: Path, history: Path | None = None) -> str:
-    """Write `site/history/`: the next ledger, and each carried file its run page does not already hold."""
+def export(site: Path, runs: Path, history: Path | None = None, store_dir: Path | None = None) -> str:
+    """Write `site/history/`: the next ledger, and each carried file its run page does not already hold; files the
+    generators moved to the second store (STORE_SHIPPED) are indexed there, and those moved now copied into `store_dir`."""
     if history is not None:
         problems = check_folder(history)
         if problems:
@@ -431,8 +603,13 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
     if not site.is_dir():
         raise HistoryError(f"{site}: no built site there (build it first: make publish)")
     data, folders = next_ledger(history, runs)
+    for left in [*site.glob(f".{FOLDER}.export-*"), *site.glob(f".{FOLDER}.old-*")]:
+        shutil.rmtree(left, ignore_errors=True)  # what a killed export left (the site's lock keeps out a live one)
+    store, stored = _shipped_store(site)
+    before_store, before = read_stored(_read_if_file(history / STORED) if history else None, f"{history}/{STORED}")
+    store = store or before_store
     staging = Path(tempfile.mkdtemp(dir=site, prefix=f".{FOLDER}.export-"))
-    index, copied = {}, 0
+    index, copied, moved = {}, 0, 0
     try:
         for run_id, folder in folders.items():
             record = json.loads((folder / layout.RECORD).read_text())
@@ -440,21 +617,35 @@ def export(site: Path, runs: Path, history: Path | None = None) -> str:
             wanted |= carried_files(record)
             index[run_id] = {}
             for name, facts in sorted(wanted.items()):
+                if name != layout.RECORD and (name in stored.get(run_id, ()) or name in before.get(run_id, ())):
+                    index[run_id][name] = STORE
+                    if name not in before.get(run_id, ()):  # moved off the site by this publish: its bytes are here
+                        if store_dir is None:
+                            raise HistoryError(f"{site}: files moved off the site to the store, but no store folder was "
+                                               "given to copy them into (--store DIR; make publish STORE=...)")
+                        moved += _to_store(folder / name, facts, store_dir, run_id, name)
+                    continue
                 on_page = site / "runs" / run_id / name
                 if on_page.is_file() and on_page.stat().st_size == facts["bytes"] and sha256_file(on_page) == facts["sha256"]:
                     index[run_id][name] = PAGE
                     continue
-                (staging / run_id).mkdir(exist_ok=True)
-                shutil.copyfile(folder / name, staging / run_id / name)
+                write_bytes(staging / run_id / name, (folder / name).read_bytes(), durable=False)  # carried: <= 16 MiB
                 index[run_id][name] = OWN
                 copied += 1
-        (staging / layout.LEDGER).write_bytes(data)
-        (staging / INDEX).write_text(dumps_json({"format": FORMAT, "runs": index}))
-        _swap(staging, site / FOLDER)
+        write_bytes(staging / layout.LEDGER, data, durable=False)  # (a built site can be built again: no fsyncs)
+        in_store = any(STORE in files.values() for files in index.values())
+        header = {"format": FORMAT_STORE, "store": store} if in_store else {"format": FORMAT}
+        write_text(staging / INDEX, dumps_json({**header, "runs": index}), durable=False)
+        replace_folder(staging, site / FOLDER)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _, count = read_history(FolderSource(site), None)  # what the next publish will restore must verify now
-    return f"{site / FOLDER}: {count} runs in the published history ({copied} files not on run pages copied)"
+    stored_note = f"; {moved} files newly moved to the store folder {store_dir}" if moved else ""
+    return f"{site / FOLDER}: {count} runs in the published history ({copied} files not on run pages copied{stored_note})"
+
+
+def _read_if_file(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
 
 
 # --- command line --------------------------------------------------------------------------------
@@ -465,23 +656,32 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("restore", help="fetch and verify a published history into a local folder")
     r.add_argument("source", help="the live site's URL, a built site folder, or a history folder")
     r.add_argument("--into", default=FOLDER, help=f"local folder to restore into (default: {FOLDER})")
+    r.add_argument("--repository", default=os.environ.get("GITHUB_REPOSITORY") or None, metavar="OWNER/NAME",
+                   help="the site's repository, asked through `gh api` whether it ever deployed Pages before a new history "
+                        "is started for a site that answers nothing (default: $GITHUB_REPOSITORY)")
+    r.add_argument("--new-history", action="store_true",
+                   help="start a new, empty history when the site answers nothing, without asking GitHub")
     v = sub.add_parser("verify", help="check a restored history folder or a built site's history")
     v.add_argument("source", help="a history folder, a built site folder or a site URL")
     e = sub.add_parser("export", help="write the next history into a built site")
     e.add_argument("--site", default="public", help="the built site folder (default: public)")
     e.add_argument("--runs-dir", help="folder of runs (default: $TRAINBOOK_RUNS_DIR or ./runs)")
     e.add_argument("--history", help="a restored history folder whose runs stay published")
+    e.add_argument("--store", help="the second store's folder: files the generators moved off the site are copied here")
     args = p.parse_args(argv)
     try:
         if args.command == "restore":
-            print(restore(args.source, Path(args.into)), file=sys.stderr)
+            print(restore(args.source, Path(args.into), new_history=args.new_history, repository=args.repository),
+                  file=sys.stderr)
         elif args.command == "verify":
             _, count = read_history(source_for(args.source), None)
             print(f"{credentials.redact(args.source)}: history verified ({count} runs)", file=sys.stderr)
         else:
             history = Path(args.history) if args.history else None
-            print(export(Path(args.site), default_runs_dir(args.runs_dir), history), file=sys.stderr)
-    except HistoryError as e:
+            store = Path(args.store) if args.store else None
+            with site_lock.site(Path(args.site)):
+                print(export(Path(args.site), default_runs_dir(args.runs_dir), history, store), file=sys.stderr)
+    except (HistoryError, StorageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -28,6 +28,7 @@ def change_rows(site: Site) -> dict | None:
         "verification": [{"run": runs[i], "verified": ok} for i, ok in changes.verification if i in runs][:LISTED],
         "best": [{"experiment": e, "label": label, "old": markup.number(old), "new": markup.number(now),
                   "change": f"{abs(now - old) / abs(old):.1%}" if old else ""} for e, label, old, now, goal in changes.best],
+        "reused": [{"experiment": e, "run": runs[i], "why": why} for e, i, why in changes.reused if i in runs],
     }
 
 

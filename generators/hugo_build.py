@@ -11,7 +11,11 @@ menu needs only the sections. The sitemap is left as the last full build wrote i
 everything, cleaning the destination, when an incremental build could be wrong: the first build, a
 removed page, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
 static/ or the vendored scripts, another base URL, or a destination another build has touched since
-(for instance a MkDocs publish). The search index follows (generators/search.py).
+(for instance a MkDocs publish), or a build that did not finish (killed, or Hugo failed): the record of
+the last build is removed before Hugo starts and written again only when it succeeds. A full build goes
+into a folder beside the destination (`.<destination>.build`), is indexed for search there, and replaces
+the destination whole once Hugo succeeds, so a failed or killed full build never leaves a half-built
+site in its place. The search index follows (generators/search.py).
 """
 from __future__ import annotations
 
@@ -24,10 +28,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainer.tracking.files import write_text
+from trainer.tracking.files import replace_folder, write_text
 
-from . import search
-from .incremental import STATE_DIR, Manifest, read_state
+from . import search, site_lock
+from .incremental import STATE_DIR, Manifest, read_saved, read_state
 from .targets import url_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,15 +42,32 @@ INCREMENTAL = 'disableKinds = ["RSS", "sitemap"]\n'
 """added to site/hugo.toml for a build of the changed pages alone: their sitemap would list only them"""
 
 
+def begin_pending(content_dir: Path) -> None:
+    """Before a generator pass changes any page: mark it under way. A mark left by a pass that never finished
+    (killed, or a write refused) means its changes are unknown, so the next Hugo build is a full one."""
+    path = content_dir / STATE_DIR / PENDING
+    pending = read_state(path) or {"full": False, "urls": []}
+    pending["full"] = bool(pending.get("full") or pending.get("passing"))
+    pending["passing"] = True
+    write_text(path, json.dumps(pending, indent=1) + "\n")
+
+
 def record_pending(content_dir: Path, rendered: list[str], removed: int, new: list[str]) -> None:
-    """Add what a generator pass changed to what the next Hugo build must render."""
+    """Add what a generator pass changed to what the next Hugo build must render (the pass is over)."""
     path = content_dir / STATE_DIR / PENDING
     pending = read_state(path) or {"full": False, "urls": []}
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
     pending["full"] = bool(pending.get("full") or removed or structural)
     pending["urls"] = sorted(set(pending.get("urls", [])) | {"/" + url_of(p).rstrip("/") for p in rendered})
     pending["pages"] = sorted(set(pending.get("pages", [])) | set(rendered))
+    pending["passing"] = False
     write_text(path, json.dumps(pending, indent=1) + "\n")
+
+
+def staging(destination: Path) -> Path:
+    """Where a site is built before it replaces `destination` whole (beside it, so the replacement is a rename)."""
+    destination = destination.resolve()
+    return destination.with_name(f".{destination.name}.build")
 
 
 VENDOR = REPO / "node_modules" / "uplot" / "dist"
@@ -99,7 +120,7 @@ def _with_files(content_dir: Path, page: str) -> list[Path]:
 def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
     """A content folder holding the pages rendered since the last build and the pages every page needs to find."""
     shutil.rmtree(into, ignore_errors=True)
-    listed = read_state(content_dir / STATE_DIR / Manifest.FILE).get("pages", [])
+    listed = read_saved(content_dir / STATE_DIR / Manifest.FILE).get("pages", [])
     sections = [p for p in listed if p.endswith("_index.md")]
     authored = [f.name for f in content_dir.glob("*.md")]  # the home page and the author's other pages
     overview = [p for p in listed if p.startswith("overview/")]
@@ -109,27 +130,33 @@ def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
     return into
 
 
-def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
+def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False, keep: tuple[int, ...] = ()) -> str:
     """Run Hugo, then bring the site's search index up to date; returns how Hugo built ("full", "incremental" or
-    "unchanged") and how the index was updated."""
+    "unchanged") and how the index was updated. `keep`: file descriptors Hugo and Pagefind inherit (the publish's
+    locks, so that one outliving a killed publish still holds them)."""
     urls = read_state(content_dir / STATE_DIR / PENDING).get("urls", [])
-    how = hugo_build(content_dir, destination, base_url, hugo, full)
-    return f"{how} build, search index: {search.update(content_dir, destination, how, urls)}"
+    how = hugo_build(content_dir, destination, base_url, hugo, full, keep)
+    return f"{how} build, search index: {search.update(content_dir, destination, how, urls, keep)}"
 
 
-def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False) -> str:
-    """Run Hugo; returns "full", "incremental" or "unchanged"."""
+def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False,
+               keep: tuple[int, ...] = ()) -> str:
+    """Run Hugo; returns "full" (the site built, and indexed for search, in the staging folder, which then replaced
+    the destination), "incremental" or "unchanged"."""
     state = content_dir / STATE_DIR
     pending, built = read_state(state / PENDING), read_state(state / BUILT)
     version = site_version()
     previous = built.get("destination") == str(destination.resolve()) and built.get("base_url") == base_url \
         and built.get("site") == version and built.get("fingerprint") == _fingerprint(destination)
-    incremental = not full and previous and not pending.get("full")
+    incremental = not full and previous and not pending.get("full") and not pending.get("passing")
+    building = staging(destination)
+    for left in [building, *building.parent.glob(f".{destination.resolve().name}.old-*")]:
+        shutil.rmtree(left, ignore_errors=True)  # what a killed full build left
     if not VENDOR.is_dir():
         print(f"note: {VENDOR.relative_to(REPO)} is missing (make setup installs it): pages keep their PNG figures, "
               "without interactive charts", file=sys.stderr)
     args = [str(hugo), "--quiet", "--source", str(SITE), "--contentDir", str(content_dir.resolve()),
-            "--destination", str(destination.resolve()), "--baseURL", base_url]
+            "--destination", str((destination if incremental else building).resolve()), "--baseURL", base_url]
     if incremental:
         if not pending.get("pages"):
             return "unchanged"
@@ -138,12 +165,19 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
         write_text(overlay, INCREMENTAL)
         args[args.index("--contentDir") + 1] = str(changed.resolve())
         args += ["--config", f"{SITE / 'hugo.toml'},{overlay}"]
-    else:
-        args.append("--cleanDestinationDir")
-    result = subprocess.run(args, capture_output=True, text=True)
+    (state / BUILT).unlink(missing_ok=True)  # until this build succeeds, no build is the base of an incremental one
+    result = subprocess.run(args, capture_output=True, text=True, pass_fds=keep)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)  # with --quiet, Hugo prints its ERROR lines on stdout
+        shutil.rmtree(building, ignore_errors=True)
         raise SystemExit(result.returncode)
+    if not incremental:
+        try:
+            search.full(building, keep)
+        except SystemExit:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        replace_folder(building, destination)
     write_text(state / BUILT, json.dumps({"destination": str(destination.resolve()), "base_url": base_url, "site": version,
                                           "fingerprint": _fingerprint(destination)}) + "\n")
     (state / PENDING).unlink(missing_ok=True)
@@ -157,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseURL", default="/")
     p.add_argument("--full", action="store_true", help="render every page, cleaning the destination")
     args = p.parse_args(argv)
-    how = build(args.content, args.destination, args.baseURL, Path(sys.executable).parent / "hugo", args.full)
-    print(f"hugo: {how} ({args.destination})", file=sys.stderr)
+    with site_lock.both(args.content, args.destination) as keep:
+        how = build(args.content, args.destination, args.baseURL, Path(sys.executable).parent / "hugo", args.full, keep)
+    print(f"hugo: {how} (into {args.destination})", file=sys.stderr)
     return 0
 
 

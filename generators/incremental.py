@@ -9,7 +9,9 @@
   every artifact on every publish. Any write to a file changes its ctime, which the owner of the
   file cannot set back, so a tampered artifact is still hashed again and caught.
 
-Both files are plain JSON, written atomically; deleting the folder only makes the next publish
+Both files are plain JSON, written atomically, each with the sha256 of its own contents: a file
+that is damaged (truncated, edited, of another shape) is noticed, said so, and not used, so the
+next publish hashes and renders everything again. Deleting the folder only makes the next publish
 a full one.
 """
 from __future__ import annotations
@@ -17,12 +19,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import sys
 from pathlib import Path
 
 from trainer.tracking.files import sha256_file, write_text
 
 STATE_DIR = ".trainbook"
 _CODE = Path(__file__).parent
+FORMAT = "trainbook-publish-state-1"
+DIGEST = re.compile(r"[0-9a-f]{64}")
+PLAIN_NAME = re.compile(r"[^/\\]+")
+"""a file name next to a page: never a path (a damaged manifest must not make a prune reach outside a page's folder)"""
 
 
 def code_version() -> str:
@@ -47,8 +55,9 @@ def file_key(path: Path) -> str:
 
 
 def read_state(path: Path) -> dict:
-    """A state file of the publish (.trainbook/*.json) as a dict; {} when it is missing, unreadable or not an object
-    (a publish then does everything again, as if it were the first)."""
+    """A plain state file of the publish (.trainbook/*.json: Hugo's pending and built records, the search index's)
+    as a dict; {} when it is missing, unreadable or not an object (a publish then does everything again, as if it
+    were the first)."""
     try:
         data = json.loads(path.read_text())
         return data if isinstance(data, dict) else {}
@@ -56,8 +65,42 @@ def read_state(path: Path) -> dict:
         return {}
 
 
+def _canonical(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def read_saved(path: Path) -> dict:
+    """The state a publish saved in `path` (_save: the manifest, inputs, hash cache), or {} (with a note) when it is
+    missing or not exactly what was saved."""
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        saved = None
+    if isinstance(saved, dict) and saved.get("format") == FORMAT and isinstance(saved.get("data"), dict) \
+            and saved.get("sha256") == hashlib.sha256(_canonical(saved["data"]).encode()).hexdigest():
+        return saved["data"]
+    print(f"note: {path} is damaged or from an older Trainbook (its sha256 does not match); not using it, so this "
+          "publish hashes and renders everything again", file=sys.stderr)
+    return {}
+
+
 def _save(path: Path, data: dict) -> None:
-    write_text(path, json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
+    text = _canonical(data)
+    write_text(path, json.dumps({"format": FORMAT, "sha256": hashlib.sha256(text.encode()).hexdigest(), "data": data},
+                                sort_keys=True, separators=(",", ":")) + "\n")
+
+
+def _pages(found) -> dict[str, str]:
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(found, dict) else {}
+
+
+def _files(found) -> dict[str, list[str]]:
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, list) and all(isinstance(n, str) and PLAIN_NAME.fullmatch(n)
+                                                                           and n not in (".", "..") for n in v)}
 
 
 class Manifest:
@@ -67,9 +110,9 @@ class Manifest:
 
     def __init__(self, out_dir: Path, enabled: bool = True):
         self.path = out_dir / STATE_DIR / self.FILE
-        saved = read_state(self.path)
-        self.old: dict[str, str] = saved.get("keys", {}) if enabled else {}
-        self.old_files: dict[str, list[str]] = saved.get("files", {})
+        saved = read_saved(self.path)
+        self.old: dict[str, str] = _pages(saved.get("keys")) if enabled else {}
+        self.old_files: dict[str, list[str]] = _files(saved.get("files"))
         """kept even for a full publish: they say which files a removed page leaves behind"""
         self.previous: set[str] | None = set(saved["pages"]) if isinstance(saved.get("pages"), list) else None
         """every page the last publish generated (None when no publish recorded them: every page is looked at)"""
@@ -107,7 +150,7 @@ class Inputs:
 
     def same(self, pages: list[Path]) -> bool:
         """True when the last publish had these inputs and its `pages` are still there."""
-        return read_state(self.path).get("key") == self.key and all(p.is_file() for p in pages)
+        return read_saved(self.path).get("key") == self.key and all(p.is_file() for p in pages)
 
     def save(self) -> None:
         _save(self.path, {"key": self.key})
@@ -126,7 +169,7 @@ class HashCache:
     def old(self) -> dict:
         """The last publish's hashes, read when a file is first hashed (a publish that hashes nothing never reads them)."""
         if self._old is None:
-            self._old = read_state(self.path)
+            self._old = read_saved(self.path)
         return self._old
 
     def sha256(self, path: Path) -> str:
@@ -134,7 +177,7 @@ class HashCache:
         stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         name = os.path.abspath(path)
         cached = self.old.get(name)
-        if cached and cached[:4] == stamp:
+        if isinstance(cached, list) and cached[:4] == stamp and len(cached) == 5 and DIGEST.fullmatch(str(cached[4])):
             digest = cached[4]
         else:
             digest = sha256_file(path)

@@ -9,11 +9,14 @@ The snapshot also ships with the site (`/runs/published.json`). A build that sta
 checkout, as CI does, passes the live site's copy with `--previous-publish FILE` so the home page
 still compares against what readers last saw. The snapshot is read from the site itself rather
 than from runs/ because the question is what *readers* saw, and a run may have been trained,
-removed or re-verified between two publishes.
+removed or re-verified between two publishes. A snapshot's time is now, or $SOURCE_DATE_EPOCH where
+that is set (the reproducible-builds convention, which MkDocs follows too), so the same runs
+published twice give the same bytes.
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,11 +27,22 @@ from .incremental import STATE_DIR
 from .runs import RunView
 
 FORMAT = "trainbook-published-1"
+FILE = "published.json"
+SHIPPED = f"runs/{FILE}"
+"""where a built site carries its snapshot: next to the runs listing (generators.__main__.PUBLISHED)"""
 
 
 class PublishLogError(ValueError):
     pass
-FILE = "published.json"
+
+
+def is_snapshot(raw: bytes) -> bool:
+    """Whether `raw` is a snapshot this module can compare with (as a site ships it)."""
+    try:
+        seeded = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(seeded, dict) and seeded.get("format") == FORMAT and isinstance(seeded.get("runs"), dict)
 
 
 def snapshot(runs: list[RunView]) -> dict:
@@ -52,6 +66,9 @@ class Changes:
     """(run, verified now) for runs whose verdict flipped"""
     best: list[tuple[str, str, float, float, str]] = field(default_factory=list)
     """(experiment, label, previous best, best now, goal) where an experiment's best value moved"""
+    reused: list[tuple[str, str, str]] = field(default_factory=list)
+    """(experiment, run, why) for each experiment this publish did not train again, its latest run shown instead
+    (set from the training plan, generators/retrain.py)"""
 
     @property
     def empty(self) -> bool:
@@ -87,6 +104,11 @@ def compare(before: dict | None, now: dict) -> Changes:
     return changes
 
 
+def _now() -> datetime:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return datetime.fromtimestamp(int(epoch), timezone.utc) if epoch and epoch.isdigit() else datetime.now(timezone.utc)
+
+
 class PublishLog:
     def __init__(self, out_dir: Path, previous_file: Path | None = None):
         self.path = out_dir / STATE_DIR / FILE
@@ -97,12 +119,16 @@ class PublishLog:
             self.state = {}
         if previous_file is not None:  # the live site's snapshot outranks whatever this checkout remembers
             try:
-                seeded = json.loads(Path(previous_file).read_text())
-                assert isinstance(seeded, dict) and seeded.get("format") == FORMAT and isinstance(seeded.get("runs"), dict)
-            except (OSError, ValueError, AssertionError):
-                raise PublishLogError(f"{previous_file}: not a readable published.json snapshot "
-                                      f"(expected JSON with format {FORMAT!r}, as a site publishes at /runs/published.json)") from None
-            self.state = {"current": seeded, "previous": None}
+                raw = Path(previous_file).read_bytes()
+            except OSError:
+                raw = b""
+            if not is_snapshot(raw):
+                raise PublishLogError(f"{previous_file}: not a readable {FILE} snapshot "
+                                      f"(expected JSON with format {FORMAT!r}, as a site publishes at /{SHIPPED})")
+            seeded = json.loads(raw)
+            # Only the live site's own snapshot is known, not the one before it: a publish that shows the same
+            # runs says "nothing changed since" that publish, rather than "first publish".
+            self.state = {"current": seeded, "previous": seeded}
 
     def advance(self, runs: list[RunView]) -> tuple[dict, Changes]:
         """This publish's snapshot and what changed since the last publish that differed from it."""
@@ -110,7 +136,7 @@ class PublishLog:
         current = self.state.get("current")
         if current and current.get("runs") == runs_now:
             return current, compare(self.state.get("previous"), current)
-        now = {"format": FORMAT, "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": runs_now}
+        now = {"format": FORMAT, "published_at": _now().isoformat(timespec="seconds"), "runs": runs_now}
         self.state = {"current": now, "previous": current}
         return now, compare(current, now)
 

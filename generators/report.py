@@ -336,7 +336,7 @@ def _count(n: int, noun: str) -> str:
 def load_base(where: str | None, scratch: Path) -> tuple[list[RunView], str]:
     """The base runs from a history folder, runs folder, ledger file, built site or site URL."""
     if not where:
-        return [], "none given (every experiment counts as new)"
+        return [], "none yet (no published history: every experiment counts as new)"
     path = Path(where)
     if path.is_file() and path.name == layout.LEDGER:
         path = path.parent
@@ -345,6 +345,8 @@ def load_base(where: str | None, scratch: Path) -> tuple[list[RunView], str]:
     else:
         history.restore(where, scratch / "base")
         views = history.load_views(scratch / "base")
+    if not views:
+        return [], f"none yet ({markup.code(where)} holds no published run: every experiment counts as new)"
     return views, f"{_count(len(views), 'run')} of {markup.code(where)} (ledger and records verified)"
 
 

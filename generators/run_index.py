@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from trainer.tracking import integrity, layout
+from trainer.tracking import chain, integrity, layout
 from trainer.tracking.files import write_text
 
 from .incremental import STATE_DIR
@@ -207,7 +207,7 @@ class RunIndex:
         size = self.old_ledger.get("size")
         if not self.old or size is None or hashlib.sha256(ledger["bytes"][:size]).hexdigest() != self.old_ledger.get("sha256"):
             return None
-        entries = [integrity.parse_line(raw)[0] for raw in ledger["bytes"][size:].splitlines(keepends=True)]
+        entries = [chain.parse_line(raw)[0] for raw in ledger["bytes"][size:].splitlines(keepends=True)]
         if any(e is None for e in entries):
             return None
         return {e["run"] for e in entries}

@@ -7,7 +7,7 @@ from trainer.tracking.files import write_text
 
 from . import curves, describe, markup, reproductions, taxonomies
 from .runs import RunView
-from .sections import render_sections
+from . import sections
 from .site import Later, Page, Site, run_fingerprint
 from .targets import Target
 
@@ -16,13 +16,15 @@ def figure_rows(run: RunView, target: Target, charted: bool) -> list[dict]:
     """Each figure's title and markup; with `charted`, a figure of per-step curves also names its series for the chart."""
     rows = []
     for f in run.record.get("figures", []):
-        if not (run.folder / f["file"]).is_file():
+        stored = run.stored.get(f["file"])
+        if not stored and not (run.folder / f["file"]).is_file():
             continue
         first_sentence = str(f.get("caption", "")).split(". ")[0].rstrip(".")
         alt = f"{f['title']}: {first_sentence}" if first_sentence else str(f["title"])
+        src = markup.Safe(stored) if stored else f["file"]  # a store address is built from safe names (history.stored_url)
         series = [str(s) for s in f.get("series") or []] if charted else []
-        markup_ = target.curve_figure(f["file"], alt, f.get("caption", ""), series, curves.FILE) if series else \
-            target.figure(f["file"], alt, f.get("caption", ""))
+        markup_ = target.curve_figure(src, alt, f.get("caption", ""), series, curves.FILE) if series else \
+            target.figure(src, alt, f.get("caption", ""))
         rows.append({"title": f["title"], "markup": markup_})
     return rows
 
@@ -99,8 +101,8 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     compared = site.comparisons.get(run.id, [])
     # The files it publishes follow from the record (its model files too), which the fingerprint hashes.
     page_key = site.key("run", run_fingerprint(run), run.from_history, run_fingerprint(before), before and before.key_value,
-                        older and older.id, newer and newer.id, [p for p, _ in compared],
-                        reproductions.fingerprint(run, site.reproductions, site.ids))
+                        older and older.id, newer and newer.id, run.stored, [p for p, _ in compared],
+                        reproductions.fingerprint(run, site.reproductions, site.ids), sections.fingerprint(run))
     kept = site.fresh(path, page_key)
     if kept is not None:  # as the last publish wrote it: not built (a publish of 10,000 runs keeps most of them)
         return Page(path, {"title": run.id}, "", key=page_key, kept=kept)
@@ -109,7 +111,7 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
     front, body = site.page(
         "run.md.j2", path, lambda: run_meta(run, before), title=run.id, run=run, before=before, older=older, newer=newer,
         summary=Later(lambda: describe.summary(run, before)), metrics=Later(lambda: sorted(run.metrics.items())),
-        figures=Later(lambda: figure_rows(run, site.target, chart)), sections=Later(lambda: render_sections(run)),
+        figures=Later(lambda: figure_rows(run, site.target, chart)), sections=Later(lambda: sections.render_sections(run)),
         audit=Later(lambda: audit_rows(run)), published={f.name for f in files}, verified=verified_text(run),
         compared=compared, reproduction=Later(lambda: reproductions.facts(run, site.reproductions, site.ids)),
         reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),

@@ -37,6 +37,9 @@ class RunView:
     """hash of run.json as read: part of every page key that shows this run"""
     published: bool = False
     """in the published history given to this publish (shown from there, or from runs/ when both have it)"""
+    stored: dict[str, str] = field(default_factory=dict)
+    """file name -> its address in the second store, for the files moved off the site to keep it within its budget
+    (generators/site_budget.py); they are linked from there, not published next to the page"""
     from_history = False
     """True for a run restored from the published history (history.PublishedRun) rather than read from runs/"""
     live: dict | None = None
@@ -166,9 +169,14 @@ class RunView:
 
     @property
     def published_files(self) -> list[Path]:
-        """The record and the artifacts it lists that are published; taken from the record, not the disk
-        (a missing artifact is a verification failure, reported on the page, and is skipped when copying)."""
-        return [self.folder / name for name in layout.published_names(self.artifact_list, self.record)]
+        """The record and the artifacts it lists that are published next to its page; taken from the record, not the
+        disk (a missing artifact is a verification failure, reported on the page, and is skipped when copying).
+        Files in the second store are linked from there instead."""
+        return [self.folder / name for name in layout.published_names(self.artifact_list, self.record) if name not in self.stored]
+
+    def href(self, name: str) -> str:
+        """Where the page links one of the run's files: next to the page, or its address in the store."""
+        return self.stored.get(name, name)
 
     def read_json(self, name: str):
         """A JSON artifact the trainer wrote into the folder (e.g. for a page section), or None if absent or unreadable."""

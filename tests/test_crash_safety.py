@@ -421,7 +421,7 @@ def append_lines(runs: Path, worker: int, count: int, start: multiprocessing.syn
         folder.mkdir()
         rec = {"run_id": run_id, "experiment": f"stress-{worker}", "status": "ok"}
         if i % 2:
-            ledger.seal(runs, run_id, rec, lambda: write_json(folder / layout.RECORD, rec))
+            ledger.seal(runs, run_id, rec)
         else:
             write_json(folder / layout.RECORD, rec)
             ledger.append(runs, run_id, rec["experiment"], "ok")

@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
+from trainer.engines.gpt import initial_model
 from trainer.evals import sampling
 from trainer.models.gpt import GPT
-from trainer.schemas.gpt import GPTModelConfig
+from trainer.schemas.gpt import GPTExperiment, GPTModelConfig
 
 CFG = GPTModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=8)
 
@@ -42,6 +43,32 @@ def test_initial_loss_is_close_to_uniform_and_residual_projections_are_scaled_by
     proj = torch.cat([b.attn.proj.weight.flatten() for b in model.blocks])
     assert abs(proj.std().item() / (0.02 / math.sqrt(2 * 8)) - 1) < 0.05
     assert abs(model.blocks[0].mlp.up.weight.std().item() / 0.02 - 1) < 0.05
+
+
+def test_attention_probabilities_are_the_weights_the_fused_kernel_applies():
+    """Introspection's entropy per head rests on these: computed again, they must be what scaled_dot_product_attention
+    used, so weighting the values by them gives the layer's own output."""
+    torch.manual_seed(0)
+    attention = GPT(CFG, 11).blocks[1].attn.eval()
+    x = torch.randn(3, CFG.block_size, CFG.n_embd)
+    weights = attention.probabilities(x)
+    _, _, v = attention.heads(x)
+    mixed = (weights @ v).transpose(1, 2).reshape(x.shape)
+    assert torch.allclose(attention.proj(mixed), attention(x), atol=1e-6)
+    assert torch.allclose(weights.sum(-1), torch.ones(3, CFG.n_head, CFG.block_size))
+    assert torch.all(weights.triu(1) == 0)  # no query sees a later token
+
+
+def test_the_untrained_baseline_is_the_runs_own_initial_model_and_leaves_the_rng_alone():
+    cfg = GPTExperiment(name="tiny", model=CFG, seed=5)
+    torch.manual_seed(123)  # whatever state the session left
+    first = initial_model(cfg, 11)
+    torch.rand(3)  # training draws on
+    before = torch.get_rng_state()
+    with torch.random.fork_rng(devices=[]):  # as the engine rebuilds it after training
+        again = initial_model(cfg, 11)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
 
 
 def test_vocabulary_is_padded_to_the_requested_multiple():

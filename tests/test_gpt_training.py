@@ -15,10 +15,11 @@ import pytest
 import torch
 
 from trainer.tracking import timing
-from trainer.tracking import integrity, ledger
+from trainer.tracking import integrity
 from tests.conftest import CHAR_GPT, GPT_TINY, REPO, run_cli, snapshot, train
 from tests.test_site import build_site
 
+INTROSPECTION_FIGURES = {"activations.png", "gradients.png", "update_ratio.png", "residual.png", "attention_entropy.png"}
 MLP_LONG = ["train.steps=1500", "train.checkpoint_interval=250", "train.eval_interval=500", "train.log_interval=100"]
 
 
@@ -42,16 +43,49 @@ def test_gpt_run_writes_samples_evaluation_embeddings_and_throughput(gpt_runs):
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and record["kind"] == "language-model"
     figures = {f["file"] for f in record["figures"]}
-    assert figures == {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"}
-    assert {"checkpoint.pt", "best.pt", "samples.txt", "choices.json", "choices.jsonl", "embeddings.json"} <= set(record["artifacts"])
+    assert figures == {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png", *INTROSPECTION_FIGURES}
+    assert {"checkpoint.pt", "best.pt", "samples.txt", "choices.json", "choices.jsonl", "embeddings.json",
+            "introspection.json"} <= set(record["artifacts"])
     m = record["metrics"]
-    assert m["val_loss"] < m["init_loss"] and 0 <= m["mc_acc"] <= 1 and m["mc_examples"] == 20
+    assert m["val_loss"] < m["init_loss"] and m["mc_examples"] == 20
+    assert all(0 <= m[k] <= 1 for k in ("mc_acc", "mc_acc_norm", "mc_acc_char"))
     assert m["tokens_per_step"] == 8 * 32 and m["tokens_per_s"] > 0 and m["val_bpc"] > 0
     assert record["data"]["tokenizer"]["kind"] == "char" and record["data"]["splits"]["val"]["works"]
     assert (run / "samples.txt").read_text().count("--- sample") == 1
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {"train_loss", "lr", "grad_norm", "step_ms", "tokens_per_s"} <= set(rows[0])
     assert run_cli("trainer", "verify", runs_dir=gpt_runs).returncode == 0
+
+
+def test_gpt_evaluation_reports_intervals_and_the_untrained_baseline(gpt_runs):
+    choices = json.loads((only_run(gpt_runs) / "choices.json").read_text())
+    assert choices["source"]["task"] == "next-word" and "uses the text before a word" in choices["source"]["measures"]
+    for result in (choices, choices["untrained"]):
+        for key in ("acc", "acc_norm", "acc_char"):
+            low, high = result["interval"][key]
+            assert 0 <= low <= result[key] <= high <= 1
+    examples = [json.loads(line) for line in (only_run(gpt_runs) / "choices.jsonl").read_text().splitlines()]
+    assert len(examples) == 20 and all(len({len(e) for e in x["endings"]}) == 1 for x in examples)
+
+
+def test_gpt_introspection_records_blocks_and_attention_heads(gpt_runs):
+    report = json.loads((only_run(gpt_runs) / "introspection.json").read_text())
+    assert [s["step"] for s in report["snapshots"]] == [1, 200]  # the first and the last (interval 500)
+    assert {n: layer["kind"] for n, layer in report["layers"].items()} == {"blocks.0": "residual", "blocks.0.mlp.act": "gelu"}
+    first, last = (s["attention"]["blocks.0.attn"] for s in report["snapshots"])
+    uniform = report["attention"]["uniform_entropy"]
+    assert len(first) == 2 and all(abs(h - uniform) < 0.02 * uniform for h in first)  # at initialisation: spread evenly
+    assert min(last) < 0.9 * uniform  # trained heads pick out tokens
+    assert all(-6 < s["params"]["blocks.0.attn.qkv.weight"]["update_to_data"] < 0 for s in report["snapshots"])
+
+
+def test_gpt_introspection_never_changes_training(gpt_runs, tmp_path):
+    plain = train(tmp_path / "runs", *GPT_TINY, "introspect.interval=0", experiment=CHAR_GPT)
+    recorded = only_run(gpt_runs)
+    assert not (plain / "introspection.json").exists()
+    assert model_rows(plain) == model_rows(recorded) and model_metrics(plain) == model_metrics(recorded)
+    for name in ("samples.txt", "choices.json", "embeddings.json"):
+        assert (plain / name).read_bytes() == (recorded / name).read_bytes(), name
 
 
 def kill_after_first_checkpoint(args: list[str], runs: Path) -> Path:
@@ -186,9 +220,11 @@ def test_gpt_run_page_shows_figures_samples_and_the_evaluation(gpt_runs, tmp_pat
     public = build_site(gpt_runs, tmp_path)
     run = only_run(gpt_runs)
     html = unescape((public / "runs" / run.name / "index.html").read_text())  # values are entity-escaped
-    for figure in ("loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png"):
+    for figure in ("loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png", *INTROSPECTION_FIGURES):
         assert re.search(rf'<img src="{figure}" alt="[^"]+"', html), figure
     assert "Multiple-choice evaluation" in html and "acc_norm" in html and "true ending" in html
+    assert "What it measures:" in html and "untrained model" in html and "lm-evaluation-harness" in html
+    assert ">Introspection</h2>" in html and ">Attention</h3>" in html and "head 1" in html and "blocks.0.attn" in html
     assert "--- sample 1 ---" in html and "tokens_per_s" in html
     assert (public / "runs" / run.name / "choices.jsonl").is_file()
 

@@ -125,12 +125,7 @@ def _hostile_samples(real: Path, runs: Path) -> Path:
     (folder / "samples.txt").write_bytes(samples)
     record = json.loads((folder / layout.RECORD).read_text())
     record["artifacts"]["samples.txt"] = {"bytes": len(samples), "sha256": sha256_bytes(samples)}
-
-    def save() -> None:
-        (folder / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
-
-    save()
-    ledger.seal(runs, folder.name, record, save)
+    ledger.seal(runs, folder.name, record)
     return folder
 
 

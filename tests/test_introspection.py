@@ -13,7 +13,10 @@ from torch import nn
 
 from trainer.figures import parallel
 from trainer.introspect.recorder import Introspector
+from trainer.introspect.stats import attention_entropy
+from trainer.models.gpt import GPT
 from trainer.schemas.common import IntrospectConfig
+from trainer.schemas.gpt import GPTModelConfig
 from tests.test_training import model_metrics
 from trainer.tracking.run import Run
 from tests.conftest import train
@@ -104,6 +107,24 @@ def test_batchnorm_running_statistics_are_compared_with_the_batch_they_estimate(
     assert norm["mean_offset_noise"] == pytest.approx(math.sqrt(2 / (math.pi * 3)), rel=1e-5)
     channels = intro.channels["layers"]["norm"]  # recorded on the last step, before the forward updated them
     assert channels["running_mean"] == [0.5, -1.0] and channels["batch_var"] == [4.0, 4.0]
+
+
+def test_attention_entropy_per_head_is_zero_for_one_token_and_log_of_the_visible_count_when_even(tmp_path):
+    one_hot = torch.zeros(1, 1, 3, 3)
+    one_hot[0, 0, :, 0] = 1  # every query attends to the first token only
+    assert attention_entropy(one_hot) == [0.0]
+    model = GPT(GPTModelConfig(n_layer=1, n_head=2, n_embd=8, block_size=4), 5)
+    with torch.no_grad():
+        model.blocks[0].attn.qkv.weight[:16] = 0  # queries and keys all zero: every head spreads evenly
+    x = torch.randint(0, 5, (3, 4))
+    intro = record_one_step(model, x, lambda out: out[0].square().mean(), make_run(tmp_path))
+    even = (math.log(1) + math.log(2) + math.log(3) + math.log(4)) / 4  # query t sees t + 1 tokens
+    assert intro.snapshots[0]["attention"]["blocks.0.attn"] == pytest.approx([even, even], rel=1e-5)
+    report = intro.report()
+    assert report["attention"] == {"window": 4, "uniform_entropy": pytest.approx(even, rel=1e-5),
+                                   "layers": {"blocks.0.attn": {"heads": 2}}}
+    residual = intro.snapshots[0]["layers"]["blocks.0"]  # the block's output: the residual stream after it
+    assert report["layers"]["blocks.0"]["kind"] == "residual" and residual["std"] > 0 and residual["grad_std"] > 0
 
 
 @pytest.mark.parametrize("first_loss, uniform, flagged", [(3.30, 3.2958, False), (27.0, 3.2958, True), (2.0, 3.2958, True)])

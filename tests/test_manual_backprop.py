@@ -16,7 +16,7 @@ from trainer.loop.optim import lr_at
 from trainer.models import mlp_manual
 from trainer.models.mlp import CharMLP
 from trainer.models.mlp_manual import ManualCharMLP
-from tests.conftest import REPO, TINY, train
+from tests.conftest import REPO, train
 from tests.test_site import build_site
 
 MANUAL = "experiments/names-mlp-manual.yaml"
@@ -95,7 +95,7 @@ def test_manual_run_records_a_passing_gradient_check_for_every_tensor(manual_run
         assert [t["tensor"] for t in check["tensors"]] == expected
         assert all(t["close"] and t["max_abs_diff"] < 1e-6 for t in check["tensors"]), check["step"]
     shapes = {t["tensor"]: t["shape"] for t in report["checks"][-1]["tensors"]}
-    assert shapes["hidden.weight"] == [200, 30] and shapes["emb"] == [32, 3, 10]
+    assert shapes["hidden.weight"] == [200, 5 * 24] and shapes["emb"] == [256, 5, 24]  # batch, context, n_embd
     record = json.loads((manual_run / "run.json").read_text())
     assert record["status"] == "ok" and "gradcheck.json" in record["artifacts"]
     assert INTROSPECTION_FIGURES <= {f["file"] for f in record["figures"]}
@@ -173,7 +173,7 @@ def test_run_page_shows_the_gradient_check_table_and_introspection(manual_run, t
     assert header
     table = html[header.start():html.index("</table>", header.start())]
     assert len(re.findall(r"<tr>\s*<td><code>", table)) == 11
-    assert re.search(r"<td><code>hidden\.weight</code></td>\s*<td>200 × 30</td>\s*<td>(yes|no)</td>\s*<td>yes</td>", table)
+    assert re.search(r"<td><code>hidden\.weight</code></td>\s*<td>200 × 120</td>\s*<td>(yes|no)</td>\s*<td>yes</td>", table)
     assert "NO" not in table
     for figure in INTROSPECTION_FIGURES:  # each with alt text, and the caption saying what healthy looks like
         assert re.search(rf'<img src="{figure}" alt="[^"]+"[^>]*>\s*<figcaption>[^<]*Healthy', html), figure

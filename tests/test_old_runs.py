@@ -36,11 +36,7 @@ def as_older_code_wrote_it(run: Path) -> None:
     record["config_sha256"] = hashlib.sha256(old_yaml.encode()).hexdigest()
     record["artifacts"][layout.CONFIG] = {"sha256": record["config_sha256"], "bytes": len(old_yaml.encode())}
     (run.parent / layout.LEDGER).unlink()
-
-    def save() -> None:
-        (run / layout.RECORD).write_text(json.dumps(record, indent=2, sort_keys=True))
-
-    ledger.seal(run.parent, run.name, record, save)
+    ledger.seal(run.parent, run.name, record)
 
 
 def test_a_run_in_the_earlier_format_verifies_publishes_and_reproduces(tiny_runs, tmp_path):

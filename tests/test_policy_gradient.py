@@ -16,7 +16,7 @@ from trainer.runtime import seeding
 from trainer.engines import policy_gradient as pg
 from trainer.models.policy import PolicyValueNets
 from trainer.schemas.policy import PolicyModelConfig, PolicyTrainConfig
-from trainer.tracking import checkpoint, metrics
+from trainer.tracking import checkpoint
 from trainer.tracking.run import Run
 from tests.conftest import REPO, TINY_RL
 from trainer.tracking import layout

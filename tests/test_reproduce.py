@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from trainer import reproduction
-from trainer.commands import reproduce as reproduce_command
-from trainer.tracking import integrity, metrics, timing
+from trainer.api import folders, reproducing
+from trainer.tracking import timing
 from tests.conftest import REPO, TINY_RL, run_cli, snapshot, train
 from tests.sitebuild import build_site
 from trainer.tracking import layout
@@ -141,10 +141,9 @@ def test_differences_of_code_and_packages_are_warned_about(reproduced):
     record = json.loads((original / "run.json").read_text())
     record["code"]["commit"] = "0" * 40
     record["environment"]["packages"]["numpy"] = "0.0.1"
-    from trainer import config
 
-    cfg, _ = reproduce_command.folders.read_config(original)
-    found = reproduce_command.differences(record, cfg)
+    cfg, _ = folders.read_config(original)
+    found = reproducing.differences(record, cfg)
     assert any("code commit differs" in d and "0" * 40 in d for d in found)
     assert any(d.startswith("package numpy differs: the run had 0.0.1") for d in found)
 

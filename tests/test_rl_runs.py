@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from trainer.tracking import integrity, ledger
+from trainer.tracking import integrity
 from tests.conftest import REPO, TINY_RL, run_cli, snapshot
 from tests.test_site import build_site
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from benchmarks.synthetic_runs import KINDS, make_runs
 from tests.conftest import run_cli

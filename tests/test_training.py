@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import torch
 
@@ -12,11 +13,11 @@ from trainer.models.mlp import CharMLP
 from trainer.schemas.common import OptimConfig
 from trainer.schemas.mlp import MLPModelConfig
 from trainer.tracking import integrity, ledger
-from tests.conftest import REPO, run_cli, train
+from tests.conftest import REPO, TINY, run_cli, train
 
 FIGURES = {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png",
            "activations.png", "gradients.png", "update_ratio.png", "saturation.png", "batchnorm.png"}
-EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt", "best.pt",
+EXPECTED_FILES = {"run.json", "config.yaml", "metrics.jsonl", "samples.txt", "embeddings.json", "checkpoint.pt", "best.pt", "model.weights.pt",
                   "introspection.json"} | FIGURES
 
 
@@ -55,9 +56,15 @@ def model_metrics(run) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in timing.METRICS} for row in rows]
 
 
-def test_same_config_and_seed_give_bit_identical_runs(tmp_path):
+def test_same_config_and_seed_give_bit_identical_runs_alone_or_after_another_run_in_one_process(tmp_path):
     first = train(tmp_path / "a")
-    second = train(tmp_path / "b")
+    names = str(REPO / "experiments/names-mlp.yaml")
+    # one command, two runs: the first on one thread, then the same experiment as `first`, which must not inherit it
+    result = run_cli("trainer", "run", names, *TINY, "train.steps=20", "train.threads=1", names, *TINY, runs_dir=tmp_path / "b")
+    assert result.returncode == 0, result.stderr
+    before, second = [Path(line) for line in result.stdout.strip().splitlines()]
+    threads = [json.loads((run / "run.json").read_text())["environment"]["torch_threads"] for run in (first, before, second)]
+    assert threads == [torch.get_num_threads(), 1, torch.get_num_threads()]
     assert model_metrics(first) == model_metrics(second)
     for name in ("samples.txt", "embeddings.json", "loss.png", "lr.png", "grad_norm.png", "introspection.json", "update_ratio.png"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name

@@ -1,6 +1,7 @@
 """`python -m trainer verify` passes on fresh runs and names the run when any recorded byte changes."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -56,7 +57,7 @@ def seal_a_copy(runs, suffix="0000000", first=None):
     record = json.loads((second / "run.json").read_text())
     record["run_id"] = second.name
     record.pop("sealed")  # the copy is sealed by its own line
-    ledger.seal(runs, second.name, record, lambda: (second / "run.json").write_text(json.dumps(record)))
+    ledger.seal(runs, second.name, record)
     return second
 
 
@@ -75,7 +76,7 @@ TAMPERING = {
     "ledger line edited": (lambda ls: ls[0].replace(b'"status": "ok"', b'"status": "failed"') + ls[1] + ls[2],
                            "ledger line 1: edited"),
     "last ledger line truncated": (lambda ls: ls[0] + ls[1] + ls[2][:40], "ledger line 3: truncated"),
-    "ledger lines reordered": (lambda ls: ls[0] + ls[2] + ls[1], "ledger line 2: reordered (it chains to line 3"),
+    "ledger lines reordered": (lambda ls: ls[0] + ls[2] + ls[1], "ledger line 2: reordered (swapped with line 3"),
     "middle ledger line deleted": (lambda ls: ls[0] + ls[2], "line(s) deleted before it (entry 2 is missing"),
     "first ledger line deleted": (lambda ls: ls[1] + ls[2], "ledger line 1: line(s) deleted before it (entry 1 is missing"),
     "ledger line not JSON": (lambda ls: ls[0] + b"{oops\n" + ls[2], "ledger line 2: edited (not a ledger entry: not valid JSON)"),
@@ -89,6 +90,40 @@ def test_every_kind_of_ledger_tampering_is_detected_and_named(runs_copy, kind):
     edit_ledger(runs_copy, change)
     result = run_cli("trainer", "verify", runs_dir=runs_copy)
     assert result.returncode == 1 and expected in result.stdout, result.stdout
+
+
+def crafted(after: bytes, run: str) -> bytes:
+    """A well-formed line that chains to `after` with the next entry number: forged, but consistent by itself."""
+    entry = json.loads(after)
+    entry.update(seq=entry["seq"] + 1, run=run, prev_sha256=hashlib.sha256(after).hexdigest())
+    return (json.dumps(entry, sort_keys=True) + "\n").encode()
+
+
+ONE_FINDING = {
+    "a middle line deleted": (lambda ls: ls[0] + ls[2] + ls[3],
+                              "ledger line 2: line(s) deleted before it (entry 2 is missing; it sealed run {1}; it is entry 3)"),
+    "a copy of a line inserted": (lambda ls: ls[0] + ls[1] + ls[2] + ls[1] + ls[3], "ledger line 4: inserted (a copy of line 2)"),
+    "a forged line inserted": (lambda ls: ls[0] + crafted(ls[0], "forged-20260101T000000Z-0000000") + ls[1] + ls[2] + ls[3],
+                               "ledger line 2: inserted (it chains to line 1, but the chain goes on from there at line 3)"),
+    "two lines swapped": (lambda ls: ls[0] + ls[2] + ls[1] + ls[3],
+                          "ledger line 2: reordered (swapped with line 3: the chain goes from line 3 to line 2)"),
+    "a line moved to the end": (lambda ls: ls[0] + ls[2] + ls[3] + ls[1],
+                                "ledger line 4: reordered (it chains to line 1, so it belongs right after it)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ONE_FINDING))
+def test_a_deleted_inserted_or_moved_line_is_one_finding_on_the_line_at_fault(runs_copy, kind):
+    """The lines after a deletion or an insertion still chain to each other: they are not reported as edited."""
+    runs = three_sealed(runs_copy)
+    runs.append(seal_a_copy(runs_copy, "0000003", runs_copy / runs[0]).name)
+    change, expected = ONE_FINDING[kind]
+    edit_ledger(runs_copy, change)
+
+    result = run_cli("trainer", "verify", runs_dir=runs_copy)
+
+    assert result.returncode == 1
+    assert [line for line in result.stdout.splitlines() if line.startswith("LEDGER")] == ["LEDGER  " + expected.format(*runs)]
 
 
 def test_deleting_the_last_ledger_line_is_named_because_the_record_remembers_its_seal(tmp_path):

@@ -1,8 +1,8 @@
 """`python -m trainer`: the command line. Each command lives in its own module in `trainer/commands/`.
 
 Exit status: 0 success; 1 a run that failed, a verification or reproduction that found a difference,
-or a failed gate; 2 a mistake in the command, the config, the data or a run folder (nothing is
-written); 130 interrupted.
+a failed gate, or a write the system refused (a full disk, an I/O error); 2 a mistake in the command,
+the config, the data or a run folder (nothing is written); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import math
 import sys
 
 from . import credentials
-from .commands import EXIT_INTERRUPTED, EXIT_USAGE, evaluate, export, gate, loading, replay, reproduce, resume, run, sample, verify
+from .commands import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, evaluate, export, gate, loading, replay, reproduce, resume, run,
+                       sample, verify)
 from .errors import UsageError
+from .runtime import launch
+from .tracking.files import StorageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -54,9 +57,14 @@ def parser() -> argparse.ArgumentParser:
     runs = argparse.ArgumentParser(add_help=False)
     runs.add_argument("--runs-dir", help="folder of runs and the ledger (default: $TRAINBOOK_RUNS_DIR or ./runs)")
 
-    c = sub.add_parser("run", parents=[runs], help="train one experiment; prints the run folder last")
+    c = sub.add_parser("run", parents=[runs], help="train experiments one after the other in this process; "
+                       "prints each run folder on a line of its own")
     c.add_argument("file", help="experiment YAML file")
-    c.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. optim.lr=0.05")
+    c.add_argument("overrides", nargs="*", metavar="key=value | FILE",
+                   help="config overrides for the file before them, e.g. optim.lr=0.05; further experiment files (.yaml), "
+                        "each followed by its own overrides")
+    c.add_argument("--keep-going", action="store_true", help="train the other experiments after one fails (not after an "
+                   "interrupted one); exit 1 at the end, naming the failures")
     c.set_defaults(func=run.command)
 
     c = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint, in its folder")
@@ -109,6 +117,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    launch.die_with_launcher()
     try:
         return args.func(args)
     except UsageError as e:
@@ -116,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         # the first exits, so a refusal left to rank 0 alone was lost whenever rank 1 was quicker.
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except StorageError as e:  # a write refused outside a run's training (its start, a resume's record): nothing sealed
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:  # before a run exists (loading data, building the model): nothing to seal
         print("interrupted before training started; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED

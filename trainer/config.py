@@ -150,6 +150,8 @@ def _type_name(tp: Any) -> str:
     if origin is dict:
         key, value = typing.get_args(tp)
         return f"mapping of {_type_name(key)} to {_type_name(value)}"
+    if tp is Any:
+        return "any YAML value"
     return {int: "integer", float: "number", str: "string", bool: "true/false"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 

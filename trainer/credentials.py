@@ -21,6 +21,17 @@ SECRET_PARAMETER = re.compile(
 address's `X-Amz-Signature=` / `X-Goog-Credential=` / `X-Amz-Security-Token=`, an Azure SAS `sig=`"""
 
 
+SECRET_OPTION = re.compile(
+    r"(?i)^--?(?:[a-z0-9]+[-_.])*(?:token|secret|password|passwd|pass|api[-_]?key|access[-_]?key|credentials?)(?:=|$)")
+"""a command-line option whose value is a secret (`--hf-token X`, `--password=X`, `--api_key X`), not one that merely
+contains such a word (`--tokenizer`, `--max-tokens`, `--token-file PATH`)"""
+
+
+def in_arguments(arguments: list[str]) -> int | None:
+    """The index of the first command-line argument that carries or names a credential, or None."""
+    return next((i for i, a in enumerate(arguments) if SECRET_OPTION.match(a) or in_url(a)), None)
+
+
 def in_url(text: str) -> bool:
     """True when `text` holds an address with credentials in it."""
     return any(USERINFO.search(a) or SECRET_PARAMETER.search(a) for a in ADDRESS.findall(text))

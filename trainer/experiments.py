@@ -22,4 +22,4 @@ def from_dict(data: dict, source: str) -> Any:
 
 def spec(cfg: Any):
     """The engine spec of a loaded config."""
-    return registry.spec_for(cfg.model.type)
+    return registry.spec_for(cfg.model.type, import_path=True)  # a config the person wrote may name its engine by path

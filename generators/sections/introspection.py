@@ -67,6 +67,15 @@ def norm_rows(report: dict, snapshots: list[dict]) -> list[dict]:
             for name in report["batchnorm"] for snap in snapshots if (s := snap["batchnorm"].get(name))]
 
 
+def attention_rows(report: dict, snapshots: list[dict]) -> tuple[list[int], list[dict]]:
+    """Head numbers, and one row per attention layer and step: each head's entropy."""
+    layers = (report.get("attention") or {}).get("layers") or {}
+    heads = list(range(max((meta["heads"] for meta in layers.values()), default=0)))
+    rows = [{"layer": name, "step": number(snap["step"]), "heads": [value(v) for v in snap["attention"][name]]}
+            for name in layers for snap in snapshots if name in (snap.get("attention") or {})]
+    return heads, rows
+
+
 def build(run: RunView) -> Safe | None:
     report = run.read_json(layout.INTROSPECTION)
     if not isinstance(report, dict) or not report.get("snapshots"):
@@ -74,10 +83,13 @@ def build(run: RunView) -> Safe | None:
     snaps = report["snapshots"]
     first, last = snaps[0], snaps[-1]
     ends = [first] if first is last else [first, last]
+    heads, attention = attention_rows(report, ends)
     return render_section(
         "sections/introspection.md.j2",
         steps=steps_text([s["step"] for s in snaps]), interval=number(report["interval"]), init=init_text(report["init"]),
         first_step=number(first["step"]), last_step=number(last["step"]),
         layers=layer_rows(report, ends), params=param_rows(report, first, last), norms=norm_rows(report, ends),
-        saturation=f"{report['saturation']:g}", file=layout.INTROSPECTION,
+        saturation=f"{report['saturation']:g}", file=layout.INTROSPECTION, heads=heads, attention=attention,
+        uniform_entropy=value((report.get("attention") or {}).get("uniform_entropy")),
+        window=number((report.get("attention") or {}).get("window")),
     )

@@ -13,4 +13,5 @@ def build(run: RunView) -> Safe | None:
         return None
     artifacts, kept = run.artifacts, carried_files(run.record)
     left_out = [{"name": n, "size": markup.size(f.get("bytes"))} for n, f in sorted(artifacts.items()) if n not in kept]
-    return render_section("sections/published.md.j2", carried=len(artifacts) - len(left_out), left_out=left_out)
+    return render_section("sections/published.md.j2", carried=len(artifacts) - len(left_out) - len(run.stored),
+                          left_out=left_out, stored=len(run.stored))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from ..api import folders
 from ..errors import UsageError
 from ..exporters import TOOLS, ExportError, facts, tool
 from ..tracking import integrity, layout
-from . import EXIT_FAILED, EXIT_OK, folders
+from . import EXIT_FAILED, EXIT_OK
 
 
 def _targets(args: argparse.Namespace) -> tuple[str, str]:

@@ -1,50 +1,27 @@
-"""`python -m trainer gate EXPERIMENT...`: judge each experiment's latest run against the gates its file declares."""
+"""`python -m trainer gate EXPERIMENT...`: judge each experiment's latest run against the gates its file declares
+(trainer.gate)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from .. import experiments, gates
-from ..tracking import integrity, layout
-from . import EXIT_FAILED, EXIT_OK, folders
-
-
-def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None, list[str]]:
-    """(run id, record, problems) of the newest sealed run of `experiment`; problems say why it can't be judged."""
-    entries, _ = integrity.parse(runs_dir)
-    latest = {e["run"]: e for e in entries if e.get("experiment") == experiment}
-    candidates = []
-    for run_id, entry in latest.items():
-        try:
-            record = json.loads((runs_dir / run_id / layout.RECORD).read_text())
-        except (OSError, ValueError):
-            record = {}
-        candidates.append((record.get("started_at") or "", run_id, entry, record))
-    if not candidates:
-        return None, None, [f"no sealed run of {experiment} in {runs_dir} (run `make train` first)"]
-    _, run_id, entry, record = max(candidates, key=lambda c: (c[0], c[1]))
-    problems = integrity.check_run(runs_dir / run_id, entry)
-    return run_id, record, [f"{run_id} does not verify: {p}" for p in problems]
+from .. import api
+from ..api import folders
+from . import EXIT_FAILED, EXIT_OK
 
 
 def command(args: argparse.Namespace) -> int:
-    root, failed = folders.runs_root(args.runs_dir), 0
-    configs = [(file, experiments.load(file)) for file in args.files]  # every file checked before any verdict
-    for file, cfg in configs:
-        declared = getattr(cfg, "gates", None) or {}
-        if not declared:
-            print(f"{cfg.name}: no gates declared in {file}")
+    root = folders.runs_root(args.runs_dir)
+    failed = 0
+    for report in api.gate(args.files, runs_dir=root):
+        if not report.verdicts and not report.problems:
+            print(f"{report.experiment}: no gates declared in {report.file}")
             continue
-        run_id, record, problems = latest_run(root, cfg.name)
-        for problem in problems:
-            print(f"FAIL  {cfg.name}: {problem}")
-        failed += bool(problems)
-        if record is None:
-            continue
-        for v in gates.judge_all(declared, record):
-            print(f"{v.word:4}  {cfg.name}  {v.gate}  (got {v.actual}){'' if v.passed else ': ' + v.reason}  [{run_id}]")
+        for problem in report.problems:
+            print(f"FAIL  {report.experiment}: {problem}")
+        failed += bool(report.problems)
+        for v in report.verdicts:
+            print(f"{v.word:4}  {report.experiment}  {v.gate}  (got {v.actual}){'' if v.passed else ': ' + v.reason}  [{report.run}]")
             failed += not v.passed
     print(f"gates: {'all passed' if not failed else f'{failed} failed'} ({len(args.files)} experiment file(s), runs in {root})",
           file=sys.stderr)

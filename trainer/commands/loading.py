@@ -10,12 +10,12 @@ import argparse
 from types import ModuleType
 
 from .. import experiments, trained
+from ..api import folders
 from ..config import read_yaml
 from ..engines import registry
 from ..engines.contract import EngineSpec
 from ..errors import UsageError
 from ..tracking import checkpoint, layout, weights
-from . import folders
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +62,7 @@ def load(args: argparse.Namespace, ability: str) -> tuple[ModuleType, object, tr
     spec = engine_of(found.name, found.record, ability)
     config_path = found.files[layout.CONFIG]
     cfg = experiments.from_dict(read_yaml(config_path), str(config_path))
-    engine = spec.load()
+    engine = registry.load(spec)  # a plugin's module that cannot do what its spec says: one line naming its package
     state = _state(found)
     try:
         model = engine.load_trained(cfg, found.record, found.files, state, args.device)

@@ -1,55 +1,58 @@
-"""`python -m trainer run EXPERIMENT [key=value ...]`: train one experiment into a new run folder."""
+"""`python -m trainer run EXPERIMENT [key=value ...] [EXPERIMENT [key=value ...] ...]`: train each experiment into a
+new run folder, one after the other in this process (trainer.run for each).
+
+Each override applies to the experiment file before it. Every file is loaded and checked before any training
+starts, so a typo in the last one refuses the whole command with nothing written. Several experiments in one
+process share its start-up (importing torch and its compiler costs seconds per process); each run still seeds,
+threads and checks determinism from its own config, so it trains exactly as it would alone. The first run that
+does not end ok stops the rest, with its exit status; with --keep-going (what `make train` runs) only an
+interrupted one does, and the command fails at the end naming every failed experiment.
+"""
 from __future__ import annotations
 
 import argparse
-import functools
-from pathlib import Path
+import sys
 
-from .. import experiments
-from ..engines.contract import EngineSpec
+from .. import api, experiments
+from ..api.runs import trainable
 from ..errors import UsageError
 from ..runtime import launch
-from ..tracking import layout, ledger
-from . import folders, session
+from . import EXIT_FAILED, EXIT_INTERRUPTED
+from .finished import report
+
+EXPERIMENT_SUFFIXES = (".yaml", ".yml")
 
 
-def ledger_ready(root: Path) -> None:
-    """Refuse before training, not after, when the ledger could not seal the run."""
-    try:
-        ledger.check_appendable(root)
-    except ledger.LedgerError as e:
-        raise UsageError(str(root / layout.LEDGER), "", str(e).split(": ", 1)[1]) from None
-
-
-def processes_supported(spec: EngineSpec, cfg: object, source: str) -> None:
-    """An engine (or setting) that trains in one process is refused under torchrun, before torch, a process group, a
-    folder or a line: every process refuses alike at once, so the one that says so is never stopped first."""
-    launched = launch.processes()
-    if launched <= 1:
-        return
-    if not spec.multi_process:
-        raise UsageError(source, "model.type", f"the {spec.model_type!r} engine trains in one process; this launch has "
-                         f"{launched} (run it without torchrun)")
-    for key, value in spec.one_process_settings:
-        if functools.reduce(getattr, key.split("."), cfg) == value:
-            raise UsageError(source, key, f"{value!r} trains in one process; this launch has {launched} (choose "
-                             f"another, or run without torchrun)")
+def experiment_files(first: str, rest: list[str]) -> list[tuple[str, list[str]]]:
+    """The command line's experiment files, each with the overrides that follow it."""
+    files = [(first, [])]
+    for arg in rest:
+        if "=" not in arg and arg.endswith(EXPERIMENT_SUFFIXES):
+            files.append((arg, []))
+        else:
+            files[-1][1].append(arg)
+    return files
 
 
 def command(args: argparse.Namespace) -> int:
-    cfg = experiments.load(args.file, args.overrides)
-    spec = experiments.spec(cfg)
-    processes_supported(spec, cfg, args.file)
-    root = folders.runs_root(args.runs_dir)
-    ledger_ready(root)
-    training = session()  # torch only now that the config is known good: a typo should not wait for it
-    world = training.setup(cfg, spec, args.file)
-    try:
-        engine = spec.load()
-        prepared = training.prepare(engine, cfg, args.file, world)
-        if not world.is_main:  # rank > 0 under torchrun: train, write nothing
-            return training.train_other_rank(engine, prepared, world)
-        run = training.start_run(root, cfg, spec, prepared, world, source=args.file, overrides=args.overrides)
-        return training.train_and_seal(engine, spec, prepared, run, world)
-    finally:
-        training.distributed.teardown()
+    files = experiment_files(args.file, args.overrides)
+    if len(files) > 1 and launch.processes() > 1:
+        raise UsageError("command line", "", f"under torchrun, run one experiment per launch (got {len(files)} files)")
+    for file, overrides in files:  # every file checked before anything trains
+        cfg = experiments.load(file, overrides)
+        trainable(experiments.spec(cfg), cfg, file)
+    failed = []
+    for file, overrides in files:
+        if len(files) > 1:
+            print(f"== {file}", file=sys.stderr, flush=True)
+        code, result = report(lambda: api.run(file, overrides, runs_dir=args.runs_dir, progress=True))
+        if result is not None:
+            print(result.path, flush=True)
+        if code == EXIT_INTERRUPTED or (code != 0 and not args.keep_going):
+            return code
+        if code != 0:
+            failed.append(f"{file} (exit {code})")
+    if failed:
+        print(f"trainer run: failed: {', '.join(failed)}; every other experiment was trained", file=sys.stderr)
+        return EXIT_FAILED
+    return 0

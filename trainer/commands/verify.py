@@ -1,11 +1,14 @@
-"""`python -m trainer verify`: check the ledger's chain, every sealed run and every run folder; name what is wrong."""
+"""`python -m trainer verify`: check the ledger's chain, every sealed run and every run folder; name what is wrong
+(trainer.verify)."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from .. import api
+from ..api import folders
 from ..tracking import integrity
-from . import EXIT_FAILED, EXIT_OK, folders
+from . import EXIT_FAILED, EXIT_OK
 
 
 def lines(result: integrity.Verification) -> list[str]:
@@ -23,7 +26,7 @@ def lines(result: integrity.Verification) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     root = folders.runs_root(args.runs_dir, must_exist=True)
-    result = integrity.verify(root)
+    result = api.verify(root)
     for line in lines(result):
         print(line)
     unsealed = [c for c in result.runs if c.state in (integrity.RUNNING, integrity.INTERRUPTED) and c.ok]

@@ -2,18 +2,21 @@
 
 It lives in `.cache/` under the working directory unless $TRAINBOOK_CACHE_DIR names another
 folder. Everything in it can be rebuilt, and every entry is keyed by the hashes of what it was
-built from, so a stale entry is never used. Writes are atomic, so concurrent processes (DDP ranks,
-parallel runs) at worst build the same entry twice.
+built from, so a stale entry is never used. Each derived entry also has the sha256 of its own
+bytes beside it (`<entry>.sha256`, written after the entry), so a damaged one (truncated, edited,
+half-copied) is noticed, removed and built again, never used. Writes are atomic, so concurrent
+processes (DDP ranks, parallel runs) at worst build the same entry twice.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..tracking.files import sha256_file, write_atomic
+from ..tracking.files import StorageError, sha256_bytes, sha256_file, write_atomic, write_bytes, write_text
 
 CACHE_ENV = "TRAINBOOK_CACHE_DIR"
 DOWNLOAD_TIMEOUT_S = 60
@@ -29,10 +32,43 @@ def cache_dir() -> Path:
 
 
 def entry(*parts: str) -> Path:
-    """A path inside the cache, its folder created."""
+    """A path inside the cache, its folder created (made again if the cache was removed: all of it can be rebuilt)."""
     path = cache_dir().joinpath(*parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # read-only, or a file or a symbolic link to nothing in the way of a folder
+        raise StorageError(path.parent, e) from None
     return path
+
+
+def _vouch(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def store(path: Path, data: bytes) -> None:
+    """Write a derived cache entry, then the sha256 that vouches for it (a crash between the two leaves an entry
+    without one, which is built again)."""
+    write_bytes(path, data)
+    write_text(_vouch(path), sha256_bytes(data) + "\n")
+
+
+def intact(path: Path) -> bool:
+    """Whether the entry at `path` exists and still has the sha256 written beside it when it was built; one that does
+    not is removed, with a note saying so, so the caller builds it again."""
+    if not path.is_file():
+        return False
+    try:
+        expected = _vouch(path).read_text().strip()
+    except OSError:
+        expected = None
+    if expected is not None and sha256_file(path) == expected:
+        return True
+    why = ("has no recorded sha256 (an older Trainbook made it)" if expected is None else
+           "no longer has the sha256 recorded when it was built (truncated or edited)")
+    print(f"note: cache entry {path} {why}; building it again", file=sys.stderr)
+    path.unlink(missing_ok=True)
+    _vouch(path).unlink(missing_ok=True)
+    return False
 
 
 def download(url: str, sha256: str, max_bytes: int | None = None) -> Path:

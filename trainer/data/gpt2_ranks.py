@@ -8,7 +8,9 @@ identical sha256), so `make setup` fetches that archive with pip and extracts th
 
 At run time the file is looked for in this order: `data.gpt2_ranks` in the experiment,
 $TRAINBOOK_GPT2_RANKS, `.cache/gpt2.tiktoken`, and last a download from OpenAI's public address
-into the cache. Every source is checked against the same sha256.
+into the cache. Every source is checked against the same sha256: a file named by the experiment or
+the variable that fails it is refused; the cache's copy that fails it is extracted again from the
+archive `make setup` left in `.cache/sdist/`, or refused naming the file when there is none.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ URL = "https://openaipublic.blob.core.windows.net/encodings/r50k_base.tiktoken"
 ENV = "TRAINBOOK_GPT2_RANKS"
 FILE_NAME = "gpt2.tiktoken"
 MEMBER_SUFFIX = "/whisper/assets/gpt2.tiktoken"
+ARCHIVES = "sdist/openai_whisper-*.tar.gz"
+"""where `make setup` leaves openai-whisper's source archive, inside the cache"""
 ENDOFTEXT = "<|endoftext|>"
 ENDOFTEXT_ID = 50256
 
@@ -53,12 +57,29 @@ def locate(configured: str | None) -> tuple[Path, str]:
     if os.environ.get(ENV):
         return _checked(Path(os.environ[ENV]), f"${ENV}"), f"${ENV}"
     if default_path().is_file():
-        return _checked(default_path(), "cache"), str(default_path())
+        return _cached(), str(default_path())
     try:
         return cache.download(URL, SHA256), URL
     except cache.DownloadError as e:
         raise RanksError(f"GPT-2 ranks are not in {default_path()} (run `make setup`, which extracts them from "
                          f"openai-whisper's source archive) and the download failed: {e}") from None
+
+
+def _cached() -> Path:
+    """The cache's copy, verified; a damaged one is extracted again from the archive make setup downloaded."""
+    path = default_path()
+    try:
+        return _checked(path, "cache")
+    except RanksError as damaged:
+        for archive in sorted(cache.cache_dir().glob(ARCHIVES), reverse=True):
+            try:
+                install_from_sdist(archive, path)
+            except (RanksError, OSError, tarfile.TarError):
+                continue
+            print(f"note: {path} was damaged (its sha256 was not GPT-2's); extracted it again from {archive}", file=sys.stderr)
+            return path
+        raise RanksError(f"{damaged}: the file is damaged (truncated or edited); delete it and run `make setup`, "
+                         "which extracts it again") from None
 
 
 def install_from_sdist(archive: Path, target: Path) -> Path:

@@ -17,7 +17,7 @@ from tiktoken_ext.openai_public import r50k_pat_str
 from ..errors import ConfigError
 from ..schemas.gpt import TextDataConfig
 from ..tracking import layout
-from ..tracking.files import sha256_bytes, write_bytes
+from ..tracking.files import sha256_bytes
 from . import bpe, cache, gpt2_ranks
 from .text import TextCorpus
 
@@ -112,11 +112,11 @@ def learned_bpe(train_text: str, merges: int) -> TiktokenTokenizer:
     """A BPE vocabulary learned from `train_text`, from the cache when the same text and settings met before."""
     key = sha256_bytes(f"{BPE_VERSION}\n{merges}\n{PATTERN}\n".encode() + train_text.encode("utf-8"))
     path = cache.entry("bpe", f"{key[:32]}.tiktoken")
-    if path.is_file():
+    if cache.intact(path):
         ranks, how = bpe.loads(path.read_bytes(), str(path)), "cache"
     else:
         ranks, how = bpe.learn(bpe.count_words(train_text, PATTERN), merges), "learned"
-        write_bytes(path, bpe.dumps(ranks))
+        cache.store(path, bpe.dumps(ranks))
     return _bpe(ranks, f"{len(ranks) - 256} merges learned from the training split ({how})")
 
 

@@ -24,12 +24,32 @@ The module offers:
     score_choices(trained, path, limit) -> dict
                                          only if `scores_choices=True`: the multiple-choice evaluation of a
                                          HellaSwag-format file (`trainer eval --file`)
+
+`load()` imports the module and checks that it offers these calls with these parameters, so an engine
+whose module is broken is refused before any run folder exists, not halfway through a run.
 """
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field, fields
 from types import ModuleType
+
+from ..errors import UsageError
+
+CALLS = {"prepare": ("cfg", "source"), "train": ("prepared", "run", "resume")}
+"""what every engine module offers: each function and the arguments it is called with, in order"""
+REPLAY = ("run_dir", "names")
+"""the arguments of `replay`, offered by the module of an engine whose spec says `replay=True`"""
+GENERATES = {"load_trained": ("cfg", "record", "files", "state", "device"), "sample": ("trained", "request")}
+"""the calls of an engine whose spec says `generates=True` (`trainer sample`)"""
+SCORES_CHOICES = {"load_trained": GENERATES["load_trained"], "score_choices": ("trained", "path", "limit")}
+"""the calls of an engine whose spec says `scores_choices=True` (`trainer eval --file`)"""
+
+
+class EngineError(UsageError):
+    """An engine that cannot be used as it is declared (it does not import, its spec, schema or module is not what
+    the contract asks, its name clashes with another's): the message names the package and its version."""
 
 
 class TrainingFailed(Exception):
@@ -111,14 +131,28 @@ class EngineSpec:
     scores_choices: bool = False
     """its module has `score_choices` (`trainer eval --file`): multiple-choice evaluation in HellaSwag's format"""
     sections: tuple[str, ...] = ()
-    """run-page sections of its own, in page order, by their names in generators/sections/SECTIONS (e.g. "gradcheck"),
-    shown after the common ones"""
+    """run-page sections of its own, in page order, shown after the common ones: names in generators/sections/SECTIONS
+    (e.g. "gradcheck"), or a plugin's own builders by import path ("package.module:function", torch-free, called with
+    the run's trainer.plugin.RunFolder and returning Markdown or None)"""
     artifacts: tuple[str, ...] = field(default=())
     """files it writes into a run folder besides the common ones (trainer/tracking/layout.py); a `*` stands for a name"""
+    tracked: bool = False
+    """its runs are made by a training script of one's own inside `trainer.track()`, not by a module: `trainer run`
+    refuses its experiments, and `reproduce` re-runs the command the record keeps"""
 
     def load(self) -> ModuleType:
-        """The engine's module (this imports torch)."""
-        return importlib.import_module(self.module)
+        """The engine's module (this imports torch), checked to offer the calls the commands make on it.
+
+        Raises ImportError (or whatever importing it raises) when it cannot be imported, and TypeError naming
+        the call when a function is missing or cannot take the arguments it is called with."""
+        module = importlib.import_module(self.module)
+        wanted = {**CALLS, **({"replay": REPLAY} if self.replay else {}), **(GENERATES if self.generates else {}),
+                  **(SCORES_CHOICES if self.scores_choices else {})}
+        for name, arguments in wanted.items():
+            problem = _unfit(getattr(module, name, None), arguments)
+            if problem:
+                raise TypeError(f"{self.module}.{name} {problem}; an engine's {name} is called as {name}({', '.join(arguments)})")
+        return module
 
     def experiment_schema(self) -> type:
         """The schema class (imported now when the spec names it by path)."""
@@ -126,3 +160,18 @@ class EngineSpec:
             return self.schema
         module, _, name = self.schema.partition(":")
         return getattr(importlib.import_module(module), name)
+
+
+def _unfit(function, arguments: tuple[str, ...]) -> str | None:
+    """Why `function` cannot be called with `arguments` positionally, or None."""
+    if function is None:
+        return "is missing"
+    if not callable(function):
+        return f"is a {type(function).__name__}, not a function"
+    try:
+        inspect.signature(function).bind(*arguments)
+    except TypeError:
+        return f"takes ({', '.join(inspect.signature(function).parameters)})"
+    except ValueError:  # a builtin without a signature: let the call decide
+        return None
+    return None

@@ -1,8 +1,9 @@
 """Engine for GPT language models on text (`model.type: gpt`).
 
 Prepares the corpus, tokenizer, cached token streams, model and the multiple-choice set; the
-shared loop in `lm.py` trains; then this engine samples text, scores the multiple-choice set and
-draws the token embeddings, on rank 0 only.
+shared loop in `lm.py` trains, watched by introspection on rank 0; then this engine samples text,
+scores the multiple-choice set (with the trained and the untrained model) and draws the token
+embeddings, on rank 0 only.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..runtime import devices, distributed, seeding
 from ..errors import ConfigError, UsageError
 from ..data import streams, text, tokenizers
 from ..evals import heldout_choices, multiple_choice, sampling
+from ..introspect.recorder import Introspector
 from ..models.gpt import GPT
 from ..schemas.gpt import GPTExperiment
 from ..tracking import layout
@@ -50,10 +52,19 @@ def _choices(cfg: GPTExperiment, corpus: text.TextCorpus, source: str) -> tuple[
         path = Path(ev.file)
         examples = multiple_choice.read_jsonl(path, source, ev.examples)
         return examples, {"file": str(path), "sha256": sha256_file(path), "built": False}
-    examples = heldout_choices.build(corpus.splits["val"], ev.examples, ev.seed, ev.context_chars)
-    return examples, {"file": layout.CHOICE_SET, "built": True,
-                      "how": f"built from the validation split: {len(examples)} lines cut after their middle word; "
-                             "the true rest of the line against three rests of other held-out lines of similar length"}
+    examples = heldout_choices.build(corpus.splits["val"], ev.examples, ev.seed, ev.context_chars, ev.task)
+    return examples, {"file": layout.CHOICE_SET, "built": True, "task": ev.task,
+                      "measures": heldout_choices.TASKS[ev.task].measures,
+                      "how": f"built from the validation split ({len(examples)} examples, task {ev.task}): the four endings "
+                             "of each are real endings of one length in characters, drawn before the true one was chosen "
+                             "among them, so a model that ignores the context scores 25% in expectation"}
+
+
+def initial_model(cfg: GPTExperiment, vocab_size: int) -> GPT:
+    """The model as training starts; its weights depend on `cfg.seed` alone, so the untrained baseline
+    of the evaluation is this very run's starting point."""
+    torch.manual_seed(cfg.seed)
+    return GPT(cfg.model, vocab_size)
 
 
 def prepare(cfg: GPTExperiment, source: str) -> Prepared:
@@ -79,7 +90,7 @@ def prepare(cfg: GPTExperiment, source: str) -> Prepared:
         "tokenizer": tokenizer.record(),
         "splits": {s: {**corpus.record["splits"][s], "tokens": int(len(ids[s]))} for s in ids},
     }
-    return Prepared(cfg, corpus, tokenizer, ids, GPT(cfg.model, tokenizer.vocab_size), choices, choices_source, record)
+    return Prepared(cfg, corpus, tokenizer, ids, initial_model(cfg, tokenizer.vocab_size), choices, choices_source, record)
 
 
 def _windows(stream: np.ndarray, starts: np.ndarray, block: int) -> lm.Batch:
@@ -96,7 +107,7 @@ def _eval_starts(n_tokens: int, block: int, windows: int) -> np.ndarray:
     return starts
 
 
-def _task(p: Prepared) -> lm.LMTask:
+def _task(p: Prepared, run: Run | None) -> lm.LMTask:
     cfg, block = p.cfg, p.cfg.model.block_size
     train = p.streams["train"]
 
@@ -108,12 +119,15 @@ def _task(p: Prepared) -> lm.LMTask:
         starts = _eval_starts(len(stream), block, cfg.train.eval_batches * size)
         return (_windows(stream, starts[i:i + size], block) for i in range(0, len(starts), size))
 
-    return lm.LMTask(p.model, len(train) - block, train_batch, split_batches, tokens_per_example=block,
+    task = lm.LMTask(p.model, len(train) - block, train_batch, split_batches, tokens_per_example=block,
                      flops_per_token=p.model.flops_per_token(), final_splits=("train", "val"))
+    if cfg.introspect.interval and run is not None:  # observers write into the run: rank 0 only
+        task.observers.append(Introspector(p.model, cfg.introspect, run, math.log(p.tokenizer.vocab_size), cfg.name))
+    return task
 
 
 def train(p: Prepared, run: Run | None, resume: dict | None = None) -> dict:
-    metrics = lm.train(p.cfg, _task(p), run, resume)
+    metrics = lm.train(p.cfg, _task(p, run), run, resume)
     if run is None:  # not rank 0: nothing to write
         return metrics
     for name, data in p.tokenizer.files().items():
@@ -154,19 +168,28 @@ def _samples(p: Prepared, run: Run) -> None:
 def _scored(model: GPT, tokenizer: tokenizers.Tokenizer, block_size: int, examples: list, autocast) -> tuple[dict, list]:
     """The multiple-choice summary of `examples` and the scored examples, as training and `trainer eval` compute them."""
     encode = lambda s: [int(t) for t in tokenizer.encode(s)]  # noqa: E731
-    scored, skipped = multiple_choice.score(model, encode, examples, block_size=block_size, autocast=autocast)
+    scored, skipped = multiple_choice.score(model, encode, tokenizer.decode, examples, block_size=block_size,
+                                            autocast=autocast)
     return multiple_choice.summary(scored, skipped), scored
 
 
 def _multiple_choice(p: Prepared, run: Run) -> dict:
+    """Score the set with the trained model and with the untrained one (this run's initial weights, rebuilt
+    without touching the global RNG), which shows what the set gives a model that has learnt nothing."""
     if not p.choices:
         return {}
     if p.choices_source.get("built"):
         run.write_text(layout.CHOICE_SET, multiple_choice.dumps_jsonl(p.choices))
         p.choices_source["sha256"] = sha256_bytes(run.file(layout.CHOICE_SET).read_bytes())
     result, scored = _scored(p.model, p.tokenizer, p.cfg.model.block_size, p.choices, _autocast(p))
-    run.write_json(layout.CHOICES, {**result, "source": p.choices_source, "shown": multiple_choice.shown(scored)})
-    return {"mc_acc": result["acc"], "mc_acc_norm": result["acc_norm"], "mc_examples": result["examples"]}
+    device = distributed.current().device
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):  # manual_seed seeds CUDA too
+        untrained = initial_model(p.cfg, p.tokenizer.vocab_size)
+    _, baseline = _scored(untrained.to(device), p.tokenizer, p.cfg.model.block_size, p.choices, _autocast(p))
+    run.write_json(layout.CHOICES, {**result, "untrained": multiple_choice.accuracies(baseline),
+                                    "source": p.choices_source, "shown": multiple_choice.shown(scored)})
+    return {"mc_acc": result["acc"], "mc_acc_norm": result["acc_norm"], "mc_acc_char": result["acc_char"],
+            "mc_examples": result["examples"]}
 
 
 # --- a trained run's model: `trainer sample` and `trainer eval` ------------------------------------------

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 from . import style
 
 UPDATE_GUIDE = -3.0  # log10 of the customary update-to-data ratio of about 1e-3
+RESIDUAL = "residual"
+"""the kind of a recorded layer that is a transformer block's output (the residual stream), not a nonlinearity"""
 
 
 def _panels(title: str, *labels: tuple[str, str]):
@@ -34,14 +36,16 @@ def _share_line(ax, hist: dict, color: str, dashed: bool = False, label: str | N
 
 
 def activations(report: dict, path: Path, title: str) -> bool:
-    if not report["layers"] or not report["histograms"]:
+    """The nonlinearities' outputs (the residual stream has its own figure, on another scale)."""
+    layers = {name: layer for name, layer in report["layers"].items() if layer["kind"] != RESIDUAL}
+    if not layers or not report["histograms"]:
         return False
     first, last = report["histograms"][0], report["histograms"][-1]
     fig, ax = style.figure(title, "activation value", "share of values per bin (%)")
     if first is not last:
         ax.set_title(f"dashed: step {first['step']}, solid: step {last['step']}", fontsize=9)
         fig.suptitle(title)
-    for i, (name, layer) in enumerate(report["layers"].items()):
+    for i, (name, layer) in enumerate(layers.items()):
         if first is not last and name in first["layers"]:
             _share_line(ax, first["layers"][name]["values"], f"C{i}", dashed=True)
         if name in last["layers"]:
@@ -109,6 +113,56 @@ def saturation(report: dict, path: Path, title: str) -> bool:
     return True
 
 
+def residual(report: dict, path: Path, title: str) -> bool:
+    blocks = [name for name, layer in report["layers"].items() if layer["kind"] == RESIDUAL
+              and any(name in s["layers"] for s in report["snapshots"])]  # a compiled model runs no hooks
+    if not blocks:
+        return False
+    fig, (left, right) = _panels(title, ("step", "std of the residual stream"), ("step", "std of its gradient"))
+    left.set_title("after each block", fontsize=10)
+    right.set_title("gradient of the loss with respect to it", fontsize=10)
+    for i, name in enumerate(blocks):
+        for ax, key in ((left, "std"), (right, "grad_std")):
+            points = [(s["step"], s["layers"][name].get(key)) for s in report["snapshots"] if name in s["layers"]]
+            points = [(step, v) for step, v in points if v]
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", color=f"C{i}", markersize=3, linewidth=1.4, label=name)
+    right.set_yscale("log")
+    for ax in (left, right):
+        if ax.lines:
+            ax.legend(loc="best", fontsize=8)
+    style.save(fig, path)
+    return True
+
+
+def attention_entropy(report: dict, path: Path, title: str) -> bool:
+    attention = report.get("attention") or {}
+    layers = list((attention.get("layers") or {}))
+    snaps = [s for s in report["snapshots"] if s.get("attention")]
+    if not layers or not snaps:
+        return False
+    uniform, last = attention.get("uniform_entropy"), snaps[-1]
+    fig, (left, right) = _panels(title, ("head", "block"), ("step", "entropy (nats)"))
+    grid = [[v if v is not None else float("nan") for v in last["attention"].get(name, [])] for name in layers]
+    image = left.imshow(grid, cmap="viridis", vmin=0, vmax=uniform or None, aspect="auto")
+    left.set_title(f"per head at step {last['step']}", fontsize=10)
+    left.set_xticks(range(max(len(row) for row in grid)))
+    left.set_yticks(range(len(layers)), layers, fontsize=8)
+    left.grid(False)
+    fig.colorbar(image, ax=left, label="nats")
+    right.set_title("each block: mean over heads, band from lowest to highest", fontsize=10)
+    steps = [s["step"] for s in snaps]
+    for i, name in enumerate(layers):
+        heads = [[v for v in s["attention"].get(name, []) if v is not None] or [float("nan")] for s in snaps]
+        right.plot(steps, [sum(h) / len(h) for h in heads], "o-", color=f"C{i}", markersize=3, linewidth=1.4, label=name)
+        right.fill_between(steps, [min(h) for h in heads], [max(h) for h in heads], color=f"C{i}", alpha=0.2)
+    if uniform:
+        right.axhline(uniform, color="black", linestyle="--", linewidth=1, label="evenly over the visible tokens")
+    right.set_ylim(bottom=0)
+    right.legend(loc="best", fontsize=8)
+    style.save(fig, path)
+    return True
+
+
 def batchnorm(report: dict, path: Path, title: str) -> bool:
     layers = report.get("batchnorm_channels", {}).get("layers", {})
     if not layers:
@@ -140,6 +194,15 @@ FIGURES = [
     ("saturation.png", "Saturation over training", saturation,
      "Share of tanh outputs in the flat tails (solid) and of units saturated for every example of the batch, i.e. dead "
      "(dotted). Healthy: a few percent saturated, no dead units, roughly flat."),
+    ("residual.png", "Residual stream per block", residual,
+     "Standard deviation of the residual stream after each transformer block (left) and of the loss's gradient with "
+     "respect to it (right, log scale), at each recorded step. Healthy: both stay within a small factor across blocks; "
+     "a stream that grows block after block, or a gradient that shrinks towards the first block, is a depth problem."),
+    ("attention_entropy.png", "Attention entropy per head", attention_entropy,
+     "How spread out each head's attention is: the entropy of its weights over the tokens it may see, in nats, averaged "
+     "over the batch and every position (dashed: attention spread evenly, where heads start). Healthy: as training goes "
+     "on, some heads fall well below the line (they pick out particular tokens); heads that all stay on it have found "
+     "nothing to attend to, and a head at 0 everywhere only ever looks at one token."),
     ("batchnorm.png", "BatchNorm running statistics", batchnorm,
      "Each BatchNorm channel's running mean and variance (what evaluation uses) against the statistics of the last "
      "recorded batch. Healthy: points along the diagonal, scattered a little by the small batch; an offset means the "

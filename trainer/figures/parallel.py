@@ -12,6 +12,8 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from ..tracking.files import StorageError
+
 
 class Drawing:
     """`draw()` running in a forked child process; `result()` waits for it and returns what it returned."""
@@ -36,7 +38,7 @@ class Drawing:
             ok, value = False, "the drawing process ended without a result"
         self._process.join()
         if not ok:
-            raise RuntimeError(f"drawing figures failed: {value}")
+            raise value if isinstance(value, StorageError) else RuntimeError(f"drawing figures failed: {value}")
         self._process = None
         self._value = value
         return value
@@ -45,6 +47,8 @@ class Drawing:
 def _report_to(send, draw: Callable[[], object]) -> None:
     try:
         send.send((True, draw()))
+    except StorageError as e:  # a refused write is the parent's too: the same clear error, naming the file
+        send.send((False, e))
     except BaseException:  # reported to the parent, which fails the run with it
         send.send((False, traceback.format_exc(limit=3).strip().splitlines()[-1]))
 

@@ -19,6 +19,18 @@ def loss_figure(rows: list[dict], path: Path, title: str, unit: str = "nats") ->
     return save(fig, path)
 
 
+def logged_figure(rows: list[dict], keys: list[str], path: Path, title: str, ylabel: str) -> Path:
+    """One line per logged key over the steps: what a tracked script logged, drawn like the engines' figures."""
+    fig, ax = figure(title, "step", ylabel)
+    colors = [TRAIN_COLOR, VAL_COLOR, TEST_COLOR, "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+    for key, color in zip(keys, colors):
+        steps, values = series(rows, key)
+        dense = len(steps) > 50
+        ax.plot(steps, values, "-" if dense else "o-", color=color, markersize=3, linewidth=1.4, label=key)
+    ax.legend(loc="best")
+    return save(fig, path)
+
+
 def lr_figure(rows: list[dict], path: Path, title: str = "Learning-rate schedule") -> Path:
     fig, ax = figure(title, "step", "learning rate")
     steps, lr = series(rows, "lr")

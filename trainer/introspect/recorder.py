@@ -1,11 +1,13 @@
 """Architectural introspection as a training-loop observer, for any nn.Module.
 
 On the first step, every `interval` steps and on the last step, forward hooks keep the output of
-every nonlinearity module (tanh, ReLU, GELU) and the input of every BatchNorm layer; after the
-backward pass the recorder reads the gradients of those outputs and of every parameter, and after
-the optimiser step it measures each parameter's update. Hooks exist only during a recorded step,
-so every other step runs exactly as it would without introspection. `finish` writes
-`introspection.json` and the figures into the run folder.
+every nonlinearity module (tanh, ReLU, GELU) and of every transformer block (the residual stream
+after it), the input of every BatchNorm layer and of every attention layer; after the backward pass
+the recorder reads the gradients of those outputs and of every parameter, computes each attention
+head's entropy from the kept input (the fused attention kernel never materialises its weights, so
+they are computed again, on these steps only), and after the optimiser step it measures each
+parameter's update. Hooks exist only during a recorded step, so every other step runs exactly as it
+would without introspection. `finish` writes `introspection.json` and the figures into the run folder.
 
 Layers that compute their own backward pass (models/mlp_manual.py) build no autograd graph to
 hook; they leave the gradient of their last output in `output_grad`, which is read instead.
@@ -16,13 +18,17 @@ import torch
 from torch import nn
 
 from ..loop.lm import Batch, StepObserver
+from ..models.gpt import Block, SelfAttention
 from ..schemas.common import IntrospectConfig
 from ..tracking import layout
 from ..tracking.run import Run
 from ..figures import parallel
 from ..figures import introspection as figures
-from .stats import activation_stats, batch_moments, batchnorm_stats, gradient_stats, histogram, number, std, update_to_data
-ACTIVATION_KINDS = {nn.Tanh: "tanh", nn.ReLU: "relu", nn.GELU: "gelu"}
+from .stats import (activation_stats, attention_entropy, batch_moments, batchnorm_stats, gradient_stats, histogram, number, std,
+                    uniform_attention_entropy, update_to_data)
+
+ACTIVATION_KINDS = {nn.Tanh: "tanh", nn.ReLU: "relu", nn.GELU: "gelu", Block: figures.RESIDUAL}
+"""modules whose output is recorded, by the kind of output it is"""
 
 
 def activation_kind(module: nn.Module) -> str | None:
@@ -36,6 +42,9 @@ class Introspector(StepObserver):
         self.activations = {name: kind for name, m in modules.items() if (kind := activation_kind(m))}
         self.norms = [name for name, m in modules.items()
                       if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        self.attention = [name for name, m in modules.items() if isinstance(m, SelfAttention)]
+        self.window: int | None = None
+        """tokens per window of the recorded batches, which sets the entropy of evenly spread attention"""
         self.modules = modules
         self.snapshots: list[dict] = []
         self.histograms: list[dict] = []
@@ -45,6 +54,7 @@ class Introspector(StepObserver):
         self._outputs: dict[str, torch.Tensor] = {}
         self._grads: dict[str, torch.Tensor] = {}
         self._norm_inputs: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._attention_inputs: dict[str, torch.Tensor] = {}
         self._before: dict[str, torch.Tensor] = {}
 
     def wants(self, step: int, steps: int) -> bool:
@@ -54,11 +64,13 @@ class Introspector(StepObserver):
     # --- hooks, present only during a recorded step ---------------------------------------------
 
     def before_forward(self, step: int) -> None:
-        self._outputs, self._grads, self._norm_inputs = {}, {}, {}
+        self._outputs, self._grads, self._norm_inputs, self._attention_inputs = {}, {}, {}, {}
         for name in self.activations:
             self._handles.append(self.modules[name].register_forward_hook(self._keep_output(name)))
         for name in self.norms:
             self._handles.append(self.modules[name].register_forward_pre_hook(self._keep_norm_input(name)))
+        for name in self.attention:
+            self._handles.append(self.modules[name].register_forward_pre_hook(self._keep_attention_input(name)))
 
     def _keep_output(self, name: str):
         def hook(module, inputs, output):
@@ -70,6 +82,11 @@ class Introspector(StepObserver):
     def _keep_norm_input(self, name: str):
         def hook(module, inputs):  # before the forward updates the running statistics with this batch
             self._norm_inputs[name] = (inputs[0].detach(), module.running_mean.clone(), module.running_var.clone())
+        return hook
+
+    def _keep_attention_input(self, name: str):
+        def hook(module, inputs):
+            self._attention_inputs[name] = inputs[0].detach()
         return hook
 
     # --- a recorded step ----------------------------------------------------------------------
@@ -103,9 +120,19 @@ class Introspector(StepObserver):
             self.channels = {"step": step, "layers": {name: self._channel_stats(name) for name in norms}}
         self._before = {name: p.detach().clone() for name, p in self.model.named_parameters()}
         self.snapshots.append({"step": step, "lr": number(lr), "loss": number(loss.item()),
-                               "layers": layers, "params": params, "batchnorm": norms})
+                               "layers": layers, "params": params, "batchnorm": norms, "attention": self._entropies()})
         if keep_histograms:
             self.histograms.append({"step": step, "layers": layer_histograms, "params": param_histograms})
+
+    @torch.no_grad()
+    def _entropies(self) -> dict[str, list]:
+        """Each attention layer's entropy per head on the batch it saw at this step."""
+        entropies = {}
+        for name, x in self._attention_inputs.items():
+            self.window = x.shape[1]
+            entropies[name] = attention_entropy(self.modules[name].probabilities(x.float()))
+        self._attention_inputs = {}
+        return entropies
 
     def _channel_stats(self, name: str) -> dict:
         x, running_mean, running_var = self._norm_inputs[name]
@@ -122,10 +149,11 @@ class Introspector(StepObserver):
     # --- resuming ------------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        return {"snapshots": self.snapshots, "histograms": self.histograms, "channels": self.channels}
+        return {"snapshots": self.snapshots, "histograms": self.histograms, "channels": self.channels, "window": self.window}
 
     def load_state_dict(self, state: dict) -> None:
         self.snapshots, self.histograms, self.channels = state["snapshots"], state["histograms"], state["channels"]
+        self.window = state.get("window")
 
     # --- the end ------------------------------------------------------------------------------
 
@@ -141,6 +169,9 @@ class Introspector(StepObserver):
             "params": {name: {"shape": list(p.shape)} for name, p in self.model.named_parameters()},
             "batchnorm": {name: {"features": self.modules[name].num_features, "momentum": self.modules[name].momentum}
                           for name in self.norms},
+            "attention": {"window": self.window,
+                          "uniform_entropy": uniform_attention_entropy(self.window) if self.window else None,
+                          "layers": {name: {"heads": self.modules[name].n_head} for name in self.attention}},
             "snapshots": self.snapshots,
             "histograms": self.histograms,
             "batchnorm_channels": self.channels,

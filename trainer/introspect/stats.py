@@ -97,3 +97,16 @@ def batchnorm_stats(x: torch.Tensor, running_mean: torch.Tensor, running_var: to
     offset = ((running_mean.float() - mean).abs() / var.sqrt()).mean()
     return {"mean_offset": number(offset), "mean_offset_noise": number(math.sqrt(2 / (math.pi * n))),
             "var_ratio": number((running_var.float() / var).quantile(0.5))}
+
+
+def attention_entropy(probabilities: torch.Tensor) -> list[float | None]:
+    """Mean entropy (nats) of each head's attention over the keys, from weights (batch, heads, queries, keys):
+    0 when every query attends to a single token, `uniform_attention_entropy` when it spreads evenly."""
+    p = probabilities.detach().float()
+    return [number(h) for h in torch.special.entr(p).sum(-1).mean(dim=(0, 2))]
+
+
+def uniform_attention_entropy(length: int) -> float | None:
+    """The mean entropy of causal attention spread evenly over the visible keys: query t sees t + 1 of them
+    (log(t + 1) nats), averaged over the `length` queries of a window."""
+    return number(sum(math.log(t + 1) for t in range(length)) / length)

@@ -152,14 +152,14 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, micro_batches
     """
     scaler = scaler or torch.amp.GradScaler("cpu", enabled=False)
     optimizer.zero_grad(set_to_none=True)
-    n, total = len(micro_batches), 0.0
+    n = len(micro_batches)
     for i, (x, y) in enumerate(micro_batches):
         skip_sync = isinstance(model, DistributedDataParallel) and i < n - 1
         with model.no_sync() if skip_sync else contextlib.nullcontext():
             with autocast():
                 _, loss = model(x, y)
-            backward(scaler.scale(loss / n))
-        total = total + loss.detach()
+            backward(scaler.scale(loss / n if n > 1 else loss))  # x / 1 would cost an op and its backward for nothing
+        total = loss.detach() if i == 0 else total + loss.detach()
     scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
     mean_loss = total / n if n > 1 else total
     if after_backward is not None:
@@ -179,8 +179,11 @@ class LoopState:
     """Everything the loop carries between steps that a resumed run needs to continue exactly."""
 
     step: int = 0
-    window: dict[str, list[float]] = field(default_factory=lambda: {"loss": [], "grad_norm": [], "seconds": []})
-    """per-step values since the last metrics row"""
+    window: dict[str, list] = field(default_factory=lambda: {"loss": [], "grad_norm": [], "seconds": []})
+    """per-step values since the last metrics row: loss and gradient norm stay tensors on the device
+    until `Loop.settle` reads them all at once (floats after that, and in a checkpoint)"""
+    settled: int = 0
+    """how many of the window's steps `settle` has read back and checked"""
     init_loss: float | None = None
     best_val: float | None = None
     best_step: int | None = None
@@ -236,8 +239,8 @@ class Loop:
         for observer, gathered in zip(self.task.observers, saved.get("observers", [])):
             observer.load_state_dict(gathered)
         loop = saved["loop"]
-        self.state = LoopState(saved["step"], loop["window"], loop["init_loss"], loop["best_val"], loop["best_step"],
-                               loop["elapsed_s"])
+        self.state = LoopState(saved["step"], loop["window"], len(loop["window"]["loss"]), loop["init_loss"],
+                               loop["best_val"], loop["best_step"], loop["elapsed_s"])
         if self.main:
             self.metrics = MetricsLog.resume(self.run.file(layout.METRICS), saved["step"], planned=self.cfg.train.steps)
 
@@ -273,33 +276,50 @@ class Loop:
                             after_backward=after_backward if watching else None)
         for observer in watching:
             observer.after_update(step + 1)
-        loss = self.world.mean(result.loss).item()
-        norm = result.grad_norm.item()
-        seconds = time.perf_counter() - t0
-        if not math.isfinite(loss):
-            raise TrainingFailed(f"training loss became {loss} at step {step + 1}", step + 1)
         s = self.state
-        s.step = step + 1
-        s.init_loss = loss if s.init_loss is None else s.init_loss
-        self.lr = lr
-        if self.main:  # only rank 0 logs rows, and so empties the window
-            s.window["loss"].append(loss)
-            s.window["grad_norm"].append(norm)
-            s.window["seconds"].append(seconds)
+        s.step, self.lr = step + 1, lr
+        # No .item() here: on a GPU each would wait for the step to finish. The values stay on the
+        # device until `settle` reads the whole window back in one transfer.
+        s.window["loss"].append(result.loss.detach())
+        s.window["grad_norm"].append(result.grad_norm.detach())
+        s.window["seconds"].append(time.perf_counter() - t0)
+
+    def settle(self) -> None:
+        """Read the window's pending losses and norms back to floats (one wait for the device and, under
+        torchrun, one all-reduce for the whole window), and fail the run at the first step whose loss
+        is not finite. Every process calls it at the same steps; the time spent waiting here is the
+        device finishing queued steps, so it is added to the last step's time."""
+        s, w = self.state, self.state.window
+        if len(w["loss"]) == s.settled:
+            return
+        t0 = time.perf_counter()
+        losses = self.world.mean(torch.stack(w["loss"][s.settled:]).float()).tolist()
+        norms = torch.stack(w["grad_norm"][s.settled:]).float().tolist()
+        w["seconds"][-1] += time.perf_counter() - t0
+        first_step = s.step - len(w["loss"]) + 1
+        for i, loss in enumerate(losses, start=s.settled):
+            if not math.isfinite(loss):
+                raise TrainingFailed(f"training loss became {loss} at step {first_step + i}", first_step + i)
+        w["loss"][s.settled:], w["grad_norm"][s.settled:] = losses, norms
+        if s.init_loss is None and first_step == 1:
+            s.init_loss = w["loss"][0]
+        s.settled = len(w["loss"])
 
     # --- what happens after a step ------------------------------------------------------------
 
     def log_row(self) -> None:
+        """The window's means as one metrics row (rank 0 writes it; every process empties its window)."""
         w, done = self.state.window, self.state.step
-        seconds = sum(w["seconds"]) / len(w["seconds"])
-        tokens_per_s = self.tokens_per_step / max(seconds, 1e-12)
-        row = {"train_loss": sum(w["loss"]) / len(w["loss"]), "lr": self.lr,
-               "grad_norm": sum(w["grad_norm"]) / len(w["grad_norm"]), "step_ms": seconds * 1000, "tokens_per_s": tokens_per_s}
-        mfu = self.mfu(tokens_per_s)
-        if mfu is not None:
-            row["mfu"] = mfu
-        self.metrics.log(done, **row)
-        self.state.window = {k: [] for k in w}
+        if self.main:
+            seconds = sum(w["seconds"]) / len(w["seconds"])
+            tokens_per_s = self.tokens_per_step / max(seconds, 1e-12)
+            row = {"train_loss": sum(w["loss"]) / len(w["loss"]), "lr": self.lr,
+                   "grad_norm": sum(w["grad_norm"]) / len(w["grad_norm"]), "step_ms": seconds * 1000, "tokens_per_s": tokens_per_s}
+            mfu = self.mfu(tokens_per_s)
+            if mfu is not None:
+                row["mfu"] = mfu
+            self.metrics.log(done, **row)
+        self.state.window, self.state.settled = {k: [] for k in w}, 0
 
     def mfu(self, tokens_per_s: float) -> float | None:
         if self.peak is None or self.task.flops_per_token is None:
@@ -318,6 +338,7 @@ class Loop:
                 checkpoint.save(self.run.file(layout.BEST), self.checkpoint_state([seeding.capture_rng()]))
 
     def save(self, progress: Progress | None) -> None:
+        self.settle()  # a checkpoint holds plain floats, and never a state past a non-finite loss
         state = self.checkpoint_state(self.world.gather(seeding.capture_rng()))  # every process takes part
         if self.main:
             self.metrics.flush()
@@ -344,12 +365,15 @@ class Loop:
     def after_step(self, done: int, every: int, progress: Progress | None) -> None:
         """Log, evaluate and checkpoint as scheduled; stop here, checkpointed, if a signal asked to."""
         cfg, last = self.cfg, done == self.cfg.train.steps
-        if self.main and (done % every == 0 or last):
-            self.log_row()
-        if self.main and (done % cfg.train.eval_interval == 0 or last):
-            self.evaluate(progress)
         interval = cfg.train.checkpoint_interval
+        row, evaluated = done % every == 0 or last, done % cfg.train.eval_interval == 0 or last
         saved = (interval and done % interval == 0) or last
+        if row or evaluated or saved:  # the same steps on every process
+            self.settle()
+        if row:
+            self.log_row()
+        if self.main and evaluated:
+            self.evaluate(progress)
         if saved:
             self.save(progress)
         if progress:

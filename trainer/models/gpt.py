@@ -25,12 +25,28 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.proj_dropout = nn.Dropout(cfg.dropout)
 
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values: (B, T, 3C) split into three (B, heads, T, head size) tensors."""
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
-        # (B, T, 3C) -> three (B, heads, T, head size) tensors
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        q, k, v = self.heads(x)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
         return self.proj_dropout(self.proj(y.transpose(1, 2).reshape(B, T, C)))
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights (B, heads, T queries, T keys) that scaled_dot_product_attention applies to the
+        values of input `x` (before attention dropout). The fused kernel never materialises them, so this
+        computes them again, for introspection: softmax(q k^T / sqrt(head size)) over the keys at or before
+        each query."""
+        q, k, _ = self.heads(x)
+        T = x.shape[1]
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+        future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+        return scores.masked_fill(future, float("-inf")).softmax(dim=-1)
 
 
 class MLP(nn.Module):

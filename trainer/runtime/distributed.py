@@ -10,6 +10,14 @@ because a process that fails mid-step leaves the others waiting inside one: a fa
 writes why into the store and leaves (its peers' pending collective then fails at once); rank 0
 reads it, seals the run `failed` with that reason, and announces the exit status every process
 then ends with.
+
+Every collective, and the wait for rank 0's verdict, gives up after $TRAINBOOK_COLLECTIVE_TIMEOUT_S
+seconds (`launch.collective_timeout_s`, default 600): a process that hangs fails the run with that
+message instead of holding the others forever. Raise it where rank 0 legitimately works alone for
+longer while the others wait (a very long evaluation or final checkpoint). The store lives in the
+torchrun process: when torchrun is killed, each process is sent SIGTERM (launch.die_with_launcher),
+stops at the next step boundary and rank 0 seals the run `interrupted`; the store's absence then
+only means that nobody is left to tell.
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ import contextlib
 import os
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import NoReturn
 
 import torch
@@ -79,6 +88,15 @@ def current() -> World:
     return _world
 
 
+def timed_out(error: BaseException) -> str | None:
+    """The failure to record when `error` is a collective that gave up waiting for another process, else None."""
+    text = str(error).lower()  # gloo says "Timed out waiting ... for recv" or "Application timeout caused pair closure"
+    if "timed out" not in text and "timeout" not in text:
+        return None
+    return (f"no answer from the other processes for {launch.collective_timeout_s():g} s (${launch.TIMEOUT_VARIABLE}): "
+            "one of them hangs or stopped without a word")
+
+
 def setup(device_name: str) -> World:
     """Join torchrun's process group if there is one, and pick this process's device."""
     global _world, _joined
@@ -88,7 +106,8 @@ def setup(device_name: str) -> World:
     if size > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        limit = timedelta(seconds=launch.collective_timeout_s())
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=limit)
         _joined = True
     devices.configure(device)
     _world = World(rank, local_rank, size, device)
@@ -99,37 +118,47 @@ def _store():
     return dist.distributed_c10d._get_default_store() if dist.is_initialized() else None
 
 
+def _ask(question, unreachable=None):
+    """`question(store)`, or `unreachable` when there is no store or it cannot be reached (torchrun, which holds
+    it, is gone): then nobody is left to tell or to ask, and each process ends on what it knows itself."""
+    store = _store()
+    if store is None or launch.launcher_gone():  # asking a store that is gone only makes torch print a warning
+        return unreachable
+    try:
+        return question(store)
+    except (RuntimeError, dist.DistError):  # DistNetworkError: the connection to torchrun's store closed
+        return unreachable
+
+
 def report_failure(reason: str) -> None:
     """Tell the other processes why this one cannot go on (the first reason reported is kept)."""
-    store = _store()
-    if store is not None:
-        store.compare_set(FAILED_KEY, "", reason)
+    _ask(lambda store: store.compare_set(FAILED_KEY, "", reason))
 
 
 def peer_failure() -> str | None:
     """Why another process failed, if one reported it; never waits."""
-    store = _store()
-    if store is None or not store.check([FAILED_KEY]):
-        return None
-    return store.get(FAILED_KEY).decode("utf-8", "replace")
+    return _ask(lambda store: store.get(FAILED_KEY).decode("utf-8", "replace") if store.check([FAILED_KEY]) else None)
 
 
 def announce(code: int) -> None:
     """Rank 0, after sealing: the exit status every process of this run ends with."""
-    store = _store()
-    if store is not None:
-        store.set(OUTCOME_KEY, str(code))
+    _ask(lambda store: store.set(OUTCOME_KEY, str(code)))
 
 
 def outcome(code: int) -> int:
     """A process other than rank 0, done training with `code`: wait for rank 0's announced status and take the
-    worse of the two (rank 0 may have failed after this process's last step)."""
-    store = _store()
-    if store is None:
-        return code
-    store.wait([OUTCOME_KEY])
-    announced = int(store.get(OUTCOME_KEY))
-    return announced if announced != 0 else code
+    worse of the two (rank 0 may have failed after this process's last step). No word from rank 0 within the
+    timeout (it hangs or died) is a failure of this process too."""
+    def wait(store) -> int:
+        store.wait([OUTCOME_KEY], timedelta(seconds=launch.collective_timeout_s()))
+        return int(store.get(OUTCOME_KEY))
+
+    announced = _ask(wait)
+    if announced is None and _store() is not None and not launch.launcher_gone():
+        print(f"rank {_world.rank}: rank 0 did not say how the run ended within {launch.collective_timeout_s():g} s "
+              f"(${launch.TIMEOUT_VARIABLE})", file=sys.stderr)
+        return max(code, 1)
+    return announced if announced else code
 
 
 def abandon(code: int) -> NoReturn:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Callable
+
+from . import launch
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _requested: str | None = None
@@ -33,9 +36,15 @@ def _handler(signum, frame) -> None:
 
 @contextlib.contextmanager
 def graceful():
-    """Within this block, SIGINT and SIGTERM raise the flag instead of stopping the process."""
+    """Within this block, SIGINT and SIGTERM raise the flag instead of stopping the process.
+
+    Only the main thread may handle signals: a run started from another thread (`trainer.run` in a worker
+    thread) trains without clean stops, as any other code in that thread would."""
     global _requested
     _requested = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
     try:
         yield
@@ -45,16 +54,22 @@ def graceful():
         _requested = None
 
 
+def _own() -> str | None:
+    if _requested == "SIGTERM" and launch.launcher_gone():
+        return "SIGTERM (sent as torchrun, which launched this process, died)"
+    return _requested
+
+
 def requested(world=None) -> str | None:
     """The signal that asked to stop ('SIGTERM'...), or None; under torchrun, any process's request counts."""
     if world is None or not world.distributed:
-        return _requested
+        return _own()
     import torch
     import torch.distributed as dist
 
     flag = torch.tensor([0 if _requested is None else 1], device=world.device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return (_requested or "a signal to another process") if flag.item() else None
+    return (_own() or "a signal to another process") if flag.item() else None
 
 
 def step_boundary(done: int, total: int, checkpoint_interval: int, save: Callable[[int], None], world=None) -> None:

@@ -95,7 +95,7 @@ class SampleConfig:
 @dataclass
 class IntrospectConfig:
     interval: Annotated[int, NonNegative] = 500
-    """steps between snapshots of activation, gradient, update and BatchNorm statistics (also at the first and the last step); 0 turns introspection off"""
+    """steps between snapshots of activation, gradient, update, BatchNorm and attention statistics (also at the first and the last step); 0 turns introspection off"""
     bins: Annotated[int, Range(ge=2, le=1000)] = 50
     """histogram bins for activations and gradients"""
     saturation: Annotated[float, Range(gt=0, lt=1)] = 0.97

@@ -28,21 +28,30 @@ CI_VARIABLES = (
 """The only environment variables a record may quote; none of them carries a secret."""
 
 
-def _git(*args: str) -> bytes | None:
+def _git(*args: str, where: Path = REPO_ROOT) -> bytes | None:
     try:
-        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, timeout=30, check=True)
+        out = subprocess.run(["git", *args], cwd=where, capture_output=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout
 
 
-def code_facts() -> dict:
-    """The commit the code came from, whether the tree was dirty, and a hash of the difference."""
-    commit = _git("rev-parse", "HEAD")
+def repository_root(where: Path) -> Path | None:
+    """The top folder of the git checkout that holds `where`, or None outside one."""
+    top = _git("rev-parse", "--show-toplevel", where=where)
+    return Path(top.decode().strip()) if top else None
+
+
+def code_facts(where: Path = REPO_ROOT) -> dict:
+    """The commit the code came from, whether the tree was dirty, and a hash of the difference: of this checkout,
+    or of the git checkout that holds `where` (a tracked script's own repository)."""
+    commit = _git("rev-parse", "HEAD", where=where)
     if commit is None:
         return {"commit": None, "dirty": None, "diff_sha256": None, "note": "not a git checkout"}
-    status = _git("status", "--porcelain", "--untracked-files=normal") or b""
-    diff = (_git("diff", "HEAD", "--binary") or b"") + (_git("ls-files", "--others", "--exclude-standard") or b"")
+    where = repository_root(where) or where  # from the top, so the untracked files listed are the same from anywhere inside
+    status = _git("status", "--porcelain", "--untracked-files=normal", where=where) or b""
+    diff = (_git("diff", "HEAD", "--binary", where=where) or b"") + \
+        (_git("ls-files", "--others", "--exclude-standard", where=where) or b"")
     return {
         "commit": commit.decode().strip(),
         "dirty": bool(status.strip()),

@@ -29,7 +29,7 @@ def elapsed_s(state: dict) -> float:
 
 
 def save(path: Path, state: dict, format: str = FORMAT) -> None:
-    write_bytes(path, dumps(state, format))
+    write_bytes(path, dumps(state, format), make_folder=False)  # into a run folder, never making a vanished one again
 
 
 def dumps(state: dict, format: str = FORMAT) -> bytes:

@@ -3,9 +3,10 @@
 `verify(runs_dir)` reads the ledger and the run folders and says, for each thing that is wrong,
 exactly which ledger line, run or file, and what happened to it:
 
-- a ledger line that was edited, truncated, reordered or deleted (the chain of sha256s, each line's
-  sequence number, and the record each line seals all witness it; a record remembers the line that
-  sealed it, so even the last line's deletion is named),
+- a ledger line that was edited, truncated, deleted, inserted or reordered (the chain of sha256s and
+  each line's sequence number witness it, chain.py names which, once; the record each line seals
+  witnesses it too, and a record remembers the line that sealed it, so even the last line's deletion
+  is named),
 - a record (run.json) that was edited or removed, an artifact edited, missing or added after sealing,
 - a run folder that no ledger line seals (unrecorded), or whose folder name is not its record's.
 
@@ -21,12 +22,11 @@ from pathlib import Path
 from typing import Callable
 
 from . import ledger, locks
+from .chain import Chain, Finding
 from .layout import LOCK
-from .files import sha256_bytes, sha256_file
+from .files import sha256_file
 from . import layout
 
-FIELDS = {"seq": int, "run": str, "experiment": str, "status": str, "record_sha256": str, "prev_sha256": str, "sealed_at": str}
-"""every field of a ledger line, with its type"""
 CROSS_CHECKED = (("status", "status"), ("experiment", "experiment"), ("run", "run_id"))
 """(ledger line field, record field) pairs that must agree for a sealed record"""
 
@@ -45,18 +45,6 @@ class RunCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-@dataclass
-class Finding:
-    """A problem with one ledger line; `run` is the run the line names, when it can be read."""
-
-    line: int
-    message: str
-    run: str | None = None
-
-    def __str__(self) -> str:
-        return f"ledger line {self.line}: {self.message}"
 
 
 @dataclass
@@ -84,94 +72,9 @@ class Verification:
 
 # --- the ledger's lines ---------------------------------------------------------------------
 
-def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
-    """(entry, None) for a well-formed ledger line, or (None, why it is not one)."""
-    try:
-        entry = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None, "not valid JSON"
-    if not isinstance(entry, dict):
-        return None, "not a JSON object"
-    for name, kind in FIELDS.items():
-        if not isinstance(entry.get(name), kind) or isinstance(entry.get(name), bool):
-            return None, f"{name!r} is missing or malformed"
-    if not layout.RUN_ID.fullmatch(entry["run"]):
-        return None, f"run {entry['run']!r} is not a run id"
-    return entry, None
-
-
-class _Chain:
-    """The ledger's lines and what each of them witnesses about its neighbours."""
-
-    def __init__(self, lines: list[bytes], sealed_prev: Callable[[dict], str | None]):
-        self.lines, self.sealed_prev = lines, sealed_prev
-        self.hashes = [sha256_bytes(raw) for raw in lines]
-        self.line_of = {h: i for i, h in enumerate(self.hashes, start=1)}
-        self.entries: list[dict | None] = []
-        self.findings: dict[int, Finding] = {}
-
-    def note(self, line: int, message: str, run: str | None = None) -> None:
-        entry = self.entries[line - 1] if line <= len(self.entries) else None
-        self.findings.setdefault(line, Finding(line, message, run or (entry and entry["run"])))
-
-    def lost(self, line: int, run: str) -> None:
-        """Run `run`'s record says ledger line `line` sealed it, but that line is not there."""
-        if line > len(self.entries):
-            self.note(line, f"deleted (it sealed run {run}; the ledger now ends at line {len(self.entries)})", run)
-        elif self.entries[line - 1] is not None and self.entries[line - 1]["run"] != run:
-            self.note(line, f"deleted (it sealed run {run}; line {line} now seals run {self.entries[line - 1]['run']})", run)
-
-    def check(self) -> None:
-        self.parse()
-        self.links()
-
-    def parse(self) -> None:
-        for number, raw in enumerate(self.lines, start=1):
-            entry, why = parse_line(raw)
-            self.entries.append(entry)
-            last = number == len(self.lines)
-            if last and not raw.endswith(b"\n"):
-                self.note(number, f"truncated (the last line stops after {len(raw)} bytes, with no end of line)")
-            elif entry is None:
-                self.note(number, f"edited (not a ledger entry: {why})")
-
-    def links(self) -> None:
-        for number, entry in enumerate(self.entries, start=1):
-            if entry is not None:
-                self._links(number, entry)
-
-    def _links(self, number: int, entry: dict) -> None:
-        """Does line `number` chain to the line before it? If not, say what happened."""
-        expected = self.hashes[number - 2] if number > 1 else ledger.GENESIS
-        if entry["prev_sha256"] == expected:
-            if entry["seq"] != number:
-                self.note(number, f"edited (it says it is entry {entry['seq']})")
-            return
-        if entry["prev_sha256"] == ledger.GENESIS:
-            self.note(number, "reordered (it is the first entry of the chain, so it belongs at line 1)")
-            return
-        if entry["prev_sha256"] in self.line_of:
-            after = self.line_of[entry["prev_sha256"]]
-            self.note(number, f"reordered (it chains to line {after}, so it belongs right after it)")
-            return
-        before = self.entries[number - 2]["seq"] if number > 1 and self.entries[number - 2] else 0 if number == 1 else None
-        if before is None:
-            return  # the line before is not an entry: already named
-        if entry["seq"] > before + 1:
-            first, last = before + 1, entry["seq"] - 1
-            which = f"entry {first} is" if first == last else f"entries {first}-{last} are"
-            self.note(number, f"line(s) deleted before it ({which} missing; it is entry {entry['seq']})")
-            return
-        sealed = self.sealed_prev(entry)
-        if sealed is not None and sealed != entry["prev_sha256"]:
-            self.note(number, f"edited (prev_sha256 is not the hash run {entry['run']} was sealed with)")
-        else:
-            self.note(number - 1, f"edited (its sha256 is no longer the one line {number} chains to)")
-
-
 def chain(lines: list[bytes]) -> tuple[list[dict], list[str]]:
     """The well-formed entries of ledger lines, and what is wrong with the chain they form (records not consulted)."""
-    found = _Chain(lines, lambda entry: None)
+    found = Chain(lines, lambda entry: None)
     found.check()
     return [e for e in found.entries if e is not None], [str(f) for f in sorted(found.findings.values(), key=lambda f: f.line)]
 
@@ -242,7 +145,7 @@ def _unsealed_state(folder: Path, record: dict) -> tuple[str, str]:
 
 def check_run(run_dir: Path, entry: dict, hash_file: Callable[[Path], str] = sha256_file) -> list[str]:
     """Problems with one run sealed by `entry` (its latest ledger line): its record, and each artifact it lists."""
-    chain = _Chain([], lambda e: None)
+    chain = Chain([], lambda e: None)
     check = _check_sealed(_Records(run_dir.parent, hash_file), run_dir.name, entry, chain)
     return [str(f) for f in chain.findings.values()] + check.problems
 
@@ -257,7 +160,7 @@ def verify_run(folder: Path, hash_file: Callable[[Path], str] = sha256_file) -> 
     return chain_problems + check_run(folder, entry, hash_file)
 
 
-def _check_sealed(records: _Records, run: str, entry: dict, chain: _Chain) -> RunCheck:
+def _check_sealed(records: _Records, run: str, entry: dict, chain: Chain) -> RunCheck:
     """The check of a run the ledger seals; a problem of its ledger line that the record reveals goes to `chain`."""
     record, digest, problem = records.get(run)
     line = entry["seq"]
@@ -289,7 +192,7 @@ def _disagreement(entry: dict, record: dict) -> str | None:
     return None
 
 
-def _folder_check(folder: Path, records: _Records, chain: _Chain) -> RunCheck | None:
+def _folder_check(folder: Path, records: _Records, chain: Chain) -> RunCheck | None:
     """The check of a run folder no ledger line names, or None when it holds no record at all."""
     if not (folder / layout.RECORD).is_file():
         return None
@@ -322,15 +225,15 @@ def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file, only:
         same = digest == entry["record_sha256"] and seal.get("ledger_line") == entry["seq"]
         return seal.get("prev_sha256") if same else None
 
-    chain = _Chain(ledger.read_lines(runs_dir), sealed_prev)
+    chain = Chain(ledger.read_lines(runs_dir), sealed_prev)
     chain.parse()
     latest = {e["run"]: e for e in chain.entries if e is not None}  # a resumed run is sealed again: its last line counts
     checks = [_check_sealed(records, run, entry, chain) for run, entry in latest.items()
               if only is None or run in only]  # first: the most exact words
-    chain.links()
     folders = layout.run_folders(runs_dir) if only is None else [runs_dir / run for run in sorted(only) if layout.RUN_ID.fullmatch(run)]
     for folder in folders:
         check = None if folder.name in latest or not folder.is_dir() else _folder_check(folder, records, chain)
         if check is not None:
             checks.append(check)
+    chain.links()  # last, knowing every seal the records remember
     return Verification(sorted(chain.findings.values(), key=lambda f: f.line), checks, set(latest))

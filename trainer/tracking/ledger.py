@@ -4,7 +4,9 @@ A line holds the sha256 of its run's `run.json` and of the previous line's bytes
 removing or reordering any line, any record, or (through the record's artifact hashes) any
 artifact is detectable (`integrity.py` checks it all and names what it finds). A line is added
 under an exclusive lock, by writing the whole ledger anew and renaming it into place, so concurrent
-runs never lose or interleave lines and a crash never leaves half a line. Torch-free.
+runs never lose or interleave lines and a crash never leaves half a line. Sealing writes the final
+record beside the old one first and renames it into place only once its line is in the ledger, so
+a failed or killed seal leaves the record and the ledger as they were before it. Torch-free.
 """
 from __future__ import annotations
 
@@ -13,9 +15,8 @@ import json
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
-from .files import sha256_bytes, sha256_file, write_bytes
+from .files import StorageError, dumps_json, sha256_bytes, sha256_file, staged, write_bytes
 from .layout import LEDGER, LEDGER_LOCK, RECORD
 
 GENESIS = "0" * 64
@@ -24,9 +25,13 @@ GENESIS = "0" * 64
 
 @contextmanager
 def locked(runs_dir: Path):
-    """An exclusive lock on the ledger, held across read-modify-append."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(runs_dir / LEDGER_LOCK, "a") as lock:
+    """An exclusive lock on the ledger, held across read-modify-append. The runs folder must exist: one
+    removed while a run trained is not made again (with a new, empty ledger) by that run's seal."""
+    try:
+        lock = open(runs_dir / LEDGER_LOCK, "a")
+    except OSError as e:
+        raise StorageError(runs_dir / LEDGER_LOCK, e) from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -73,19 +78,24 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def seal(runs_dir: Path, run_id: str, record: dict, save_record: Callable[[], None]) -> dict:
-    """Seal a run: write into its record the line that will seal it, save the record, then append that line.
+def seal(runs_dir: Path, run_id: str, record: dict) -> dict:
+    """Seal a run: write into its record the line that will seal it, then the record (beside the old one),
+    then that line, then rename the record into place.
 
     The record and its line witness each other: the line holds the record's sha256, the record the
-    line's number, predecessor and time, so a deleted line (even the last) is named by `verify`."""
+    line's number, predecessor and time, so a deleted line (even the last) is named by `verify`. A
+    failure (StorageError) or a kill at any point leaves the ledger without the line and the old record
+    in place; between the last two steps, the line seals a record still being renamed, which `verify`
+    reads as a run that stopped unsealed (the record on disk still says `running`), not as tampering."""
     with locked(runs_dir):
         lines = read_lines(runs_dir)
         _complete(lines, runs_dir)
         seq, prev, at = len(lines) + 1, sha256_bytes(lines[-1]) if lines else GENESIS, now()
         record["sealed"] = {"ledger_line": seq, "prev_sha256": prev, "sealed_at": at}
-        save_record()
-        sealing = entry(seq, run_id, record["experiment"], record["status"], sha256_file(runs_dir / run_id / RECORD), prev, at)
-        _append_lines(runs_dir, lines, [sealing])
+        data = dumps_json(record).encode("utf-8")
+        with staged(runs_dir / run_id / RECORD, lambda f: f.write(data), make_folder=False):
+            sealing = entry(seq, run_id, record["experiment"], record["status"], sha256_bytes(data), prev, at)
+            _append_lines(runs_dir, lines, [sealing])
     return sealing
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from .files import write_jsonl
+from .files import StorageError, write_jsonl
 from .layout import STATUS, read_metrics
 from .status import LiveStatus
 
@@ -57,7 +57,7 @@ class MetricsLog:
         log = cls(path, [r for r in read_metrics(path) if r["step"] <= up_to_step], planned=planned, unit=unit)
         if log.status is not None:
             log.status.checkpoint_step = up_to_step
-        write_jsonl(path, log.rows)
+        write_jsonl(path, log.rows, make_folder=False)
         return log
 
     def log(self, step: int, **values: float) -> None:
@@ -73,15 +73,24 @@ class MetricsLog:
     def _append(self, line: str) -> None:
         if self._file is None:
             # The rows in memory are the truth: the file is made exactly them before the first append.
-            write_jsonl(self.path, self.rows[:-1])
-            self._file = open(self.path, "a", encoding="utf-8")
-        self._file.write(line)
-        self._file.flush()
+            write_jsonl(self.path, self.rows[:-1], make_folder=False)  # never making a vanished run folder again
+            try:
+                self._file = open(self.path, "a", encoding="utf-8")
+            except OSError as e:
+                raise StorageError(self.path, e) from None
+        try:
+            self._file.write(line)
+            self._file.flush()
+        except OSError as e:  # a full disk: one error naming the file (layout.read_metrics skips a cut last line)
+            raise StorageError(self.path, e) from None
         if time.monotonic() - self._synced_at >= FSYNC_INTERVAL_S:
             self._sync()
 
     def _sync(self) -> None:
-        os.fsync(self._file.fileno())
+        try:
+            os.fsync(self._file.fileno())
+        except OSError as e:
+            raise StorageError(self.path, e) from None
         self._synced_at = time.monotonic()
 
     def flush(self) -> None:
@@ -89,7 +98,7 @@ class MetricsLog:
         if self._file is not None:
             self._sync()
         else:
-            write_jsonl(self.path, self.rows)
+            write_jsonl(self.path, self.rows, make_folder=False)  # into the run folder, never making a vanished one again
         if self.status is not None and self.rows:
             self.status.update(self.rows[-1]["step"], {}, checkpoint=True)
 

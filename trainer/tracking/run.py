@@ -92,7 +92,7 @@ class Run:
         }
         run = cls(staging, record)
         run._lock = locks.create_locked(staging / LOCK)  # moves with the folder, held throughout
-        write_text(staging / CONFIG, config_yaml)
+        write_text(staging / CONFIG, config_yaml, make_folder=False)
         run.save_record()
         run.path = root / run_id
         os.rename(staging, run.path)
@@ -125,16 +125,18 @@ class Run:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    # Writes into the run folder never create it: a folder removed while the run trains stays removed,
+    # and the write is a StorageError saying so.
     def write_text(self, name: str, text: str) -> Path:
-        write_text(self.file(name), text)
+        write_text(self.file(name), text, make_folder=False)
         return self.file(name)
 
     def write_json(self, name: str, obj: Any) -> Path:
-        write_json(self.file(name), obj)
+        write_json(self.file(name), obj, make_folder=False)
         return self.file(name)
 
     def write_jsonl(self, name: str, rows: list[dict]) -> Path:
-        write_jsonl(self.file(name), rows)
+        write_jsonl(self.file(name), rows, make_folder=False)
         return self.file(name)
 
     def add_figure(self, name: str, title: str, caption: str, series: tuple[str, ...] = ()) -> None:
@@ -148,7 +150,7 @@ class Run:
         self.save_record()
 
     def save_record(self) -> None:
-        write_json(self.file(RECORD), self.record)
+        write_json(self.file(RECORD), self.record, make_folder=False)
 
     def _artifacts(self) -> dict:
         return {
@@ -178,4 +180,4 @@ class Run:
 
     def seal(self) -> dict:
         """Write the final record and append the ledger line that seals it."""
-        return ledger.seal(self.path.parent, self.id, self.record, self.save_record)
+        return ledger.seal(self.path.parent, self.id, self.record)

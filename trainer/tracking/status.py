@@ -45,7 +45,7 @@ class LiveStatus:
             self.checkpoint_step = step
         if force or checkpoint or now - self._written_at >= MIN_INTERVAL_S:
             self._written_at = now
-            write_text(self.path, dumps_json(self.facts(step)), durable=False)
+            write_text(self.path, dumps_json(self.facts(step)), durable=False, make_folder=False)
 
     def rate(self) -> float | None:
         """Steps per second over the last RATE_WINDOW updates, None before two updates."""

@@ -43,6 +43,5 @@ def seal_hook(record: dict) -> Callable[[Run], None] | None:
             verdict = reproduction.as_record(comparison)
         kept = {k: v for k, v in pending.items() if k != "folder"}  # a local path: only needed until judged
         run.record["reproduction"] = {**kept, **verdict}
-        print(f"reproduction of {pending['of']}: {verdict['summary']}")
 
     return judge

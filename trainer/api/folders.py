@@ -24,6 +24,21 @@ def runs_root(option: str | None, *, must_exist: bool = False) -> Path:
     return root
 
 
+def writable(folder: Path, what: str) -> None:
+    """Refuse a folder this process cannot write into (a read-only mount, no permission), naming it, before
+    any work; a folder that does not exist yet is judged by the nearest folder above it that does."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if os.statvfs(probe).f_flag & os.ST_RDONLY:
+        why = f"is on a read-only file system ({probe} is mounted read-only)"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        why = f"cannot be written by this user ({probe} is not writable)"
+    else:
+        return
+    raise UsageError(str(folder), "", f"{what} {why}; a run writes its files and its ledger line there")
+
+
 def locate(name: str, runs_dir_option: str | None) -> Path:
     """A run folder given as a path, or as a bare run id under the runs folder."""
     path = Path(name)
