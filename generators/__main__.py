@@ -7,17 +7,22 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trainer.errors import UsageError
 from trainer.tracking.files import StorageError, write_text
+from trainer.tracking import integrity
 from trainer.tracking.layout import runs_dir
 
-from . import (catalog, content, history, hugo_build, incremental, markup, mkdocs_site, publish_log, retrain, site_budget,
-               site_lock, sweep_pages)
-from .publish_log import PublishLog, PublishLogError
-from .runs import RunView, load_runs
-from .site import Page
-from .targets import TARGETS, Target
+from . import guide_sources, incremental, site_lock
+from .run_index import RunIndex
+from .runs import RunView
+
+if TYPE_CHECKING:
+    from .site import Page
+
+ENGINES = ("hugo", "mkdocs")
+"""the site engines (targets.TARGETS), named here so that a publish with nothing to do imports no page code"""
 
 PUBLISHED = "runs/_index.md"
 """the page next to which this publish's snapshot (publish_log.SHIPPED) and store listing (history.STORE_SHIPPED) ship"""
@@ -38,6 +43,8 @@ def _ship(all_pages: list[Page], name: str, text: str) -> None:
 
 def _within_budget(runs: list[RunView], budget: str, store_url: str | None) -> tuple[list[RunView], str | None]:
     """The runs with the files that live in the second store marked (site_budget), and the store's listing to ship."""
+    from . import markup, site_budget
+
     base = site_budget.store_base(store_url or None, runs)
     placement = site_budget.place(runs, site_budget.parse_size(budget), {r.id: set(r.stored) for r in runs})
     runs = site_budget.apply(runs, placement, base)
@@ -49,6 +56,9 @@ def _within_budget(runs: list[RunView], budget: str, store_url: str | None) -> t
 
 def _reused(plan: Path, runs: list[RunView]) -> list[tuple[str, str, str]]:
     """(experiment, run id, why) for each run the training plan reused and the site shows."""
+    from . import retrain
+    from .publish_log import PublishLogError
+
     try:
         decisions = retrain.read_reused(plan)
     except (OSError, ValueError, TypeError) as e:
@@ -57,10 +67,21 @@ def _reused(plan: Path, runs: list[RunView]) -> list[tuple[str, str, str]]:
     return [(d.experiment, d.run, d.reason) for d in decisions if d.run in shown]
 
 
+def published_runs(runs: list[RunView], live: bool) -> list[RunView]:
+    """The runs a publish shows: a run still training only in a live publish, never as if it had finished."""
+    if live:
+        return runs
+    training = [r.id for r in runs if r.state == integrity.RUNNING]
+    if training:
+        print(f"note: {len(training)} run(s) still training, not published until sealed ({', '.join(training[:3])}"
+              f"{', ...' if len(training) > 3 else ''}); `make serve` shows them live", file=sys.stderr)
+    return [r for r in runs if r.state != integrity.RUNNING]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m generators", description="Render runs into site content (Hugo or MkDocs).")
     p.add_argument("--runs-dir", help="folder of runs (default: $TRAINBOOK_RUNS_DIR or ./runs)")
-    p.add_argument("--engine", choices=sorted(TARGETS), default="hugo", help="site engine to write for (default: hugo)")
+    p.add_argument("--engine", choices=ENGINES, default="hugo", help="site engine to write for (default: hugo)")
     p.add_argument("--content", default="content", help="content folder: Hugo writes into it, MkDocs reads the author's pages from it")
     p.add_argument("--out", default="build/mkdocs", help="MkDocs only: folder for docs/ and mkdocs.yml (default: build/mkdocs)")
     p.add_argument("--site-dir", help="MkDocs only: where `mkdocs build` writes the site (default: <out>/site)")
@@ -69,22 +90,43 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="render every page again, ignoring what the last publish recorded")
     p.add_argument("--clean", action="store_true", help="remove every generated page and exit")
     p.add_argument("--history", help="a restored history folder (python -m generators.history) whose runs are published too")
-    p.add_argument("--site-budget", default=site_budget.DEFAULT_BUDGET, metavar="SIZE",
-                   help=f"largest site to build, e.g. 500MB or none: older runs' files move to the store beyond it "
-                        f"(default: {site_budget.DEFAULT_BUDGET})")
+    p.add_argument("--live", action="store_true",
+                   help="also publish runs that are training now, as live pages (the watch server's publish, never a site's)")
+    p.add_argument("--site-budget", metavar="SIZE",
+                   help="largest site to build, e.g. 500MB or none: older runs' files move to the store beyond it "
+                        "(default: generators/site_budget.py's DEFAULT_BUDGET)")
     p.add_argument("--store-url", help="where the second store serves files (<url><run id>/<file>), for files moved off the site")
     p.add_argument("--plan", type=Path, help="this publish's training plan (python -m generators.retrain --out), so the "
                                               "home page names the runs it reused instead of training them again")
     args = p.parse_args(argv)
-    content_dir, target = Path(args.content), TARGETS[args.engine]
+    content_dir = Path(args.content)
     out = content_dir if args.engine == "hugo" else Path(args.out) / "docs"
     # .trainbook/ (manifest, hash cache, publish log) lives next to the pages it describes, outside MkDocs' docs.
     state = content_dir if args.engine == "hugo" else Path(args.out)
     with site_lock.state(state):  # another publish of these pages waits for this one
-        return _generate(args, content_dir, target, out, state)
+        return _generate(args, content_dir, out, state)
 
 
-def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: Path, state: Path) -> int:
+def _generate(args: argparse.Namespace, content_dir: Path, out: Path, state: Path) -> int:
+    started = time.perf_counter()
+    hashes = incremental.HashCache(state)
+    index = RunIndex(state, runs_dir(args.runs_dir), hashes.sha256)
+    if not args.clean:
+        inputs = incremental.Inputs(state, args.engine, args.live, guide_sources.inputs(),
+                                    args.previous_publish and incremental.file_key(Path(args.previous_publish)),
+                                    args.site_budget, args.store_url, args.plan and incremental.file_key(Path(args.plan)))
+        if not (index.scan() or args.full or args.history or args.engine != "hugo") and inputs.same(
+                [out / PUBLISHED, out / incremental.STATE_DIR / incremental.Manifest.FILE]):
+            print(f"{len(index.found)} runs: nothing changed since the last publish (0 rendered, 0 stale pages or files "
+                  f"removed, 0 files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            return 0
+    # The page code (jinja2, every page module, matplotlib when drawing) is imported once there is something to
+    # publish: a lazy import for the speed of a publish that has nothing to do, not to dodge a circle.
+    from . import catalog, content, history, hugo_build, mkdocs_site, publish_log, site_budget, sweep_pages
+    from .publish_log import PublishLog, PublishLogError
+    from .targets import TARGETS
+
+    target = TARGETS[args.engine]
     if args.clean:
         owned_files = incremental.Manifest(state).old_files
         removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
@@ -95,22 +137,21 @@ def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: 
                 kept.unlink()
         print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
         return 0
-    started = time.perf_counter()
     try:
-        hashes = incremental.HashCache(state)
-        runs = load_runs(runs_dir(args.runs_dir), hashes.sha256)
+        runs = published_runs(index.load(), args.live)
         if args.history:
             runs = history.merge_views(history.load_views(Path(args.history)), runs)
-        runs, stored = _within_budget(runs, args.site_budget, args.store_url)
+        runs, stored = _within_budget(runs, args.site_budget or site_budget.DEFAULT_BUDGET, args.store_url)
         log = PublishLog(state, args.previous_publish)
         snapshot, changes = log.advance(sweep_pages.split(runs)[0])  # what changed among runs; sweeps have their own pages
         if args.plan:
             changes.reused = _reused(args.plan, runs)
-        generated = catalog.all_pages(runs, target, changes, snapshot)
+        manifest = incremental.Manifest(state, enabled=not args.full)
+        generated = catalog.all_pages(runs, target, changes, snapshot,
+                                      fresh=lambda path, key: manifest.kept(path, key, out / target.file_of(path)))
         _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n")
         if stored:
             _ship(generated, Path(history.STORE_SHIPPED).name, stored)
-        manifest = incremental.Manifest(state, enabled=not args.full)
         if args.engine == "mkdocs":
             site_pages, authored, files = mkdocs_site.site_pages(generated, content_dir)
             counts = content.write(out, site_pages, target, manifest, owned=True, loose={**mkdocs_site.static_files(), **files})
@@ -122,6 +163,8 @@ def _generate(args: argparse.Namespace, content_dir: Path, target: Target, out: 
             hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
         hashes.save()
         log.save()
+        index.save()
+        inputs.save()
     except history.HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -8,10 +8,13 @@ from .site import Page, Site
 from .targets import TARGETS, Target
 
 
-def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None) -> list[Page]:
-    """Every generated page for these runs and sweeps (newest first), for one site engine."""
+def all_pages(runs: list[RunView], target: Target | str = "hugo", changes=None, published: dict | None = None,
+              fresh=None) -> list[Page]:
+    """Every generated page for these runs and sweeps (newest first), for one site engine. `fresh`: see Site.fresh."""
     runs, sweeps = sweep_pages.split(runs)
     site = Site(runs, TARGETS[target] if isinstance(target, str) else target, changes, published, sweeps=sweeps)
+    if fresh is not None:
+        site.fresh = fresh
     return [
         *listings.runs_index(site),
         *experiment_pages.pages(site),

@@ -8,8 +8,10 @@ nothing for it.
 from __future__ import annotations
 
 import functools
+import json
 
 from trainer import gates
+from trainer.tracking.files import write_text
 
 from . import diff, figures, markup
 from .site import Later, Page, Site, run_fingerprint
@@ -41,9 +43,23 @@ def facts(base: RunView, head: RunView) -> list[tuple[str, str, str]]:
 
 
 def metric_rows(base: RunView, head: RunView) -> list[dict]:
-    return [{"name": d.name + (" (key metric)" if d.is_key else ""), "base": markup.number(d.base),
-             "head": markup.number(d.head), "delta": diff.delta_text(d), "mark": diff.mark(d)}
-            for d in diff.metric_deltas(base, head)]
+    across = diff.comparable(base, head).across
+
+    def name(d: diff.MetricDelta) -> str:
+        return d.name + (" (key metric)" if d.is_key else " (comparable across units)" if d.name == across else "")
+
+    return [{"name": name(d), "base": markup.number(d.base), "head": markup.number(d.head), "delta": diff.delta_text(d),
+             "mark": diff.mark(d)} for d in diff.metric_deltas(base, head)]
+
+
+def comparability_note(base: RunView, head: RunView) -> str:
+    """A sentence saying why the key metric is not compared, and what is instead; empty when it is comparable."""
+    rule = diff.comparable(base, head)
+    if rule.comparable:
+        return ""
+    label = head.key_metric.get("label", head.key_metric["name"])
+    instead = f" Compare {rule.across} instead: it is measured in the same unit for both." if rule.across else ""
+    return f"The {label} of these runs is not comparable: {rule.reason}. No better or worse is said about it or the other losses.{instead}"
 
 
 def _highlight(value: str | None, differs: bool) -> markup.Safe:
@@ -88,6 +104,7 @@ def compare_page(site: Site, base: RunView, head: RunView) -> Page:
     front, body = site.page(
         "compare.md.j2", path, meta, base=base, head=head, experiment=head.experiment,
         facts=Later(lambda: facts(base, head)), metrics=Later(lambda: metric_rows(base, head)),
+        comparability=Later(lambda: comparability_note(base, head)),
         config=Later(lambda: config_table(base, head)), figure=Later(lambda: figure(site, series())),
     )
     page_key = site.key("compare", run_fingerprint(base), run_fingerprint(head))
@@ -103,13 +120,20 @@ def index_rows(chosen: list[tuple[RunView, RunView]]) -> list[dict]:
     return rows
 
 
+RULES = "rules.json"
+"""next to the comparisons page: diff.rules(), for the picker's comparison of any runs (static/js/compare.js)"""
+
+
 def index_page(site: Site) -> Page:
     meta = {"title": "Comparisons", "page_type": "comparisons",
-            "description": "Pairs of runs side by side: configuration, metrics and curves."}
-    front, body = site.page("compare_index.md.j2", INDEX, meta, rows=Later(lambda: index_rows(site.pairs)), recent=RECENT)
+            "description": "Runs you pick, side by side; and pairs of runs compared with the run before them."}
+    rules = json.dumps(diff.rules(), sort_keys=True, ensure_ascii=False) + "\n"
+    front, body = site.page("compare_index.md.j2", INDEX, meta, rows=Later(lambda: index_rows(site.pairs)), recent=RECENT,
+                            rules=RULES)
     page_key = site.key("comparisons", [(run_fingerprint(base), run_fingerprint(head)) for base, head in site.pairs])
-    return Page(INDEX, front, body, key=page_key)
+    return Page(INDEX, front, body, key=page_key, drawn={RULES: lambda target: write_text(target, rules, durable=False)})
 
 
 def pages(site: Site) -> list[Page]:
-    return [index_page(site), *(compare_page(site, base, head) for base, head in site.pairs)] if site.pairs else []
+    """The comparisons page (the picker's view, and the list of pairs), and a page per pair."""
+    return [index_page(site), *(compare_page(site, base, head) for base, head in site.pairs)] if site.runs else []

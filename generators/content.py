@@ -72,16 +72,18 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
     target = target or TARGETS["hugo"]
     manifest = manifest or Manifest(content_dir, enabled=False)
     known = {target.file_of(p.path) for p in pages}
-    written: set[Path] = set()
+    targets: list[Path] = []
     bundles: set[Path] = set()
     """folders of pages rendered now that publish files: stale files in them are removed"""
     rendered: list[str] = []
     drawing: list[tuple[Callable[[Path], object], Path]] = []
     for page in pages:
         target_file = content_dir / target.file_of(page.path)
+        targets.append(target_file)
+        if page.kept is not None:  # known fresh when it was made (Site.fresh): nothing to build or write
+            manifest.record(page.path, page.key, page.kept)
+            continue
         names = [src.name for src in page.files] + list(page.drawn)
-        written.add(target_file)
-        written.update(target_file.parent / n for n in names)
         if manifest.fresh(page.path, page.key, target_file):
             manifest.record(page.path, page.key, names)
             continue
@@ -100,21 +102,56 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         manifest.record(page.path, page.key, names)
     for rel, src in (loose or {}).items():
         publish_file(src, content_dir / rel)
-        written.add(content_dir / rel)
     parallel.draw_all(drawing)
-    removed = prune_owned(content_dir, written) if owned else prune(content_dir, written, bundles, manifest.old_files)
-    if rendered:
-        os.sync()  # one flush for thousands of pages, instead of two fsyncs each
+    keep = set(targets)
+    # Files next to pages: every page's in a folder owned whole, else those of the folders rendered now.
+    for page, target_file in zip(pages, targets):
+        if owned or target_file.parent in bundles:
+            names = page.kept if page.kept is not None else [src.name for src in page.files] + list(page.drawn)
+            keep.update(target_file.parent / n for n in names)
+    keep.update(content_dir / rel for rel in loose or {})
+    if owned:
+        removed = prune_owned(content_dir, keep)
+    else:
+        previous = None if manifest.previous is None else {content_dir / target.file_of(p) for p in manifest.previous}
+        removed = prune(content_dir, keep, bundles, manifest.old_files, previous)
+    now = set(rendered)
+    sync([t for t, page in zip(targets, pages) if page.path in now] +
+         [t.parent / name for t, page in zip(targets, pages) if t.parent in bundles for name in page.drawn])
     manifest.save()
     return {"pages": len(pages), "rendered": rendered, "removed": removed, "new": [p.path for p in pages if p.path not in manifest.old]}
 
 
-def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), files: dict[str, list[str]] | None = None) -> int:
+SYNC_ONE_BY_ONE = 200
+"""up to this many files written, each is fsynced; more, and one os.sync() flushes them all (it flushes every
+file system of the machine, which on a busy machine costs more than a few fsyncs)"""
+
+
+def sync(paths: list[Path]) -> None:
+    """Make the files a pass wrote durable before the manifest says they are there."""
+    if len(paths) > SYNC_ONE_BY_ONE:
+        os.sync()
+        return
+    for path in [*paths, *{p.parent for p in paths}]:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # a drawing that wrote nothing (a figure with no data to draw)
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), files: dict[str, list[str]] | None = None,
+          candidates: set[Path] | None = None) -> int:
     """Remove generated pages not in `keep` with the `files` the last publish wrote next to them
     (page path -> file names), and files not in `keep` from the generated `bundles`. Returns how
-    many pages and files went."""
+    many pages and files went. `candidates`: the pages the last publish generated, so that only those are
+    looked at (None: every page of the folder is, as when no publish recorded its pages)."""
     removed = 0
-    for page in sorted(content_dir.rglob("*.md")):
+    pages = content_dir.rglob("*.md") if candidates is None else (p for p in candidates - keep if p.is_file())
+    for page in sorted(pages):
         if page in keep or not is_generated(page):
             continue
         if page.name == "index.md":  # a generated leaf bundle: the folder is all ours

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 
-from . import markup
+from . import diff, markup
 from .runs import RunView
 
 
@@ -20,14 +20,32 @@ def metric_text(run: RunView) -> str:
 
 
 def improvement(run: RunView, before: RunView | None) -> float | None:
-    """Relative improvement of the key metric over `before` (0.04 = 4% better; negative = worse)."""
-    if before is None:
+    """Relative improvement of the key metric over `before` (0.04 = 4% better; negative = worse); None when there
+    is nothing to compare with or the two values are not comparable (diff.comparable: another tokenizer, another unit)."""
+    if before is None or not diff.comparable(before, run).comparable:
         return None
     now, then = run.key_value, before.key_value
     if not isinstance(now, (int, float)) or not isinstance(then, (int, float)) or then == 0:
         return None
     change = (then - now) / abs(then)
     return change if run.key_metric.get("goal", "min") == "min" else -change
+
+
+def live_text(run: RunView) -> str:
+    """`step 1,200 of 6,000, about 2.1 min left`: where a running run is, as its status file said when it was read."""
+    live = run.live or {}
+    step, steps, unit = live.get("step"), live.get("steps"), live.get("unit") or "step"
+    if not isinstance(step, int):
+        return "started, no step logged yet"
+    text = f"{unit} {markup.number(step)}" + (f" of {markup.number(steps)}" if isinstance(steps, int) else "")
+    eta = live.get("eta_s")
+    return text + (f", about {markup.duration(eta)} left" if isinstance(eta, (int, float)) else "")
+
+
+def last_values_text(run: RunView) -> str:
+    """`train loss 2.7100, lr 0.1000`: the last logged value of each metric of a running run."""
+    last = (run.live or {}).get("last") or {}
+    return ", ".join(f"{name.replace('_', ' ')} {markup.number(value)}" for name, value in sorted(last.items())) or "–"
 
 
 def change_text(change: float | None) -> str:
@@ -48,6 +66,8 @@ def where(run: RunView) -> str:
 def summary(run: RunView, before: RunView | None) -> str:
     """One sentence a reviewer reads first: `3.2 min on cpu, val loss 1.9500, 4.0% better than the previous run.`"""
     duration = markup.duration(run.record.get("duration_s"))
+    if run.live is not None:
+        return f"Training now: {live_text(run)}."
     if run.status != "ok":  # the reason follows on the run page, in its own callout
         return f"This run {run.status} after {duration} on {where(run)}."
     parts = [f"{duration} on {where(run)}"]

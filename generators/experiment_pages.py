@@ -24,7 +24,8 @@ MODELS_FORMAT = "trainbook-models-1"
 def picked(runs: list[RunView]) -> dict[str, RunView | None]:
     """The experiment's latest, best and current run (trainer/tracking/picks.py, as `trainer sample` picks them)."""
     by_id = {r.id: r for r in runs}
-    candidates = [picks.Candidate(r.id, r.record, verified=r.sealed and not r.verification) for r in runs]
+    # The summary a publish keeps of each run (run_index.summary) holds every field picks reads: no record is read.
+    candidates = [picks.Candidate(r.id, r.facts, verified=r.sealed and not r.verification) for r in runs]
     return {which: by_id[c.run_id] if (c := picks.pick(which, candidates)) else None for which in picks.WHICH}
 
 
@@ -91,6 +92,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
                    "latest_run": f"runs/{latest.id}/"},
     }
     facts = {
+        "running": [{"run": r, "text": describe.live_text(r)} for r in runs if r.live is not None],
         "runs": len(runs), "statuses": ", ".join(f"{n} {s}" for s, n in listings.statuses(runs)),
         "latest": latest, "latest_metric": describe.metric_text(latest), "best": best,
         "best_metric": describe.metric_text(best) if best else "–", "current": model_link(picked(runs)["current"]),

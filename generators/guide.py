@@ -30,12 +30,12 @@ from trainer.config import describe, field_docs
 from trainer.engines.contract import EngineSpec
 from trainer.engines import registry
 
-from . import markup
+from . import guide_sources, markup
 from .content import ContentError
-from .site import Page, Site
+from .site import Later, Page, Site
 from .targets import href
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = guide_sources.DOCS
 SECTION = "guide"
 INDEX = f"{SECTION}/_index.md"
 REFERENCE = f"{SECTION}/reference.md"
@@ -186,12 +186,6 @@ def _engine(spec: EngineSpec) -> dict:
     }
 
 
-def _key_rows(specs: dict[str, EngineSpec]) -> list:
-    return [[t, s.description, s.kind, s.key_metric.as_record(), s.resumable, s.multi_process, s.replay, s.artifacts,
-             [[g["section"], g["doc"], [[r["key"], r["type"], default_text(r["default"]), r["doc"]] for r in g["rows"]]]
-              for g in reference_rows(s)]] for t, s in specs.items()]
-
-
 # --- the pages -----------------------------------------------------------------------------
 
 def pages(site: Site, docs: Path = DOCS, specs: dict[str, EngineSpec] | None = None) -> list[Page]:
@@ -209,8 +203,9 @@ def pages(site: Site, docs: Path = DOCS, specs: dict[str, EngineSpec] | None = N
         near = {"previous": entries[i - 1] if i else None, "next": entries[i + 1] if i + 1 < len(entries) else None}
         meta = {**meta, "page_type": "guide"}
         if path == REFERENCE:
-            front, body = site.page("guide_reference.md.j2", path, meta, engines=[_engine(s) for s in specs.values()], **near)
-            inputs = _key_rows(specs)
+            front, body = site.page("guide_reference.md.j2", path, meta, engines=Later(lambda: [_engine(s) for s in specs.values()]),
+                                    **near)
+            inputs = guide_sources.reference(specs)
         else:
             source = sources[i]
             front, body = site.page("guide.md.j2", path, meta, body=markup.Safe(site_markdown(source, names)),

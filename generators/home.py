@@ -32,11 +32,18 @@ def change_rows(site: Site) -> dict | None:
     }
 
 
+def running_rows(site: Site) -> list[dict]:
+    """Runs training now (only a live publish has them: generators/watch.py), newest first."""
+    return [{"run": r, "text": describe.live_text(r)} for r in site.runs if r.live is not None]
+
+
 def pages(site: Site) -> list[Page]:
     cards = [experiment_pages.card(site, name, runs) for name, runs in sorted(site.by_experiment.items())]
     changes = change_rows(site)
+    running = running_rows(site)
     meta = {"title": "Overview", "page_type": "overview", "headless": True}
     # Written as if it were the home page: that is where its links are followed from.
-    front, body = site.page("overview.md.j2", "_index.md", meta, cards=cards, changes=changes)
-    page_key = site.key("overview", [experiment_pages.card_key(c) for c in cards], site.changes and vars(site.changes))
+    front, body = site.page("overview.md.j2", "_index.md", meta, cards=cards, changes=changes, running=running)
+    page_key = site.key("overview", [experiment_pages.card_key(c) for c in cards], site.changes and vars(site.changes),
+                        [(r["run"].id, r["text"]) for r in running])
     return [Page(OVERVIEW, front, body, key=page_key)]

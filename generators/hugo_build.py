@@ -1,22 +1,28 @@
 """Building the Hugo site, all of it or only what the last publishes changed.
 
-`python -m generators` records, in `content/.trainbook/hugo-pending.json`, the URLs of the pages
-it rendered since the last Hugo build. `python -m generators.hugo_build` then asks Hugo to render
-just those (and the lists that show runs: home, taxonomies) into the existing site, using Hugo's
-render segments; the other 10,000 run pages are left as they are. It builds everything, cleaning
-the destination, when an incremental build could be wrong: the first build, a removed page, a new
-experiment or taxonomy (the menu on every page lists them), a change to site/ or static/, another
-base URL, or a destination another build has touched since (for instance a MkDocs publish), or
-a build that did not finish (killed, or Hugo failed): the record of the last build is removed before
-Hugo starts and written again only when it succeeds. A full build goes into a folder beside the
-destination (`.<destination>.build`) that replaces it whole once Hugo succeeds, so a failed or killed
-full build never leaves a half-built site in its place.
+`python -m generators` records, in `content/.trainbook/hugo-pending.json`, the pages it rendered since
+the last Hugo build. `python -m generators.hugo_build` then has Hugo build just those into the existing
+site: from a content folder of their own (`.<destination>-changed/` beside the destination: the pages
+rendered, their bundles' files, and the pages every page needs to find: the home page, the
+author's pages, every section's own page, the overview), so that Hugo reads tens of pages, not the
+10,000 run pages it would otherwise load to render five. That is right because no layout lists pages
+by itself: every list of runs (runs, experiments, terms, home) is a page the generators wrote, and the
+menu needs only the sections. The sitemap is left as the last full build wrote it. Hugo builds
+everything, cleaning the destination, when an incremental build could be wrong: the first build, a
+removed page, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
+static/ or the vendored scripts, another base URL, or a destination another build has touched since
+(for instance a MkDocs publish), or a build that did not finish (killed, or Hugo failed): the record of
+the last build is removed before Hugo starts and written again only when it succeeds. A full build goes
+into a folder beside the destination (`.<destination>.build`), is indexed for search there, and replaces
+the destination whole once Hugo succeeds, so a failed or killed full build never leaves a half-built
+site in its place. The search index follows (generators/search.py).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,31 +30,23 @@ from pathlib import Path
 
 from trainer.tracking.files import replace_folder, write_text
 
-from . import site_lock
-from .incremental import STATE_DIR
+from . import search, site_lock
+from .incremental import STATE_DIR, Manifest, read_saved, read_state
 from .targets import url_of
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "site"
 PENDING = "hugo-pending.json"
 BUILT = "hugo-built.json"
-ALWAYS = ("/", "/kinds/**", "/datasets/**", "/statuses/**", "/tags/**")
-"""pages Hugo fills from other pages' front matter (home: the overview; terms: their runs), re-rendered whenever anything changed"""
-
-
-def _load(path: Path) -> dict:
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
+INCREMENTAL = 'disableKinds = ["RSS", "sitemap"]\n'
+"""added to site/hugo.toml for a build of the changed pages alone: their sitemap would list only them"""
 
 
 def begin_pending(content_dir: Path) -> None:
     """Before a generator pass changes any page: mark it under way. A mark left by a pass that never finished
     (killed, or a write refused) means its changes are unknown, so the next Hugo build is a full one."""
     path = content_dir / STATE_DIR / PENDING
-    pending = _load(path) or {"full": False, "urls": []}
+    pending = read_state(path) or {"full": False, "urls": []}
     pending["full"] = bool(pending.get("full") or pending.get("passing"))
     pending["passing"] = True
     write_text(path, json.dumps(pending, indent=1) + "\n")
@@ -57,10 +55,11 @@ def begin_pending(content_dir: Path) -> None:
 def record_pending(content_dir: Path, rendered: list[str], removed: int, new: list[str]) -> None:
     """Add what a generator pass changed to what the next Hugo build must render (the pass is over)."""
     path = content_dir / STATE_DIR / PENDING
-    pending = _load(path) or {"full": False, "urls": []}
+    pending = read_state(path) or {"full": False, "urls": []}
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
     pending["full"] = bool(pending.get("full") or removed or structural)
     pending["urls"] = sorted(set(pending.get("urls", [])) | {"/" + url_of(p).rstrip("/") for p in rendered})
+    pending["pages"] = sorted(set(pending.get("pages", [])) | set(rendered))
     pending["passing"] = False
     write_text(path, json.dumps(pending, indent=1) + "\n")
 
@@ -71,10 +70,14 @@ def staging(destination: Path) -> Path:
     return destination.with_name(f".{destination.name}.build")
 
 
+VENDOR = REPO / "node_modules" / "uplot" / "dist"
+"""the charting library site/hugo.toml mounts into the site (package.json; `make setup` installs it)"""
+
+
 def site_version() -> str:
-    """A hash of everything besides content that shapes the HTML: configuration, layouts, static files."""
+    """A hash of everything besides content that shapes the HTML: configuration, layouts, static and vendored files."""
     h = hashlib.sha256()
-    for folder in (SITE, REPO / "static"):
+    for folder in (SITE, REPO / "static", VENDOR):
         for p in sorted(folder.rglob("*")):
             if p.is_file() and "resources" not in p.parts and not p.name.startswith("."):
                 h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes())
@@ -89,18 +92,59 @@ def _fingerprint(destination: Path) -> list | None:
     return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
-def segment_config(urls: list[str]) -> str:
-    paths = sorted(set(urls) | set(ALWAYS))
-    return ("[segments]\n  [segments.changed]\n    [[segments.changed.includes]]\n"
-            f"      path = {json.dumps('{' + ','.join(paths) + '}')}\n"
-            '    [[segments.changed.includes]]\n      kind = "{sitemap,robotstxt,404}"\n')
+def _place(src: Path, dst: Path) -> None:
+    """A page by hard link; a bundle's other files (figures, samples) as copies: they are often the run folder's
+    own files linked into the site, and a link to them changes their ctime, which would make the next publish
+    take the run as changed and verify it again (run_index)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.suffix == ".md":
+        try:
+            os.link(src, dst)
+            return
+        except OSError:  # another file system
+            pass
+    shutil.copy2(src, dst)
+
+
+def _with_files(content_dir: Path, page: str) -> list[Path]:
+    """A page's file and the files published next to it (a bundle's; for a section's page, not its other pages)."""
+    path = content_dir / page
+    if not path.is_file():
+        return []
+    if path.name not in ("index.md", "_index.md"):
+        return [path]
+    with os.scandir(path.parent) as entries:  # runs/ holds a folder per run: no stat for each
+        return [path, *(Path(e.path) for e in entries if not e.name.endswith(".md") and not e.name.startswith(".") and e.is_file())]
+
+
+def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
+    """A content folder holding the pages rendered since the last build and the pages every page needs to find."""
+    shutil.rmtree(into, ignore_errors=True)
+    listed = read_saved(content_dir / STATE_DIR / Manifest.FILE).get("pages", [])
+    sections = [p for p in listed if p.endswith("_index.md")]
+    authored = [f.name for f in content_dir.glob("*.md")]  # the home page and the author's other pages
+    overview = [p for p in listed if p.startswith("overview/")]
+    for page in sorted({*pages, *sections, *authored, *overview}):
+        for f in _with_files(content_dir, page):
+            _place(f, into / f.relative_to(content_dir))
+    return into
 
 
 def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False, keep: tuple[int, ...] = ()) -> str:
-    """Run Hugo; returns "full", "incremental" or "unchanged". `keep`: file descriptors Hugo inherits (the publish's
-    locks, so that a Hugo outliving a killed publish still holds them)."""
+    """Run Hugo, then bring the site's search index up to date; returns how Hugo built ("full", "incremental" or
+    "unchanged") and how the index was updated. `keep`: file descriptors Hugo and Pagefind inherit (the publish's
+    locks, so that one outliving a killed publish still holds them)."""
+    urls = read_state(content_dir / STATE_DIR / PENDING).get("urls", [])
+    how = hugo_build(content_dir, destination, base_url, hugo, full, keep)
+    return f"{how} build, search index: {search.update(content_dir, destination, how, urls, keep)}"
+
+
+def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False,
+               keep: tuple[int, ...] = ()) -> str:
+    """Run Hugo; returns "full" (the site built, and indexed for search, in the staging folder, which then replaced
+    the destination), "incremental" or "unchanged"."""
     state = content_dir / STATE_DIR
-    pending, built = _load(state / PENDING), _load(state / BUILT)
+    pending, built = read_state(state / PENDING), read_state(state / BUILT)
     version = site_version()
     previous = built.get("destination") == str(destination.resolve()) and built.get("base_url") == base_url \
         and built.get("site") == version and built.get("fingerprint") == _fingerprint(destination)
@@ -108,21 +152,31 @@ def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full:
     building = staging(destination)
     for left in [building, *building.parent.glob(f".{destination.resolve().name}.old-*")]:
         shutil.rmtree(left, ignore_errors=True)  # what a killed full build left
+    if not VENDOR.is_dir():
+        print(f"note: {VENDOR.relative_to(REPO)} is missing (make setup installs it): pages keep their PNG figures, "
+              "without interactive charts", file=sys.stderr)
     args = [str(hugo), "--quiet", "--source", str(SITE), "--contentDir", str(content_dir.resolve()),
             "--destination", str((destination if incremental else building).resolve()), "--baseURL", base_url]
     if incremental:
-        if not pending.get("urls"):
+        if not pending.get("pages"):
             return "unchanged"
-        segments = state / "hugo-segments.toml"
-        write_text(segments, segment_config(pending["urls"]))
-        args += ["--config", f"{SITE / 'hugo.toml'},{segments}", "--renderSegments", "changed"]
+        changed = changed_content(content_dir, pending["pages"], destination.with_name(f".{destination.name}-changed"))
+        overlay = state / "hugo-incremental.toml"
+        write_text(overlay, INCREMENTAL)
+        args[args.index("--contentDir") + 1] = str(changed.resolve())
+        args += ["--config", f"{SITE / 'hugo.toml'},{overlay}"]
     (state / BUILT).unlink(missing_ok=True)  # until this build succeeds, no build is the base of an incremental one
     result = subprocess.run(args, capture_output=True, text=True, pass_fds=keep)
     if result.returncode != 0:
-        sys.stderr.write(result.stderr)
+        sys.stderr.write(result.stdout + result.stderr)  # with --quiet, Hugo prints its ERROR lines on stdout
         shutil.rmtree(building, ignore_errors=True)
         raise SystemExit(result.returncode)
     if not incremental:
+        try:
+            search.full(building, keep)
+        except SystemExit:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
         replace_folder(building, destination)
     write_text(state / BUILT, json.dumps({"destination": str(destination.resolve()), "base_url": base_url, "site": version,
                                           "fingerprint": _fingerprint(destination)}) + "\n")
@@ -139,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with site_lock.both(args.content, args.destination) as keep:
         how = build(args.content, args.destination, args.baseURL, Path(sys.executable).parent / "hugo", args.full, keep)
-    print(f"hugo: {how} build into {args.destination}", file=sys.stderr)
+    print(f"hugo: {how} (into {args.destination})", file=sys.stderr)
     return 0
 
 

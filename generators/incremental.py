@@ -46,12 +46,32 @@ def key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
 
 
+def file_key(path: Path) -> str:
+    """A file's sha256, or why it cannot be read (the error is then the reader's to report)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as e:
+        return f"unreadable: {e}"
+
+
+def read_state(path: Path) -> dict:
+    """A plain state file of the publish (.trainbook/*.json: Hugo's pending and built records, the search index's)
+    as a dict; {} when it is missing, unreadable or not an object (a publish then does everything again, as if it
+    were the first)."""
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def _canonical(data: dict) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def _load(path: Path) -> dict:
-    """The state a publish saved in `path`, or {} (with a note) when it is missing or not exactly what was saved."""
+def read_saved(path: Path) -> dict:
+    """The state a publish saved in `path` (_save: the manifest, inputs, hash cache), or {} (with a note) when it is
+    missing or not exactly what was saved."""
     try:
         saved = json.loads(path.read_text())
     except FileNotFoundError:
@@ -90,24 +110,50 @@ class Manifest:
 
     def __init__(self, out_dir: Path, enabled: bool = True):
         self.path = out_dir / STATE_DIR / self.FILE
-        saved = _load(self.path)
+        saved = read_saved(self.path)
         self.old: dict[str, str] = _pages(saved.get("keys")) if enabled else {}
         self.old_files: dict[str, list[str]] = _files(saved.get("files"))
         """kept even for a full publish: they say which files a removed page leaves behind"""
+        self.previous: set[str] | None = set(saved["pages"]) if isinstance(saved.get("pages"), list) else None
+        """every page the last publish generated (None when no publish recorded them: every page is looked at)"""
         self.new: dict[str, str] = {}
         self.files: dict[str, list[str]] = {}
+        self.pages: list[str] = []
 
     def fresh(self, path: str, page_key: str | None, target: Path) -> bool:
         return page_key is not None and self.old.get(path) == page_key and target.is_file()
+
+    def kept(self, path: str, page_key: str, target: Path) -> list[str] | None:
+        """The names of the files next to a page the last publish wrote with this key, if it is still there; else None."""
+        return self.old_files.get(path, []) if self.fresh(path, page_key, target) else None
 
     def record(self, path: str, page_key: str | None, files: list[str]) -> None:
         if page_key is not None:
             self.new[path] = page_key
         if files:
             self.files[path] = files
+        self.pages.append(path)
 
     def save(self) -> None:
-        _save(self.path, {"keys": self.new, "files": self.files})
+        _save(self.path, {"keys": self.new, "files": self.files, "pages": self.pages})
+
+
+class Inputs:
+    """Everything besides the runs that pages are made of (the generators' code, the guide's sources, the options),
+    as a key kept between publishes: with it and the runs unchanged (run_index), a publish has nothing to do."""
+
+    FILE = "inputs.json"
+
+    def __init__(self, out_dir: Path, *parts):
+        self.path = out_dir / STATE_DIR / self.FILE
+        self.key = key(code_version(), *parts)
+
+    def same(self, pages: list[Path]) -> bool:
+        """True when the last publish had these inputs and its `pages` are still there."""
+        return read_saved(self.path).get("key") == self.key and all(p.is_file() for p in pages)
+
+    def save(self) -> None:
+        _save(self.path, {"key": self.key})
 
 
 class HashCache:
@@ -115,9 +161,16 @@ class HashCache:
 
     def __init__(self, out_dir: Path):
         self.path = out_dir / STATE_DIR / self.FILE
-        self.old = _load(self.path)
+        self._old: dict | None = None
         self.new: dict[str, list] = {}
         self.hashed = 0
+
+    @property
+    def old(self) -> dict:
+        """The last publish's hashes, read when a file is first hashed (a publish that hashes nothing never reads them)."""
+        if self._old is None:
+            self._old = read_saved(self.path)
+        return self._old
 
     def sha256(self, path: Path) -> str:
         st = os.stat(path)

@@ -6,7 +6,10 @@ all statuses or one — so a reader without JavaScript sorts and filters by foll
 With JavaScript, static/js/runs-table.js adds column sorting and a text filter on top.
 
 Newest-first listings are "anchored": their later pages are counted from the oldest run, so a new
-run changes only the first page and a publish of 10,000 runs re-renders a handful of pages.
+run changes only the first page and a publish of 10,000 runs re-renders a handful of pages. Ranked
+orders (best, longest) show their top PAGE_SIZE only: a new run's place in a ranking would move every
+row after it, so 25 numbered pages of an experiment's 2,500 runs would all change with each run; every
+run is still listed, newest first.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Callable
 
 from . import describe, markup
 from .site import Later, Page, Site, run_fingerprint
+from .targets import href
 from .runs import RunView
 
 PAGE_SIZE = 100
@@ -51,7 +55,8 @@ def rows(site: Site, runs: list[RunView]) -> list[dict]:
     for run in runs:
         value = run.key_value
         out.append({
-            "run": run, "metric": describe.metric_text(run), "number": markup.number(value) if value is not None else "–",
+            "run": run, "metric": describe.live_text(run) if run.live is not None else describe.metric_text(run),
+            "number": markup.number(value) if value is not None else describe.live_text(run) if run.live is not None else "–",
             "value": value if isinstance(value, (int, float)) else "",
             "change": describe.change_text(describe.improvement(run, site.baseline.get(run.id))).replace(" than the previous run", ""),
             "duration": markup.duration(run.duration), "seconds": run.duration or 0,
@@ -107,6 +112,8 @@ def paged(site: Site, runs: list[RunView], paths_of: Callable[[int], str], meta:
             where = f"page {pager['k']} of {pager['count']}" if pager["mode"] == "numbered" else \
                 f"runs {pager['from']:,}–{pager['to']:,} counted from the oldest"
             page_meta["title"] = f"{meta['title']} ({where})"
+            # The description may count the runs (a term's does): the later pages get one that does not change.
+            page_meta["description"] = f"{page_meta['title']}."
             # Counts change with every run; left off the later pages so that they do not.
             page_views = [{**v, "label": v["label"].split(" (")[0]} for v in page_views]
         front, body = site.page(template, path, page_meta, intro=intro if not number else "", views=page_views, related=related or [],
@@ -172,8 +179,13 @@ def experiment_views(site: Site, experiment: str, runs: list[RunView], metric_la
             meta = {"title": f"{experiment}: runs, {label}" + ("" if status == "all" else f", {status} only"),
                     "page_type": "listing", "description": f"Runs of {experiment}, {label}."}
             views = views_menu(experiment, runs, order.slug, status, metric_label)
+            anchored, intro = order.slug == "newest", ""
+            if not anchored and len(chosen) > PAGE_SIZE:  # a ranking's top only (see the module's note)
+                newest = href(view_path(experiment, order.slug, status), view_path(experiment, "newest", status))
+                intro = f"The first {PAGE_SIZE} of {len(chosen):,} runs, {label}. Every run is listed [newest first]({newest})."
+                chosen = chosen[:PAGE_SIZE]
             pages += paged(site, chosen, lambda k, o=order.slug, s=status: view_path(experiment, o, s, k), meta, views=views,
-                           anchored=order.slug == "newest", with_experiment=False, metric_label=metric_label)
+                           anchored=anchored, intro=intro, with_experiment=False, metric_label=metric_label)
     first = pages.pop(0)  # newest/all page 1: rendered as part of the experiment page
     assert first.path == view_path(experiment, "newest", "all")
     return pages, views_menu(experiment, runs, "newest", "all", metric_label)

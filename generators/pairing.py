@@ -32,8 +32,8 @@ def pairs(runs: list[RunView]) -> list[tuple[RunView, RunView]]:
     for run in sorted(runs, key=lambda r: (r.started, r.id), reverse=True):
         by_experiment.setdefault(run.experiment, []).append(run)
     for group in by_experiment.values():
-        for run in recent(group):
-            base = diff.previous_ok(run, group)
+        for i, run in enumerate(recent(group)):
+            base = diff.previous_ok(group, i)
             if base is not None:
                 chosen[(base.id, run.id)] = (base, run)
     published = [r for r in runs if r.published]

@@ -42,7 +42,8 @@ SUMMARY_SHARE = 0.4
 
 OUTCOMES = {  # severity order: the first ones are what a reviewer must see
     "failed": "❌ failed", "unverified": "❌ does not verify", "gate failed": "❌ gate failed", "worse": "⚠️ worse",
-    "not run": "➖ not run", "new": "🆕 new", "no metric": "❔ no key metric", "better": "✅ better", "same": "= same",
+    "not run": "➖ not run", "new": "🆕 new", "incomparable": "≠ not comparable (other unit)", "no metric": "❔ no key metric",
+    "better": "✅ better", "same": "= same",
 }
 
 
@@ -80,7 +81,8 @@ class Entry:
             return "gate failed"
         if self.base is None:
             return "new"
-        return {"worse": "worse", "better": "better", "same": "same"}.get(self.key.verdict or "", "no metric")
+        verdict = self.key.verdict or ""
+        return verdict if verdict in ("worse", "better", "same", "incomparable") else "no metric"
 
     @property
     def severity(self) -> int:

@@ -16,8 +16,8 @@ VERDICT_MARK = {"identical": "✅ identical", "within tolerance": "☑️ within
 
 def of(run: RunView) -> dict | None:
     """The run's own `reproduction` section when it is a reproduction with a verdict, else None."""
-    found = run.record.get("reproduction")
-    return found if isinstance(found, dict) and found.get("of") and found.get("verdict") else None
+    found = run.reproduction
+    return found if found and found.get("of") and found.get("verdict") else None
 
 
 def index(runs: list[RunView]) -> dict[str, list[RunView]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from trainer.engines import registry
-from trainer.tracking import integrity, layout
+from trainer.tracking import integrity, layout, status
 from trainer.tracking.files import sha256_file
 
 LEGACY_KEY_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss"}
@@ -42,6 +42,27 @@ class RunView:
     (generators/site_budget.py); they are linked from there, not published next to the page"""
     from_history = False
     """True for a run restored from the published history (history.PublishedRun) rather than read from runs/"""
+    live: dict | None = None
+    """for a run that is training now: its status file (trainer/tracking/status.py), as read when it was loaded"""
+    summary: dict | None = None
+    """the record's fields that pages listing the run use (run_index.summary), for a run whose full record is read
+    only when one of its own pages is rendered (run_index.IndexedRun); None when `record` is all there is"""
+    artifact_names: list[str] | None = None
+    """the names of the files the record lists, when only the summary is at hand"""
+
+    @property
+    def facts(self) -> dict:
+        """The record as far as listing the run needs it: the summary when that is all that was read."""
+        return self.record
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The facts about a run that other pages show, as one short digest: enough to know when they must change.
+        (A listing page's key holds a hundred of them: digests keep 10,000 runs' keys cheap to compute.)"""
+        found = [self.id, self.record_sha256, self.verification, self.sealed, self.state]
+        if self.live is not None:
+            found.append(self.live.get("step"))  # a running run's pages follow its steps
+        return hashlib.sha256(repr(found).encode()).hexdigest()[:32]
 
     @functools.cached_property
     def contents(self) -> layout.RunFolder:
@@ -58,58 +79,58 @@ class RunView:
     def samples(self) -> str | None:
         return self.contents.read_text(layout.SAMPLES)
 
-    @property
+    @functools.cached_property
     def experiment(self) -> str:
-        return self.record["experiment"]
+        return self.facts["experiment"]
 
-    @property
+    @functools.cached_property
     def status(self) -> str:
         """How the run ended; `interrupted` for a run whose record still says running but whose process is gone."""
-        status = self.record.get("status") or "unknown"
+        status = self.facts.get("status") or "unknown"
         return integrity.INTERRUPTED if status == "running" and self.state == integrity.INTERRUPTED else status
 
-    @property
+    @functools.cached_property
     def started(self) -> str:
-        return self.record.get("started_at") or ""
+        return self.facts.get("started_at") or ""
 
-    @property
+    @functools.cached_property
     def kind(self) -> str:
         """The experiment kind the engine declared (language-model, manual-backprop, rl...)."""
-        return self.record.get("kind") or "unknown"
+        return self.facts.get("kind") or "unknown"
 
-    @property
+    @functools.cached_property
     def dataset(self) -> str | None:
-        data = self.record.get("data") or {}
-        return data.get("dataset") or ((self.record.get("config") or {}).get("data") or {}).get("dataset")
+        data = self.facts.get("data") or {}
+        return data.get("dataset") or ((self.facts.get("config") or {}).get("data") or {}).get("dataset")
 
     @property
     def data_source(self) -> str:
         """Where the run's data came from, as its engine recorded it (an engine may record only a dataset name)."""
-        data = self.record.get("data") or {}
+        data = self.facts.get("data") or {}
         return str(data.get("source") or data.get("dataset") or "–")
 
-    @property
+    @functools.cached_property
     def tags(self) -> list[str]:
-        tags = (self.record.get("config") or {}).get("tags") or []
+        tags = (self.facts.get("config") or {}).get("tags") or []
         return [str(t) for t in tags] if isinstance(tags, list) else []
 
-    @property
+    @functools.cached_property
     def duration(self) -> float | None:
-        return self.record.get("duration_s")
+        return self.facts.get("duration_s")
 
-    @property
+    @functools.cached_property
     def commit(self) -> str | None:
-        return (self.record.get("code") or {}).get("commit")
+        return (self.facts.get("code") or {}).get("commit")
 
-    @property
+    @functools.cached_property
     def model_type(self) -> str | None:
         """The `model.type` of the run's config: which engine trained it."""
-        model = (self.record.get("config") or {}).get("model")
+        model = (self.facts.get("config") or {}).get("model")
         return model.get("type") if isinstance(model, dict) else None
 
-    @property
+    @functools.cached_property
     def metrics(self) -> dict:
-        return self.record.get("metrics") or {}
+        return self.facts.get("metrics") or {}
 
     @property
     def artifacts(self) -> dict[str, dict]:
@@ -117,14 +138,32 @@ class RunView:
         return self.contents.artifacts
 
     @property
+    def artifact_list(self) -> list[str]:
+        """The names of the files the run keeps (without reading the full record when the summary is at hand)."""
+        return self.artifact_names if self.artifact_names is not None else sorted(self.artifacts)
+
+    @property
+    def reproduction(self) -> dict | None:
+        """The record's `reproduction` section (written by `trainer reproduce`), if any."""
+        found = self.facts.get("reproduction")
+        return found if isinstance(found, dict) else None
+
+    def value_at(self, dotted: str):
+        """The record's value at a dotted path (None when absent), from the summary when it holds the path."""
+        value = self.facts
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    @functools.cached_property
     def key_metric(self) -> dict:
         """{name, goal, label, ...}: the record's own, else the one its engine's spec declares."""
-        if self.record.get("key_metric"):
-            return self.record["key_metric"]
+        if self.facts.get("key_metric"):
+            return self.facts["key_metric"]
         spec = registry.spec_for(self.model_type)
         return spec.key_metric.as_record() if spec else dict(LEGACY_KEY_METRIC)
 
-    @property
+    @functools.cached_property
     def key_value(self):
         return self.metrics.get(self.key_metric["name"])
 
@@ -133,7 +172,7 @@ class RunView:
         """The record and the artifacts it lists that are published next to its page; taken from the record, not the
         disk (a missing artifact is a verification failure, reported on the page, and is skipped when copying).
         Files in the second store are linked from there instead."""
-        return [f for f in self.contents.published_files() if f.name not in self.stored]
+        return [self.folder / name for name in layout.published_names(self.artifact_list, self.record) if name not in self.stored]
 
     def href(self, name: str) -> str:
         """Where the page links one of the run's files: next to the page, or its address in the store."""
@@ -152,33 +191,39 @@ class RunView:
         return self.contents.metric_rows()
 
 
+def view_of(folder: Path, result: integrity.Verification) -> RunView | None:
+    """The view of one run folder with its verification (`result` must have checked it), or None when the folder
+    is not a run the trainer wrote (said on standard error, and never published)."""
+    try:
+        raw = (folder / layout.RECORD).read_bytes()
+        record = json.loads(raw)
+    except (OSError, ValueError) as e:
+        print(f"skipping {folder}: no readable {layout.RECORD} ({e})", file=sys.stderr)
+        return None
+    if not layout.RUN_ID.fullmatch(folder.name) or not isinstance(record, dict) or record.get("run_id") != folder.name \
+            or not layout.EXPERIMENT.fullmatch(str(record.get("experiment"))):
+        print(f"skipping {folder}: not a run folder written by the trainer", file=sys.stderr)
+        return None
+    check = result.check(folder.name)
+    state = check.state if check else integrity.SEALED
+    return RunView(
+        id=folder.name, folder=folder, record=record,
+        verification=result.for_run(folder.name), state=state,
+        sealed=folder.name in result.sealed,
+        record_sha256=hashlib.sha256(raw).hexdigest(),
+        live=(status.read(folder / layout.STATUS) or {}) if state == integrity.RUNNING else None,
+    )
+
+
 def load_runs(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> list[RunView]:
     """Every run folder with a readable record, newest first, each with its verification result.
 
-    `hash_file` may remember hashes of unchanged files between publishes (see incremental.HashCache)."""
+    `hash_file` may remember hashes of unchanged files between publishes (see incremental.HashCache); a publish
+    also remembers what it read and verified (run_index.RunIndex)."""
     if not runs_dir.is_dir():
         return []
     result = integrity.verify(runs_dir, hash_file)
-    states = {c.run: c.state for c in result.runs}
-    entries, _ = integrity.parse(runs_dir)
-    sealed = {e["run"] for e in entries}
-    runs = []
-    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        try:
-            raw = (folder / layout.RECORD).read_bytes()
-            record = json.loads(raw)
-        except (OSError, ValueError) as e:
-            print(f"skipping {folder}: no readable {layout.RECORD} ({e})", file=sys.stderr)
-            continue
-        if not layout.RUN_ID.fullmatch(folder.name) or record.get("run_id") != folder.name \
-                or not layout.EXPERIMENT.fullmatch(str(record.get("experiment"))):
-            print(f"skipping {folder}: not a run folder written by the trainer", file=sys.stderr)
-            continue
-        runs.append(RunView(
-            id=folder.name, folder=folder, record=record,
-            verification=result.for_run(folder.name), state=states.get(folder.name, integrity.SEALED),
-            sealed=folder.name in sealed,
-            record_sha256=hashlib.sha256(raw).hexdigest(),
-        ))
+    folders = sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    runs = [view for view in (view_of(folder, result) for folder in folders) if view is not None]
     runs.sort(key=lambda r: (r.started, r.id), reverse=True)
     return runs

@@ -38,6 +38,9 @@ class Page:
     """hash of the page's inputs; None renders and compares the page on every publish"""
     drawn: dict[str, Callable[[Path], object]] = field(default_factory=dict)
     """files drawn next to the page (file name -> function that writes it), redrawn when the key changes"""
+    kept: list[str] | None = None
+    """for a page whose key is the one the last publish wrote it with (`Site.fresh`): the names of the files next to
+    it; such a page is not built at all, only kept"""
 
     def text(self) -> str:
         return self.body() if callable(self.body) else self.body
@@ -78,6 +81,9 @@ class Site:
     sweeps: list[RunView] = field(default_factory=list)
     """the sweeps' folders (records of kind `sweep`), newest first: their pages are sweep_pages'"""
     version: str = field(default_factory=incremental.code_version)
+    fresh: Callable[[str, str], list[str] | None] = lambda path, key: None
+    """(page path, key) -> the files next to it when the last publish wrote it with this key and it is still there, else
+    None (the manifest's answer, given by the publish), so that a page with many siblings need not be built to be kept"""
     by_experiment: dict[str, list[RunView]] = field(init=False)
     older: dict[str, RunView | None] = field(init=False)
     newer: dict[str, RunView | None] = field(init=False)
@@ -131,8 +137,6 @@ class Site:
         return incremental.key(self.version, self.target.name, *parts)
 
 
-def run_fingerprint(run: RunView | None) -> list:
-    """The facts about a run that other pages show: enough to know when they must change."""
-    if run is None:
-        return []
-    return [run.id, run.record_sha256, run.verification, run.sealed, run.state]
+def run_fingerprint(run: RunView | None) -> str:
+    """The facts about a run that other pages show: enough to know when they must change (RunView.fingerprint)."""
+    return "" if run is None else run.fingerprint

@@ -19,7 +19,7 @@ ORDERS = (("trial", "by trial"), ("best", "best first"))
 
 def split(views: list[RunView]) -> tuple[list[RunView], list[RunView]]:
     """(runs, sweeps) of the views read from a runs folder or a history: a sweep's folder is not a run to list."""
-    return [v for v in views if v.record.get("kind") != "sweep"], [v for v in views if v.record.get("kind") == "sweep"]
+    return [v for v in views if v.facts.get("kind") != "sweep"], [v for v in views if v.facts.get("kind") == "sweep"]
 
 
 def path_of_id(sweep_id: str, order: str = "trial") -> str:
@@ -98,7 +98,7 @@ def sweep_pages(site: Site, sweep: RunView, ids: set[str]) -> list[Page]:
             "sweep.md.j2", path, meta, sweep=sweep, facts=shown, rows=trial_rows(sweep, ids, order),
             parameters=list(s.get("parameters") or {}), metric=(s.get("objective") or {}).get("metric", "objective"),
             orders=[(label, path_of(sweep, o), o == order) for o, label in ORDERS],
-            figures=figure_rows(sweep, site.target) if order == "trial" else [], config_yaml=sweep.config_yaml,
+            figures=figure_rows(sweep, site.target, charted=False) if order == "trial" else [], config_yaml=sweep.config_yaml,
         )
         out.append(Page(path, front, body, sweep.published_files if order == "trial" else [], key=site.key(key, order)))
     return out

@@ -57,6 +57,11 @@ class Target:
     def figure(self, src: str, alt: str, caption: str) -> markup.Safe:
         raise NotImplementedError
 
+    def curve_figure(self, src: str, alt: str, caption: str, series: list[str], data: str) -> markup.Safe:
+        """A figure of per-step curves that a script may draw again as an interactive chart from the page's
+        `data` file (generators/curves.py); the PNG stays for readers without JavaScript."""
+        return self.figure(src, alt, caption)
+
     def finish_body(self, here: str, body: str, known: set[str]) -> str:
         """Last pass over a page's Markdown before it is written (MkDocs rewrites links here)."""
         return body
@@ -88,6 +93,12 @@ class Hugo(Target):
     def figure(self, src: str, alt: str, caption: str) -> markup.Safe:
         # A stand-alone image with a title: site/layouts/_markup/render-image.html makes it a <figure>.
         return markup.Safe(f'![{markup.inline(alt)}]({_src(src)} "{markup.inline(caption)}")')
+
+    def curve_figure(self, src: str, alt: str, caption: str, series: list[str], data: str) -> markup.Safe:
+        # A raw HTML block ends at a blank line, so the image between the two stays Markdown (and a <figure>).
+        names = markup.inline(" ".join(series))
+        return markup.Safe(f'<div class="curves" data-series="{names}" data-src="{markup.url_part(data)}">\n\n'
+                           f"{self.figure(src, alt, caption)}\n\n</div>")
 
 
 _MD_LINK = re.compile(r"(\]\()([^)\s#]*)(#[^)\s]*)?(\))")

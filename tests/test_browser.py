@@ -2,16 +2,14 @@
 
 Chromium comes from Debian (`.ci/run` installs it); playwright (PyPI) drives it and never downloads
 a browser of its own. The site is served on 127.0.0.1 exactly as built. Screenshots of each page
-type go to test-output/screenshots/ for a person to look at.
+type go to test-output/screenshots/ for a person to look at. The interactive layer (charts, picking runs to
+compare, search) is exercised on the same sites, and every page type again with JavaScript off.
 """
 from __future__ import annotations
 
-import functools
 import json
-import http.server
 import re
 import shutil
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.static_server import serve
 from benchmarks.synthetic_runs import KINDS, make_runs
 from tests.conftest import REPO, TINY_EXPERIMENTS, train
 from tests.sitebuild import build_site
+from tests.synthetic import clone_run, template
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "test-output" / "screenshots"
@@ -51,15 +51,6 @@ class Links(HTMLParser):
             if a.get(name) and not (tag == "link" and a.get("rel") in ("canonical", "alternate")):
                 self.urls.append(a[name])
 
-
-def serve(folder: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/"
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +257,135 @@ def test_the_contrast_check_finds_grey_on_white(browser):
     page.set_content('<p style="color:#aaaaaa">too light</p><p style="color:#595959">dark enough</p>')
     assert [row.split('"')[1] for row in page.evaluate(LOW_CONTRAST)] == ["too light"]
     page.close()
+
+
+# --- the interactive layer: charts, picking runs to compare, search; and all of it with JavaScript off --------
+
+TOKEN_METRIC = {"name": "val_loss", "goal": "min", "label": "val loss", "unit": "nats per token",
+                "comparable_by": ["data.tokenizer.sha256"], "across": "val_bpc"}
+
+
+def real_run_page(sites) -> str:
+    public, base = sites["hugo"]
+    return f"{base}runs/{newest_run_of_kind(public, 'language-model')}/"
+
+
+def test_a_curve_figure_becomes_a_chart_that_reads_values_on_hover_and_switches_to_a_log_axis(sites, browser):
+    tab, _ = visit(browser, real_run_page(sites), "hugo-run-chart")
+    chart = tab.locator(".curves .chart").first
+    chart.locator(".u-over").wait_for()
+    assert [int(n) for n in chart.get_attribute("data-points").split()][0] > 10  # train loss, every logged step
+    assert tab.locator(".curves img[hidden]").count() >= 1  # the PNG is one click away, not gone
+    over = chart.locator(".u-over")
+    over.scroll_into_view_if_needed()
+    box = over.bounding_box()
+    tab.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+    step, loss = chart.locator(".u-legend .u-series .u-value").all_inner_texts()[:2]  # under the cursor
+    assert int(step.replace(",", "")) > 0 and 0 < float(loss) < 10, (step, loss)
+    chart.get_by_label("log scale").check()
+    assert chart.get_attribute("data-scale") == "log"
+    chart.get_by_label("smoothing").fill("0.9")
+    assert chart.locator("output").inner_text() == "smoothing 0.90"
+
+
+def picks(tab, runs: list[str]) -> None:
+    for run in runs:
+        tab.get_by_label(f"compare {run}", exact=True).check()
+
+
+def test_runs_ticked_on_two_experiments_pages_open_as_one_shareable_comparison(sites, browser):
+    public, base = sites["hugo"]
+    records = [json.loads(p.read_text()) for p in public.glob("runs/*/run.json")]
+    by_experiment = {}
+    for r in sorted(records, key=lambda r: r["started_at"], reverse=True):
+        by_experiment.setdefault(r["experiment"], []).append(r["run_id"])
+    first, second = by_experiment["shakespeare-char-gpt"][:2], by_experiment["market-pg"][:1]
+
+    tab, _ = visit(browser, f"{base}experiments/shakespeare-char-gpt/", "hugo-pick-first")
+    tab.evaluate("localStorage.clear()")  # what other tests picked
+    tab.reload()
+    picks(tab, first)
+    tab.goto(f"{base}experiments/market-pg/")
+    picks(tab, second)  # the selection survives the move to another page
+    assert tab.locator(".compare-bar").inner_text().startswith("3 runs picked")
+    tab.locator(".compare-go").click()
+    tab.locator("#picked[data-shown]").wait_for()
+
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(tab.url).query)
+    assert urllib.parse.urlsplit(tab.url).path == "/compare/" and query["runs"] == [",".join(first + second)]
+    picked = tab.locator("#picked")
+    assert picked.get_attribute("data-shown") == ",".join(first + second)
+    head = picked.locator("table").first.locator("thead th").all_inner_texts()
+    assert head == ["run", *first, *second]
+    assert "settings differ" in picked.inner_text() and picked.locator(".picked-chart .u-over").count() == 1
+    shared = browser.new_page()  # the address alone brings the same comparison
+    shared.goto(tab.url)
+    shared.locator("#picked[data-shown]").wait_for()
+    assert shared.locator("#picked").get_attribute("data-shown") == ",".join(first + second)
+
+
+@pytest.fixture(scope="module")
+def token_site(tiny_runs, tmp_path_factory):
+    """Two runs whose losses are in nats per token of different tokenizers, with bits per character beside them."""
+    work = tmp_path_factory.mktemp("tokens")
+    runs = work / "runs"
+    source = template(tiny_runs)
+    for minute, (name, tokenizer, bpc) in enumerate((("lm-char", "a" * 64, 1.9), ("lm-bpe", "b" * 64, 1.7))):
+        clone_run(source, runs, name, minute, metrics={"val_bpc": bpc, "val_loss": 1.3 + minute},
+                  extra={"key_metric": TOKEN_METRIC, "data": {"dataset": "text", "sha256": "0" * 64, "tokenizer": {"sha256": tokenizer}}})
+    public = build_site(runs, work)
+    server, base = serve(public)
+    yield public, base
+    server.shutdown()
+
+
+def test_the_picked_comparison_never_calls_losses_of_two_tokenizers_better_or_worse(token_site, browser):
+    public, base = token_site
+    ids = sorted(p.parent.name for p in public.glob("runs/*/run.json"))
+    tab, _ = visit(browser, f"{base}compare/?runs={','.join(ids)}", "hugo-compare-tokenizers")
+    tab.locator("#picked[data-shown]").wait_for()
+    rows = {r.split("\t")[0]: r for r in tab.locator("#picked table").nth(2).locator("tbody tr").all_inner_texts()}
+    assert "not comparable" in rows["val_loss (key metric)"] and "better" not in rows["val_loss (key metric)"]
+    assert "not comparable" in rows["train_loss"]
+    assert re.search(r"(better|worse)$", rows["val_bpc (comparable across units)"])
+    assert "data.tokenizer.sha256 differs" in tab.locator("#picked blockquote").inner_text()
+
+
+def test_search_finds_a_run_by_its_id_and_by_a_tag_and_leads_to_the_page(sites, browser):
+    public, base = sites["hugo"]
+    run = newest_run_of_kind(public, "rl")
+    tab, _ = visit(browser, base, "hugo-search")
+    box = tab.get_by_role("searchbox")
+    box.fill(run)
+    result = tab.locator(".search-results").get_by_role("link", name=run, exact=True)
+    result.wait_for()
+    assert tab.locator(".search-results a").first.inner_text() == run  # the run's own page first
+    result.click()
+    tab.wait_for_url(f"{base}runs/{run}/")
+    assert tab.locator("h1").inner_text() == run
+    tab.get_by_role("searchbox").fill("makemore")  # a tag of the names experiments
+    hit = tab.locator(".search-results a").first
+    hit.wait_for()
+    hit.click()
+    tab.wait_for_load_state()
+    assert "makemore" in tab.locator("main").inner_text()
+
+
+@pytest.mark.parametrize("page_type", [*PAGE_TYPES, "compare", *(f"run-{k}" for k in RUN_KINDS)])
+def test_every_page_type_works_with_javascript_off(sites, browser, page_type):
+    public, base = sites["hugo"]
+    if page_type in PAGE_TYPES:  # the home page's path is "": look it up, not `or` it away
+        path = PAGE_TYPES[page_type]
+    else:
+        path = "compare/" if page_type == "compare" else f"runs/{newest_run_of_kind(public, page_type.removeprefix('run-'))}/"
+    context = browser.browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    tab, images = visit(context, base + path, f"hugo-nojs-{page_type}")
+    parsed = Links()
+    parsed.feed(tab.content())
+    assert parsed.h1 == 1 and parsed.no_alt == []
+    assert tab.locator(".chart").count() == 0 and tab.locator("form.site-search").is_hidden()
+    if page_type.startswith("run-"):
+        assert images >= 1 and tab.locator("figure img:visible").count() == images  # every figure as its PNG
+    if page_type == "compare":
+        assert "Picking runs needs JavaScript" in tab.locator("main").inner_text()
+    context.close()

@@ -175,8 +175,7 @@ def interruption_points() -> list[int]:
 
 
 def metrics_steps(run: Path) -> list[int]:
-    path = run / "metrics.jsonl"
-    return [json.loads(line)["step"] for line in path.read_text().splitlines()] if path.exists() else []
+    return [row["step"] for row in layout.read_metrics(run / layout.METRICS)]  # a line a kill cut short is left out
 
 
 def observe_kill(trainer: Trainer, step: int, runs: Path) -> Killed:
@@ -267,7 +266,7 @@ def test_names_mlp_killed_at_three_random_steps_and_stopped_once_resumes_to_the_
 
 def test_a_run_killed_before_its_first_checkpoint_starts_over_and_later_continues_from_its_last(journey):
     before, between, later = journey.kills
-    assert before.checkpoint_step is None and before.metrics_steps == []
+    assert before.checkpoint_step is None and before.metrics_steps[-1] >= before.step  # rows reach the folder as logged
     assert between.checkpoint_step == 400 <= between.step and later.checkpoint_step == 800 <= later.step
     history = record(journey.run)["resume_history"]
     assert [h["step"] for h in history] == [0, 400, 800, journey.stopped.checkpoint_step]
@@ -286,8 +285,11 @@ def test_verify_names_a_killed_run_as_interrupted_not_as_tampering(journey):
 
 def test_a_killed_run_keeps_complete_files_and_a_loadable_checkpoint(journey):
     for killed in journey.kills[1:]:
-        # metrics.jsonl is written with each checkpoint, so the rows on disk end at the checkpoint's step
-        assert killed.metrics_steps and killed.metrics_steps[-1] == killed.checkpoint_step
+        # rows are appended as they are logged, so they run past the checkpoint to the step the process had reported,
+        # every step in order; resuming cuts them back (the resumed run's rows equal the reference's, above)
+        steps = killed.metrics_steps
+        assert steps == sorted(steps) and set(steps) == set(range(1, steps[-1] + 1))
+        assert steps[-1] >= killed.step > killed.checkpoint_step
         assert all(name.startswith(".") for name in killed.temporaries)  # leftovers of cut writes stay hidden
 
 

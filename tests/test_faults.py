@@ -64,6 +64,7 @@ class Launch:
         for reader in self.readers:
             reader.start()
         self.watchdog = threading.Timer(TIMEOUT, self.proc.kill)
+        self.watchdog.daemon = True  # a launch a test never ends must not keep pytest waiting TIMEOUT at exit
         self.watchdog.start()
 
     def _errors(self) -> None:

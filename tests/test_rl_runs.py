@@ -13,7 +13,7 @@ from tests.test_site import build_site
 
 MARKET_PG = REPO / "experiments" / "market-pg.yaml"
 HOSTILE = "<script>alert(1)</script> **bold** | {{< param title >}}"
-FIGURES = {"learning_curve.png", "reward_terms.png", "diagnostics.png", "scenario-bull.png", "scenario-crash.png"}
+FIGURES = {"learning_curve.png", "reward_terms.png", "diagnostics.png", "behaviour.png", "scenario-bull.png", "scenario-crash.png"}
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,8 @@ def test_cli_run_leaves_a_sealed_rl_run_with_figures_scenario_table_and_traces(r
     run = only_run(rl_runs)
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and record["kind"] == "rl" and record["key_metric"]["name"] == "eval_return"
-    expected = {"config.yaml", "metrics.jsonl", "checkpoint.pt", "scenarios.json", "trace-bull.json", "trace-crash.json", *FIGURES}
+    expected = {"config.yaml", "metrics.jsonl", "checkpoint.pt", "scenarios.json", "behaviour.json", "trace-bull.json",
+                "trace-crash.json", *FIGURES}
     assert expected == set(record["artifacts"])
     assert {f["file"] for f in record["figures"]} == FIGURES
     assert {"eval_return", "eval_return_random", "eval_return_buy_and_hold", "eval_return_flat", "eval_beats_random"} <= set(record["metrics"])
@@ -51,6 +52,17 @@ def test_cli_run_leaves_a_sealed_rl_run_with_figures_scenario_table_and_traces(r
                 "term_pnl", "term_transaction_cost", "term_drawdown"):
         assert all(key in r for r in per_update), key
     assert [r["step"] for r in rows if "eval_return" in r] == [3, 6]
+
+
+def test_behaviour_counts_every_evaluation_step_of_the_agent_by_the_regime_it_was_in(rl_runs):
+    behaviour = json.loads((only_run(rl_runs) / "behaviour.json").read_text())
+    regimes = behaviour["regimes"]
+    # TINY_RL: 2 paths of bull (32 bull steps) and crash (16 bull, then 16 crash)
+    assert {name: r["steps"] for name, r in regimes.items()} == {"bull": 2 * (32 + 16), "crash": 2 * 16}
+    for r in regimes.values():
+        assert abs(sum(r["shares"]) - 1) < 1e-12 and -1 <= r["mean_position"] <= 1 and 0 <= r["turnover"] <= 2
+        implied = sum(share * level for share, level in zip(r["shares"], behaviour["actions"]))
+        assert abs(implied - r["mean_position"]) < 1e-12  # the average position is what the action shares imply
 
 
 def test_replay_reproduces_every_recorded_trace_bit_for_bit(rl_runs):
@@ -120,4 +132,7 @@ def test_rl_run_page_shows_the_scenario_table_and_figures_with_config_text_escap
     for figure in FIGURES:
         assert re.search(rf'<img src="{figure}" alt="[^"]+"', html), figure
     assert (public / "runs" / run.name / "trace-bull.json").is_file()
+    behaviour = html[html.index('id="behaviour-by-market-regime"'):html.index('id="evaluation-scenarios"')]
+    assert re.search(r"<td>crash</td>\s*<td>32</td>(\s*<td>\d+%</td>){3}\s*<td>[+-]\d\.\d\d</td>", behaviour), behaviour[:2000]
+    assert "In bull markets it" in behaviour and "In crash markets it" in behaviour
     assert "<script>alert" not in html and "<strong>bold" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

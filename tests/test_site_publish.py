@@ -119,3 +119,48 @@ def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_everything_aft
     generate(synthetic_copy, tmp_path)
     assert "full build" in hugo_build(tmp_path)
     assert not (public / "runs" / new.name).exists()
+
+
+def test_a_publish_with_nothing_changed_reads_no_run_and_one_after_a_new_run_verifies_only_that_run(synthetic_copy, tmp_path):
+    from generators.run_index import RunIndex
+    from generators.incremental import HashCache
+
+    generate(synthetic_copy, tmp_path)
+    assert "nothing changed since the last publish" in generate(synthetic_copy, tmp_path)
+    (new,) = make_runs(synthetic_copy, 1, seed=12, start=LATER)
+    index = RunIndex(tmp_path / "content", synthetic_copy, HashCache(tmp_path / "content").sha256)
+    runs = index.load()
+    assert index.fresh == [new.name] and len(runs) == 25  # the other 24 come from the index, unread
+    assert sum(type(r).__name__ == "IndexedRun" for r in runs) == 24
+
+
+def test_an_edited_ledger_line_is_caught_though_no_run_folder_changed(synthetic_copy, tmp_path):
+    generate(synthetic_copy, tmp_path)
+    ledger = synthetic_copy / "ledger.jsonl"
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    assert b'"status": "ok"' in lines[3]
+    lines[3] = lines[3].replace(b'"status": "ok"', b'"status": "failed"')  # no run folder is touched
+    ledger.write_bytes(b"".join(lines))
+    run = json.loads(lines[3])["run"]
+    generate(synthetic_copy, tmp_path)
+    page = (tmp_path / "content" / "runs" / run / "index.md").read_text()
+    assert "Verification failed" in page and "ledger line 4: edited" in page
+
+
+def test_a_run_still_training_is_not_published_until_it_is_sealed_except_by_a_live_publish(synthetic_copy, tmp_path):
+    from trainer.tracking import locks
+
+    run = next(p for p in synthetic_copy.iterdir() if p.name.startswith("market-pg-"))
+    record = json.loads((run / "run.json").read_text())
+    record["status"] = "running"
+    (run / "run.json").write_text(json.dumps(record))
+    lock = locks.acquire(run / ".lock")  # as the training process holds it
+    try:
+        log = generate(synthetic_copy, tmp_path / "site")
+        assert f"still training, not published until sealed ({run.name})" in log
+        assert not (tmp_path / "site" / "content" / "runs" / run.name).exists()
+        generate(synthetic_copy, tmp_path / "live", "--live")
+        page = (tmp_path / "live" / "content" / "runs" / run.name / "index.md").read_text()
+        assert "Training now" in page and 'data-live="../../live/' in page
+    finally:
+        lock.close()

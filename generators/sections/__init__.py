@@ -28,7 +28,8 @@ from trainer.tracking import layout
 
 from ..markup import Safe, inline
 from ..runs import RunView
-from . import forecast, gates, gradcheck, image_classes, introspection, market_scenarios, model, multiple_choice, published
+from . import (behaviour, forecast, gates, gradcheck, image_classes, introspection, market_scenarios, model,
+               multiple_choice, published)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Section] = {
     "gradcheck": Section(gradcheck.build, layout.GRADCHECK),
     "introspection": Section(introspection.build, layout.INTROSPECTION),
     "multiple_choice": Section(multiple_choice.build, layout.CHOICES),
+    "behaviour": Section(behaviour.build, layout.BEHAVIOUR),
     "market_scenarios": Section(market_scenarios.build, layout.SCENARIOS),
     "forecast": Section(forecast.build, FORECASTS),
     "image_classes": Section(image_classes.build, CLASSIFICATION),

@@ -117,6 +117,7 @@ class TrackedRun:
 
     def _seal(self, status: str, reason: str | None) -> None:
         run = self._run
+        self._metrics.close()  # its appends end here: the file is written whole below
         if self._metrics.rows:
             write_jsonl(run.file(layout.METRICS), self._metrics.rows)
             self._draw_losses()

@@ -260,10 +260,10 @@ def train(p: Prepared, run: Run, resume: dict | None = None) -> dict:
     cfg, model, tc = p.cfg, p.model, p.cfg.train
     optimizer = make_optimizer(model, cfg.optim)
     actions = seeding.generator(cfg.seed + 1)
-    metrics, start = MetricsLog(run.file(layout.METRICS)), 0
+    metrics, start = MetricsLog(run.file(layout.METRICS), planned=tc.iterations, unit="update"), 0
     if resume is not None:
         start = _restore(resume, model, optimizer, actions)
-        metrics = MetricsLog.resume(run.file(layout.METRICS), start)
+        metrics = MetricsLog.resume(run.file(layout.METRICS), start, planned=tc.iterations, unit="update")
     training = _Training(cfg, model, run, optimizer, actions, metrics, scenarios.make_envs(cfg, tc.episodes),
                          Progress(tc.iterations, start, cfg.name, tc.log_interval))
     try:
@@ -289,6 +289,7 @@ def _finish(cfg: PolicyExperiment, model: PolicyValueNets, rows: list[dict], run
     """The final evaluation against the baselines: its table, traces and figures, and the run's final metrics."""
     results = scenarios.evaluate(cfg, greedy_policy(model))
     run.write_json(layout.SCENARIOS, scenarios.summary(cfg, results))
+    run.write_json(layout.BEHAVIOUR, scenarios.behaviour(cfg, results))
     for scenario in cfg.eval.scenarios:
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])
         run.write_text(layout.trace_file(scenario.name), scenarios.dumps_trace(doc))
@@ -316,15 +317,22 @@ def _figures(cfg: PolicyExperiment, rows: list[dict], results: dict, run: Run) -
     figures.learning_curve(rows, baselines, run.file("learning_curve.png"), f"{cfg.name}: return per episode")
     run.add_figure("learning_curve.png", "Learning curve",
                    "Training return per episode (line: mean over the batch; band: 10th to 90th percentile) and the greedy "
-                   "policy's mean return on the evaluation scenarios, with the baselines' evaluation returns as dashed lines.")
+                   "policy's mean return on the evaluation scenarios, with the baselines' evaluation returns as dashed lines.",
+                   series=("return_mean", "eval_return"))
     figures.reward_terms(rows, list(cfg.reward.terms), run.file("reward_terms.png"), f"{cfg.name}: what the agent was paid for")
     run.add_figure("reward_terms.png", "Reward terms",
-                   "Each weighted reward term summed over an episode, averaged over the batch: the parts the return is made of.")
+                   "Each weighted reward term summed over an episode, averaged over the batch: the parts the return is made of.",
+                   series=tuple(f"term_{name}" for name in cfg.reward.terms))
     n_actions = len(cfg.market.actions)
     figures.diagnostics(rows, run.file("diagnostics.png"), f"{cfg.name}: policy entropy and value loss", n_actions)
     run.add_figure("diagnostics.png", "Policy entropy and value loss",
                    f"Entropy of the action distribution (log {n_actions} is uniform over the {n_actions} actions; it falls as "
-                   "the policy commits) and the value baseline's regression loss.")
+                   "the policy commits) and the value baseline's regression loss.", series=("entropy", "value_loss"))
+    behaviour = scenarios.behaviour(cfg, results)
+    figures.behaviour_figure(behaviour, run.file("behaviour.png"), f"{cfg.name}: what the agent does by market regime")
+    run.add_figure("behaviour.png", "Behaviour by market regime",
+                   f"Share of steps the greedy agent spent short, flat or long in each regime, over every evaluation path "
+                   "of every scenario, with its average position and turnover (mean |change of position| per step).")
     for scenario in cfg.eval.scenarios:
         name = f"scenario-{scenario.name}.png"
         doc = scenarios.trace_document(cfg, scenario, results[scenario.name])

@@ -69,6 +69,12 @@ class Episodes:
     trades: np.ndarray
     """position changes per path"""
     trace: dict
+    actions_by_regime: np.ndarray
+    """[regimes, actions]: how often each action was taken in each regime, over every path and step"""
+    position_by_regime: np.ndarray
+    """[regimes]: the sum of the position held (after acting) over the steps spent in each regime"""
+    turnover_by_regime: np.ndarray
+    """[regimes]: the sum of |change of position| over the steps spent in each regime"""
 
     def term(self, name: str) -> np.ndarray:
         return self.term_sums[:, TERMS.index(name)]
@@ -92,19 +98,26 @@ def play(envs: gymnasium.vector.VectorEnv, cfg: PolicyExperiment, scenario: Scen
     returns, term_sums, trades, position = np.zeros(n), np.zeros((n, len(TERMS))), np.zeros(n, dtype=np.int64), np.zeros(n)
     trace = {"price": [cfg.market.initial_price], "regime": [], "action": [], "position": [], "reward": [], "equity": [1.0],
              "terms": {name: [] for name in TERMS}}
+    regimes = len(cfg.market.regimes)
+    counts, held, turnover = np.zeros((regimes, len(levels)), dtype=np.int64), np.zeros(regimes), np.zeros(regimes)
     for _ in range(cfg.market.episode_length):
         actions = np.asarray(policy(obs))
         obs, rewards, terminated, truncated, info = envs.step(actions)
         returns += np.where(alive, rewards, 0.0)
         term_sums += np.where(alive[:, None], info["terms"], 0.0)
         trades += alive & (levels[actions] != position)
+        counted = alive & (info["regime"] >= 0)  # -1: a price path given as is, without regimes
+        regime = info["regime"][counted]
+        np.add.at(counts, (regime, actions[counted]), 1)
+        np.add.at(held, regime, levels[actions][counted])
+        np.add.at(turnover, regime, np.abs(levels[actions] - position)[counted])
         position = np.where(alive, levels[actions], position)
         if alive[0]:
             _append_step(trace, cfg, actions[0], rewards[0], info)
         alive &= ~(terminated | truncated)
         if not alive.any():
             break
-    return Episodes(returns, term_sums, trades, trace)
+    return Episodes(returns, term_sums, trades, trace, counts, held, turnover)
 
 
 def _append_step(trace: dict, cfg: PolicyExperiment, action, reward, info: dict) -> None:
@@ -180,6 +193,23 @@ def summary(cfg: PolicyExperiment, results: dict[str, dict[str, Episodes]]) -> d
         "reward_terms": [[name, weight] for name, weight in cfg.reward.terms.items()],  # in the config's order
         "scenarios": rows,
     }
+
+
+def behaviour(cfg: PolicyExperiment, results: dict[str, dict[str, Episodes]]) -> dict:
+    """What the agent did in each market regime over every evaluation path of every scenario (written as
+    behaviour.json): the share of steps it took each action, the average position it held, and its turnover
+    (the mean |change of position| per step: 0 never trades, 2 flips from short to long every step)."""
+    agent = [by_policy[AGENT] for by_policy in results.values()]
+    counts = sum(e.actions_by_regime for e in agent)
+    held, turnover = sum(e.position_by_regime for e in agent), sum(e.turnover_by_regime for e in agent)
+    regimes = {}
+    for i, regime in enumerate(cfg.market.regimes):
+        steps = int(counts[i].sum())
+        if steps:
+            regimes[regime.name] = {"steps": steps, "shares": (counts[i] / steps).tolist(),
+                                    "mean_position": float(held[i] / steps), "turnover": float(turnover[i] / steps)}
+    return {"policy": AGENT, "paths": cfg.eval.paths, "scenarios": [s.name for s in cfg.eval.scenarios],
+            "actions": list(cfg.market.actions), "regimes": regimes}
 
 
 def first_difference(recorded, replayed, where: str = "") -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import matplotlib.colors
 import matplotlib.pyplot as plt
 
 from . import style
@@ -108,4 +109,37 @@ def scenario_figure(doc: dict, path: Path, title: str) -> Path:
                     linestyle=dashes, linewidth=1.4, label=label)
     bottom.set_ylabel("cumulative net P&L (% of start)")
     bottom.legend(loc="best", fontsize=8)
+    return style.save(fig, path)
+
+
+def _position_color(level: float, largest: float) -> tuple:
+    """Short red, flat grey, long green; a smaller position a lighter shade of its side."""
+    if level == 0:
+        return (0.62, 0.62, 0.62, 1.0)
+    base = matplotlib.colors.to_rgb(LONG_COLOR if level > 0 else SHORT_COLOR)
+    strength = 0.45 + 0.55 * abs(level) / (largest or 1.0)
+    return (*(1 - strength * (1 - c) for c in base), 1.0)
+
+
+def behaviour_figure(doc: dict, path: Path, title: str) -> Path:
+    """One bar per market regime, cut into the shares of steps the agent spent at each position (scenarios.behaviour)."""
+    regimes = list(doc["regimes"])
+    actions = doc["actions"]
+    largest = max((abs(a) for a in actions), default=1.0)
+    fig, ax = style.figure(title, "share of steps in the regime (%)", "")
+    fig.set_size_inches(7.0, 1.2 + 0.55 * max(len(regimes), 1))
+    for i, action in enumerate(actions):
+        shares = [100.0 * doc["regimes"][r]["shares"][i] for r in regimes]
+        left = [sum(100.0 * doc["regimes"][r]["shares"][j] for j in range(i)) for r in regimes]
+        name = "flat" if action == 0 else ("long" if action > 0 else "short") + ("" if abs(action) == 1 else f" {abs(action):g}")
+        ax.barh(regimes, shares, left=left, color=_position_color(action, largest), edgecolor="white", label=name)
+    for y, regime in enumerate(regimes):
+        facts = doc["regimes"][regime]
+        ax.annotate(f"position {facts['mean_position']:+.2f}, turnover {facts['turnover']:.2f}", (101, y), va="center",
+                    fontsize=8, annotation_clip=False)
+    ax.set_xlim(0, 100)
+    ax.invert_yaxis()  # regimes top to bottom in the config's order
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(actions), fontsize=8,
+              frameon=False)
     return style.save(fig, path)

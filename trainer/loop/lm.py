@@ -212,7 +212,7 @@ class Loop:
         self.batches = seeding.generator(cfg.seed + 1)  # its own stream, so evaluation never shifts the batch order
         self.peak = devices.peak_flops(self.device, cfg.train.precision, cfg.train.peak_flops)
         self.state = LoopState()
-        self.metrics = MetricsLog(run.file(layout.METRICS)) if self.main else None
+        self.metrics = MetricsLog(run.file(layout.METRICS), planned=cfg.train.steps) if self.main else None
 
     # --- state in and out ---------------------------------------------------------------------
 
@@ -242,7 +242,7 @@ class Loop:
         self.state = LoopState(saved["step"], loop["window"], len(loop["window"]["loss"]), loop["init_loss"],
                                loop["best_val"], loop["best_step"], loop["elapsed_s"])
         if self.main:
-            self.metrics = MetricsLog.resume(self.run.file(layout.METRICS), saved["step"])
+            self.metrics = MetricsLog.resume(self.run.file(layout.METRICS), saved["step"], planned=self.cfg.train.steps)
 
     # --- one step -----------------------------------------------------------------------------
 
@@ -430,16 +430,18 @@ class Loop:
         run, rows, name = self.run, self.metrics.rows, self.cfg.name
         figures.loss_figure(rows, run.file("loss.png"), f"{name}: loss")
         run.add_figure("loss.png", "Loss", "Training loss (light: per logged step; dark: smoothed) and validation loss, log scale. "
-                       "Healthy: both fall and flatten together; a widening gap means overfitting.")
+                       "Healthy: both fall and flatten together; a widening gap means overfitting.",
+                       series=("train_loss", "val_loss"))
         figures.lr_figure(rows, run.file("lr.png"))
-        run.add_figure("lr.png", "Learning-rate schedule", "The learning rate used at each step (warmup, then the configured decay).")
+        run.add_figure("lr.png", "Learning-rate schedule", "The learning rate used at each step (warmup, then the configured decay).",
+                       series=("lr",))
         figures.grad_norm_figure(rows, run.file("grad_norm.png"), f"{name}: gradient norm", self.cfg.optim.grad_clip)
         run.add_figure("grad_norm.png", "Gradient norm", "Global L2 norm of the gradient before clipping, per logged step. "
-                       "Spikes that do not settle, or a steady climb, are signs of instability.")
+                       "Spikes that do not settle, or a steady climb, are signs of instability.", series=("grad_norm",))
         figures.throughput_figure(rows, run.file("throughput.png"), f"{name}: throughput")
         run.add_figure("throughput.png", "Throughput", "Training tokens processed per second at each logged step "
                        "(includes data loading and the optimiser; evaluations are excluded). The first steps include "
-                       "warm-up and, with torch.compile, compilation.")
+                       "warm-up and, with torch.compile, compilation.", series=("tokens_per_s",))
 
 
 def train(cfg, task: LMTask, run: Run | None, resume: dict | None = None) -> dict:

@@ -51,15 +51,23 @@ class RunCheck:
 class Verification:
     ledger: list[Finding]
     runs: list[RunCheck]
+    sealed: set[str] = field(default_factory=set)
+    """the runs a well-formed ledger line seals (a resumed run's earlier line counts)"""
 
     @property
     def problems(self) -> int:
         return len(self.ledger) + sum(not c.ok for c in self.runs)
 
+    def check(self, run: str) -> RunCheck | None:
+        """The check of one run, if it was checked."""
+        if len(getattr(self, "_by_run", ())) != len(self.runs):  # built once: a publish asks for 10,000 runs
+            self._by_run = {c.run: c for c in self.runs}
+        return self._by_run.get(run)
+
     def for_run(self, run: str) -> list[str]:
         """Everything wrong with one run: its own problems and those of ledger lines that name it."""
-        own = next((c.problems for c in self.runs if c.run == run), [])
-        return [str(f) for f in self.ledger if f.run == run] + own
+        check = self.check(run)
+        return [str(f) for f in self.ledger if f.run == run] + (check.problems if check else [])
 
 
 # --- the ledger's lines ---------------------------------------------------------------------
@@ -204,8 +212,11 @@ def _folder_check(folder: Path, records: _Records, chain: Chain) -> RunCheck | N
                     UNSEALED)
 
 
-def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> Verification:
-    """Check the ledger's chain, every sealed run (by its latest line), and every run folder the ledger does not name."""
+def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file, only: set[str] | None = None) -> Verification:
+    """Check the ledger's chain, every sealed run (by its latest line), and every run folder the ledger does not name.
+
+    With `only`, the chain is checked whole but only the runs named in `only` are: a publish that knows the
+    others are unchanged since it last verified them (generators/run_index.py) checks what changed."""
     records = _Records(runs_dir, hash_file)
 
     def sealed_prev(entry: dict) -> str | None:
@@ -217,10 +228,12 @@ def verify(runs_dir: Path, hash_file: Callable[[Path], str] = sha256_file) -> Ve
     chain = Chain(ledger.read_lines(runs_dir), sealed_prev)
     chain.parse()
     latest = {e["run"]: e for e in chain.entries if e is not None}  # a resumed run is sealed again: its last line counts
-    checks = [_check_sealed(records, run, entry, chain) for run, entry in latest.items()]  # first: the most exact words
-    for folder in layout.run_folders(runs_dir):
-        check = None if folder.name in latest else _folder_check(folder, records, chain)
+    checks = [_check_sealed(records, run, entry, chain) for run, entry in latest.items()
+              if only is None or run in only]  # first: the most exact words
+    folders = layout.run_folders(runs_dir) if only is None else [runs_dir / run for run in sorted(only) if layout.RUN_ID.fullmatch(run)]
+    for folder in folders:
+        check = None if folder.name in latest or not folder.is_dir() else _folder_check(folder, records, chain)
         if check is not None:
             checks.append(check)
     chain.links()  # last, knowing every seal the records remember
-    return Verification(sorted(chain.findings.values(), key=lambda f: f.line), checks)
+    return Verification(sorted(chain.findings.values(), key=lambda f: f.line), checks, set(latest))

@@ -8,7 +8,8 @@ exporters, the commands).
       <run id>/                   RUN_ID: <experiment>-<UTC timestamp>-<short hash>
         run.json                  RECORD: the audit record
         config.yaml               CONFIG: the resolved config, byte for byte what config_sha256 hashes
-        metrics.jsonl             METRICS: one JSON object per logged step
+        metrics.jsonl             METRICS: one JSON object per logged step, appended as it is logged
+        status.json               STATUS: while the run trains, where it is (step, rate, ETA, last values)
         checkpoint.pt, best.pt    CHECKPOINT, BEST: whole training states, kept with the run (never published)
         model.weights.pt          WEIGHTS, BEST_WEIGHTS: the model's weights only, final and best (published)
         samples.txt, embeddings.json, ... engine artifacts (each engine's spec lists its own)
@@ -46,6 +47,9 @@ CREATING = ".creating"
 RECORD = "run.json"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
+STATUS = "status.json"
+"""a running run's progress for live views (tracking/status.py); removed when the run is concluded, so no sealed
+run lists it: the record says how the run ended"""
 LOCK = ".lock"
 CHECKPOINT = "checkpoint.pt"
 """the last state: what `resume` continues from"""
@@ -65,6 +69,8 @@ CHOICE_SET = "choices.jsonl"
 TOKENIZER = "tokenizer.tiktoken"
 """a learned BPE vocabulary, as tiktoken ranks"""
 SCENARIOS = "scenarios.json"
+BEHAVIOUR = "behaviour.json"
+"""what a policy did in each market regime (action shares, average position, turnover)"""
 TRACE = "trace-*.json"
 """one per evaluation scenario: `trace_file(name)`"""
 THROUGHPUT_FIGURE = "throughput.png"
@@ -103,6 +109,13 @@ SITE_MODELS = "experiments/models.json"
 """each experiment's latest, best and current run with its model files (tracking/picks.py): the site's model registry"""
 
 
+def published_names(artifacts, record: dict | None = None) -> list[str]:
+    """Of a record's artifact names, those a run page publishes, with the record itself, and, given the record,
+    its model files within their cap (`model_files`), sorted."""
+    small = {n for n in {*artifacts, RECORD} if n.endswith(PUBLISHED_KINDS) and "/" not in n}
+    return sorted(small | set(model_files(record) if record is not None else ()))
+
+
 def trace_file(scenario: str) -> str:
     return TRACE.replace("*", scenario)
 
@@ -138,10 +151,22 @@ def run_folders(root: Path) -> list[Path]:
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """The rows of a metrics.jsonl file (none when it is absent)."""
-    if not path.exists():
+    """The rows of a metrics.jsonl file (none when it is absent).
+
+    A running run appends to the file as it logs, so its last line may be one still being written (or one a
+    kill cut short): a final line without its newline that is not yet JSON is left out, never an error."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    *complete, tail = text.split("\n")
+    rows = [json.loads(line) for line in complete if line.strip()]
+    if tail.strip():
+        try:
+            rows.append(json.loads(tail))
+        except ValueError:
+            pass
+    return rows
 
 
 class NotARun(Exception):
@@ -232,5 +257,4 @@ class RunFolder:
     def published_files(self) -> list[Path]:
         """The record, the artifacts it lists that a run page publishes, and its model files within their cap
         (named by the record, not the disk)."""
-        names = {n for n in set(self.artifacts) | {RECORD} if n.endswith(PUBLISHED_KINDS) and "/" not in n}
-        return sorted(self.file(n) for n in names | set(model_files(self.record)))
+        return [self.file(n) for n in published_names(self.artifacts, self.record)]

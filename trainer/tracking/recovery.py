@@ -15,7 +15,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import layout, locks
+from . import layout, locks, status
 from .files import remove_temporaries
 from .layout import CREATING, LOCK
 from .run import Run
@@ -48,9 +48,14 @@ def _reason(folder: Path, record: dict) -> str:
     if record.get("kind") == "sweep":
         return ("the sweep's process stopped without sealing it (killed, crashed or the machine went down); continue it "
                 f"with: python -m trainer sweep --resume {folder}")
-    rows = layout.read_metrics(folder / layout.METRICS) if (folder / layout.METRICS).is_file() else []
-    where = (f"its files are as of its last checkpoint (step {rows[-1]['step']})" if rows and (folder / "checkpoint.pt").is_file()
-             else "it had written no checkpoint yet")
+    rows = layout.read_metrics(folder / layout.METRICS)
+    checkpointed = (status.read(folder / layout.STATUS) or {}).get("checkpoint_step") or (rows[-1]["step"] if rows else None)
+    if not (rows and checkpointed and (folder / layout.CHECKPOINT).is_file()):
+        where = "it had written no checkpoint yet"
+    else:
+        beyond = rows[-1]["step"] > checkpointed
+        where = f"its files are as of its last checkpoint (step {checkpointed})" + (
+            f", its metrics as far as step {rows[-1]['step']} (resume cuts them back to the checkpoint)" if beyond else "")
     return (f"the process stopped without sealing the run (killed, crashed or the machine went down); {where}; "
             f"continue it with: python -m trainer resume {folder}")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import audit, ledger, locks
-from .layout import CONFIG, CREATING, LOCK, RECORD
+from .layout import CONFIG, CREATING, LOCK, RECORD, STATUS
 from .files import fsync_dir, sha256_file, write_json, write_jsonl, write_text
 
 def _now() -> datetime:
@@ -139,10 +139,11 @@ class Run:
         write_jsonl(self.file(name), rows, make_folder=False)
         return self.file(name)
 
-    def add_figure(self, name: str, title: str, caption: str) -> None:
-        """Describe a figure file already written into the folder, for pages and alt text."""
+    def add_figure(self, name: str, title: str, caption: str, series: tuple[str, ...] = ()) -> None:
+        """Describe a figure file already written into the folder, for pages and alt text. `series`: the metrics.jsonl
+        columns it plots per step, when it is such a curve, so a page can draw the same curves as an interactive chart."""
         self.record["figures"] = [f for f in self.record["figures"] if f["file"] != name]
-        self.record["figures"].append({"file": name, "title": title, "caption": caption})
+        self.record["figures"].append({"file": name, "title": title, "caption": caption, **({"series": list(series)} if series else {})})
 
     def update(self, **facts: Any) -> None:
         self.record.update(facts)
@@ -164,7 +165,10 @@ class Run:
 
     def conclude(self, status: str, metrics: dict, reason: str | None = None, *, ended_at: datetime | None = None,
                  duration_s: float | None = None) -> None:
-        """Complete the final record in memory: how the run ended, its metrics, every artifact's hash."""
+        """Complete the final record in memory: how the run ended, its metrics, every artifact's hash.
+
+        The live status file goes first: it described the run while it trained, and the record says how it ended."""
+        self.file(STATUS).unlink(missing_ok=True)
         self.record.update(
             status=status,
             reason=reason,

@@ -282,10 +282,10 @@ def train(p: Prepared, run: Run, resume: dict | None = None) -> dict:
     cfg = p.cfg
     optimizer = make_optimizer(p.model, cfg.optim)
     batches = torch.Generator().manual_seed(cfg.seed)
-    metrics, start = MetricsLog(run.file(METRICS)), 0
+    metrics, start = MetricsLog(run.file(METRICS), planned=cfg.train.steps), 0  # planned: a status file, step N of M
     if resume is not None:
         start = _restore(resume, p.model, optimizer, batches)
-        metrics = MetricsLog.resume(run.file(METRICS), start)
+        metrics = MetricsLog.resume(run.file(METRICS), start, planned=cfg.train.steps)
     values, split = p.series.values, p.split
     training = _Training(p, run, optimizer, batches, metrics, Progress(cfg.train.steps, start, cfg.name, cfg.train.log_interval),
                          normalised(*windows(values, split.train_origins, split.window, split.horizon), p.scale),

@@ -187,12 +187,12 @@ def train(p: Prepared, run: Run, resume: dict | None = None) -> dict:
     """Train for cfg.train.epochs epochs (continuing after `resume`'s step if given), test, return the final metrics."""
     cfg = p.cfg
     optimizer = make_optimizer(p.model, cfg.optim)
-    metrics, start = MetricsLog(run.file(METRICS)), 0
-    if resume is not None:
-        start = _restore(resume, p.model, optimizer)
-        metrics = MetricsLog.resume(run.file(METRICS), start)
     per_epoch = steps_per_epoch(p)
     total = cfg.train.epochs * per_epoch
+    metrics, start = MetricsLog(run.file(METRICS), planned=total), 0  # planned: the run's status file says step N of M
+    if resume is not None:
+        start = _restore(resume, p.model, optimizer)
+        metrics = MetricsLog.resume(run.file(METRICS), start, planned=total)
     training = _Training(p, run, optimizer, metrics, torch.from_numpy(p.images.labels), per_epoch, total,
                          Progress(total, start, cfg.name, cfg.train.log_interval))
     began = time.perf_counter()

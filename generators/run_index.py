@@ -1,0 +1,256 @@
+"""What a publish knows about the runs folder from the last one, so that it reads and verifies only what changed.
+
+`runs.load_runs` reads every record and verifies every run: at 10,000 runs, seconds of JSON and of
+file checks on every publish, though a sealed run never changes. The index (`<output>/.trainbook/
+runs.json`) keeps, for each run folder, the stamps of its files (size, mtime, ctime and inode, as
+HashCache does: any write changes the ctime, which nobody can set back), its summary (the record
+fields that listings, cards, taxonomies and page keys use: `SUMMARY`), its verification and state;
+and the ledger's size and sha256, with the chain's findings. A publish then
+
+- takes a run from the index when its files' stamps and the ledger are as they were;
+- verifies again (trainer.tracking.integrity, as `verify` does) the runs whose files changed, new
+  folders, and the runs the ledger's new lines seal when the ledger only grew;
+- verifies everything again when the ledger changed in any other way (an edit shows up at once).
+
+A run taken from the index is an `IndexedRun`: its summary answers the listings; its full record is
+read from run.json only when one of its pages is rendered. Deleting the index only makes the next
+publish read everything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from trainer.tracking import chain, integrity, layout
+from trainer.tracking.files import write_text
+
+from .incremental import STATE_DIR
+from .runs import RunView, view_of
+
+FILE = "runs.json"
+FORMAT = "trainbook-run-index-2"
+WHOLE = ("experiment", "kind", "status", "started_at", "duration_s", "metrics", "key_metric", "reproduction")
+"""record fields the summary keeps whole"""
+PARTS = ("config.tags", "config.gates", "config.model.type", "config.data.dataset", "data.dataset", "data.source", "data.sha256",
+         "code.commit", "code.dirty")
+"""nested record fields the summary keeps (with the key metric's comparable_by paths); gates, status, metrics and
+reproduction are what trainer.tracking.picks judges a run by, for the experiment pages' best and current model"""
+
+
+def _get(record: dict, dotted: str):
+    value = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+_MISSING = object()
+
+
+def summary(record: dict) -> dict:
+    """The fields of a record the pages that list a run use, in the record's own shape."""
+    out = {k: record[k] for k in WHOLE if k in record}
+    km = record.get("key_metric") if isinstance(record.get("key_metric"), dict) else {}
+    for dotted in (*PARTS, *(p for p in km.get("comparable_by") or [] if isinstance(p, str))):
+        value = _get(record, dotted)
+        if value is _MISSING:
+            continue
+        node, *parents, leaf = [out, *dotted.split(".")]
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+class IndexedRun(RunView):
+    """A run as the index knows it: its summary serves the listings; the full record is read when a page needs it."""
+
+    @property
+    def record(self) -> dict:
+        if self._full is None:
+            self._full = json.loads((self.folder / layout.RECORD).read_bytes())
+        return self._full
+
+    @record.setter
+    def record(self, value: dict | None) -> None:
+        self._full = value
+
+    @property
+    def facts(self) -> dict:
+        return self._full if self._full is not None else self.summary
+
+
+def _stamp(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def _dir_stamp(folder: str) -> list[int] | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_ino]
+
+
+def unchanged(folder: str, entry: dict) -> bool:
+    """Whether a run folder is as the index saw it: no file added, removed or renamed (its own stamp, which any of
+    those changes), and each file's stamp the same; a stat per file, without listing the folder."""
+    if not entry.get("dir") or _dir_stamp(folder) != entry["dir"]:
+        return False
+    for name, stamp in entry.get("stamps", {}).items():
+        try:
+            st = os.stat(f"{folder}/{name}")
+        except OSError:
+            return False
+        if _stamp(st) != stamp:
+            return False
+    return True
+
+
+def stamps(folder: Path) -> dict[str, list[int]] | None:
+    """Each visible file of a run folder with its stamp (hidden files are the trainer's locks and temporaries)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name: _stamp(e.stat()) for e in entries if not e.name.startswith(".") and e.is_file()}
+    except OSError:
+        return None
+
+
+def _run_names(runs_dir: Path) -> list[str]:
+    """The names of the run folders in `runs_dir` (as layout.run_folders, without a stat per entry)."""
+    try:
+        with os.scandir(runs_dir) as entries:
+            return sorted(e.name for e in entries if layout.RUN_ID.fullmatch(e.name) and e.is_dir())
+    except OSError:
+        return []
+
+
+def _ledger_facts(runs_dir: Path) -> dict:
+    try:
+        data = (runs_dir / layout.LEDGER).read_bytes()
+    except OSError:
+        data = b""
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "bytes": data}
+
+
+class RunIndex:
+    def __init__(self, out_dir: Path, runs_dir: Path, hash_file: Callable[[Path], str]):
+        self.path, self.runs_dir, self.hash_file = out_dir / STATE_DIR / FILE, runs_dir, hash_file
+        try:
+            saved = json.loads(self.path.read_text())
+            assert saved.get("format") == FORMAT and saved.get("runs_dir") == str(runs_dir.resolve())
+        except (OSError, ValueError, AssertionError, AttributeError):
+            saved = {}
+        self.old: dict[str, dict] = saved.get("runs", {})
+        self.old_ledger: dict = saved.get("ledger", {})
+        self.new: dict[str, dict] = {}
+        self.ledger: dict = {}
+        self.changed = True
+        """False when the runs folder is exactly as the index knew it (nothing to read, verify or publish anew)"""
+        self.verified = 0
+        self.found: dict[str, dict | None] | None = None
+        self.grew: set[str] | None = None
+        self.check_now: set[str] = set()
+        self.fresh: list[str] = []
+        """the runs read and verified by this publish"""
+
+    def scan(self) -> bool:
+        """Look at the runs folder (the ledger, every run folder's file stamps): True when anything changed since the
+        index was written, so that a publish with nothing to do stops here."""
+        ledger = _ledger_facts(self.runs_dir)
+        self.ledger = {k: ledger[k] for k in ("size", "sha256")}
+        root, old = str(self.runs_dir), self.old
+        self.found = {}
+        for name in _run_names(self.runs_dir):  # known and unchanged: its stamps as they were, a stat per file
+            known = old.get(name)
+            self.found[name] = known["stamps"] if known and unchanged(f"{root}/{name}", known) else stamps(self.runs_dir / name)
+        self.grew = self._only_grew(ledger)
+        if self.grew is None:  # edited, truncated or a first publish: everything again
+            self.check_now = set(self.found)
+        else:
+            old = self.old
+            self.check_now = {run for run, files in self.found.items() if files != (old.get(run) or {}).get("stamps")}
+            # a run that said it was running is looked at again: its process may have died without a word
+            self.check_now |= self.grew | {run for run in self.found
+                                           if run in old and (old[run].get("summary") or {}).get("status") == "running"}
+        self.changed = bool(self.check_now) or self.found.keys() != self.old.keys() or \
+            ledger["sha256"] != self.old_ledger.get("sha256")
+        return self.changed
+
+    def load(self) -> list[RunView]:
+        """Every run folder with a readable record, newest first, each with its verification result."""
+        if self.found is None:
+            self.scan()
+        check_now = self.check_now
+        result = integrity.verify(self.runs_dir, self.hash_file, only=check_now) if check_now or self.grew is None else None
+        self.verified = len(check_now)
+        views = []
+        for run, files in sorted(self.found.items()):
+            if run in check_now:
+                view, entry = self._fresh(run, files, result)
+                self.fresh.append(run)
+            else:
+                view, entry = self._known(run, result)
+            if view is not None:
+                views.append(view)
+                self.new[run] = entry
+        views.sort(key=lambda r: (r.started, r.id), reverse=True)
+        return views
+
+    def _only_grew(self, ledger: dict) -> set[str] | None:
+        """The runs the lines added since the last publish seal, when the ledger only grew; None when it changed otherwise."""
+        size = self.old_ledger.get("size")
+        if not self.old or size is None or hashlib.sha256(ledger["bytes"][:size]).hexdigest() != self.old_ledger.get("sha256"):
+            return None
+        entries = [chain.parse_line(raw)[0] for raw in ledger["bytes"][size:].splitlines(keepends=True)]
+        if any(e is None for e in entries):
+            return None
+        return {e["run"] for e in entries}
+
+    def _fresh(self, run: str, files: dict | None, result: integrity.Verification) -> tuple[RunView | None, dict]:
+        folder = self.runs_dir / run
+        view = view_of(folder, result)
+        if view is None:
+            return None, {}
+        check = result.check(run)
+        entry = {"stamps": files, "dir": _dir_stamp(str(folder)), "summary": summary(view.record),
+                 "record_sha256": view.record_sha256,
+                 "problems": check.problems if check else [], "state": view.state, "sealed": view.sealed,
+                 "chain": [str(f) for f in result.ledger if f.run == run], "artifacts": sorted(view.artifacts)}
+        entry = {k: v for k, v in entry.items() if v != []}  # most runs have no problems: an index of 10,000 stays small
+        return view, entry
+
+    def _known(self, run: str, result: integrity.Verification | None) -> tuple[RunView | None, dict]:
+        entry = dict(self.old[run])
+        entry.setdefault("dir", _dir_stamp(str(self.runs_dir / run)))  # its files matched their stamps just now
+        if not entry.get("summary"):
+            return None, entry
+        if result is not None:  # the ledger grew: this run's line is as it was, but the chain's findings are new
+            entry["chain"] = [str(f) for f in result.ledger if f.run == run]
+        view = IndexedRun(id=run, folder=self.runs_dir / run, record=None,
+                          verification=[*entry.get("chain", []), *entry.get("problems", [])],
+                          state=entry["state"], sealed=entry["sealed"], record_sha256=entry["record_sha256"],
+                          summary=entry["summary"], artifact_names=entry.get("artifacts", []))
+        return view, entry
+
+    def settle(self) -> None:
+        """Take the stamps of the runs verified now again, after the publish linked their files into the site:
+        a new link changes a file's ctime and nothing else, and must not make the next publish verify it again."""
+        for run in self.fresh:
+            now, entry = stamps(self.runs_dir / run) or {}, self.new.get(run)
+            if not entry or not entry.get("stamps"):
+                continue
+            for name, stamp in entry["stamps"].items():
+                later = now.get(name)
+                if later and [later[0], later[1], later[3]] == [stamp[0], stamp[1], stamp[3]]:
+                    entry["stamps"][name] = later
+
+    def save(self) -> None:
+        self.settle()
+        write_text(self.path, json.dumps({"format": FORMAT, "runs_dir": str(self.runs_dir.resolve()), "ledger": self.ledger,
+                                          "runs": self.new}, separators=(",", ":"), allow_nan=False) + "\n")

@@ -1,0 +1,111 @@
+"""The Hugo site's search: a static Pagefind index built at publish (no service), searched in the browser.
+
+Pagefind (the PyPI package, its own binary) indexes the built HTML of the pages marked
+`data-pagefind-body` (run, experiment, comparison, guide and the author's pages; the listings, which
+repeat the run pages, are not) into `<site>/pagefind/`. A run page is indexed by its id, experiment,
+tags, configuration, description and samples; its results, audit and download tables are left out.
+
+Indexing every page costs seconds per thousand pages, so a full Hugo build indexes the whole site and
+an incremental one indexes only the pages it rendered, into a small index of its own
+(`<site>/pagefind-delta-<n>/`, each entry labelled with its index's name as Pagefind metadata).
+static/js/search.js merges the deltas with the whole-site index and, for a page held by several, keeps
+the newest one's entry (`<site>/search.json` names the deltas and, for each page they hold, the newest). Past MAX_DELTAS deltas, after a full Hugo build, or when the
+state is lost, the whole site is indexed again. MkDocs Material keeps its own search.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from trainer.tracking.files import write_text
+
+from .incremental import STATE_DIR, read_state
+
+BUNDLE, DELTA, MANIFEST = "pagefind", "pagefind-delta-", "search.json"
+STATE = "search.json"
+"""in the content's state folder: the site indexed, its deltas and the pages each holds"""
+MAX_DELTAS = 40
+MARK = "data-pagefind-body"
+
+
+def _page_file(site: Path, url: str) -> Path | None:
+    """The built HTML of a site-relative URL (`/runs/x/`), when it is a page the index holds."""
+    path = site / url.strip("/") / "index.html" if url.strip("/") else site / "index.html"
+    try:
+        return path if MARK in path.read_text(encoding="utf-8", errors="replace") else None
+    except OSError:
+        return None
+
+
+def _url(rendered: str) -> str:
+    """`/runs/x` (as hugo_build records what was rendered) as Pagefind names the page: `/runs/x/`."""
+    path = rendered.strip("/")
+    return f"/{path}/" if path else "/"
+
+
+def full(site: Path, keep: tuple[int, ...] = ()) -> None:
+    """Index every marked page of the built site into <site>/pagefind/, and drop the deltas. `keep`: file descriptors
+    Pagefind inherits (the publish's locks)."""
+    result = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(site), "--output-subdir", BUNDLE, "--quiet"],
+                            capture_output=True, text=True, pass_fds=keep)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(result.returncode)
+    for old in site.glob(f"{DELTA}*"):
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _labelled(html: str, name: str) -> str:
+    """A page's HTML with its index's name as Pagefind metadata, so the search can tell which index an entry is from."""
+    start = html.find(MARK)
+    end = html.find(">", start) + 1 if start >= 0 else 0
+    return html[:end] + f'<span hidden data-pagefind-meta="index:{name}"></span>' + html[end:] if end else html
+
+
+async def _write(into: Path, files: dict[str, Path]) -> None:
+    from pagefind.index import PagefindIndex  # starts its binary as a service: only when a delta is written
+
+    async with PagefindIndex(config={"output_path": str(into)}) as index:
+        for url, path in sorted(files.items()):
+            await index.add_html_file(content=_labelled(path.read_text(encoding="utf-8"), f"{into.name}/"), url=url)
+
+
+def delta(site: Path, number: int, urls: list[str]) -> list[str]:
+    """Index the pages at `urls` into <site>/pagefind-delta-<number>/; returns the URLs indexed."""
+    files = {u: f for u in urls if (f := _page_file(site, u)) is not None}
+    target = site / f"{DELTA}{number}"
+    shutil.rmtree(target, ignore_errors=True)
+    if files:
+        asyncio.run(_write(target, files))
+    return sorted(files)
+
+
+def update(content_dir: Path, site: Path, how: str, rendered: list[str], keep: tuple[int, ...] = ()) -> str:
+    """Bring the site's index up to date after a Hugo build (`how`: full, incremental or unchanged). A full build
+    was indexed whole before it replaced the site (hugo_build), so only the state is written for it."""
+    state_path = content_dir / STATE_DIR / STATE
+    state = read_state(state_path)
+    same_site = state.get("site") == str(site.resolve()) and (site / BUNDLE).is_dir()
+    if how == "unchanged" and same_site:
+        return "unchanged"
+    deltas: list[int] = state.get("deltas", []) if same_site else []
+    fresh: dict[str, int] = state.get("fresh", {}) if same_site else {}
+    if how == "full" or not same_site or len(deltas) >= MAX_DELTAS:
+        if how != "full":
+            full(site, keep)
+        deltas, fresh, done = [], {}, "whole site"
+    else:
+        number = max(deltas, default=0) + 1
+        indexed = delta(site, number, [_url(u) for u in rendered])
+        if indexed:
+            deltas.append(number)
+            fresh.update({url: number for url in indexed})
+        done = f"{len(indexed)} pages, in delta {number} of {len(deltas)}"
+    manifest = {"deltas": [f"{DELTA}{n}/" for n in deltas], "fresh": {url: f"{DELTA}{n}/" for url, n in fresh.items()}}
+    write_text(site / MANIFEST, json.dumps(manifest, sort_keys=True) + "\n", durable=False)
+    write_text(state_path, json.dumps({"site": str(site.resolve()), "deltas": deltas, "fresh": fresh}) + "\n")
+    return done
