@@ -120,6 +120,8 @@ def _generate(args: argparse.Namespace, content_dir: Path, out: Path, state: Pat
             print(f"{len(index.found)} runs: nothing changed since the last publish (0 rendered, 0 stale pages or files "
                   f"removed, 0 files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
             return 0
+        if inputs.state_changed():
+            hashes.old  # read now, not only when a file is hashed: a damaged cache is said so, and not used
     # The page code (jinja2, every page module, matplotlib when drawing) is imported once there is something to
     # publish: a lazy import for the speed of a publish that has nothing to do, not to dodge a circle.
     from . import catalog, content, history, hugo_build, mkdocs_site, publish_log, site_budget, sweep_pages

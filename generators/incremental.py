@@ -144,16 +144,38 @@ class Inputs:
 
     FILE = "inputs.json"
 
+    STATE = ("hashes.json", "pages.json")
+    """the state files a no-op publish does not read: one changed since the last publish (damaged, say) is read again"""
+
     def __init__(self, out_dir: Path, *parts):
         self.path = out_dir / STATE_DIR / self.FILE
+        self.state = [out_dir / STATE_DIR / name for name in self.STATE]
         self.key = key(code_version(), *parts)
 
+    def _stamps(self) -> list:
+        found = []
+        for path in self.state:
+            try:
+                st = os.stat(path)
+            except OSError:
+                found.append(None)
+                continue
+            found.append([st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+        return found
+
     def same(self, pages: list[Path]) -> bool:
-        """True when the last publish had these inputs and its `pages` are still there."""
-        return read_saved(self.path).get("key") == self.key and all(p.is_file() for p in pages)
+        """True when the last publish had these inputs, its `pages` are still there, and its state files are as it
+        left them."""
+        saved = read_saved(self.path)
+        return saved.get("key") == self.key and saved.get("state") == self._stamps() and all(p.is_file() for p in pages)
+
+    def state_changed(self) -> bool:
+        """Whether a state file changed since the last publish left it (then it is read, and a damaged one said so)."""
+        return read_saved(self.path).get("state") != self._stamps()
 
     def save(self) -> None:
-        _save(self.path, {"key": self.key})
+        """Called last, after the hash cache and the manifest were saved."""
+        _save(self.path, {"key": self.key, "state": self._stamps()})
 
 
 class HashCache:

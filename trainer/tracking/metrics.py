@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
+from ..runtime import faults
 from .files import StorageError, write_jsonl
 from .layout import STATUS, read_metrics
 from .status import LiveStatus
@@ -73,9 +74,11 @@ class MetricsLog:
     def _append(self, line: str) -> None:
         if self._file is None:
             # The rows in memory are the truth: the file is made exactly them before the first append.
-            write_jsonl(self.path, self.rows[:-1], make_folder=False)  # never making a vanished run folder again
+            # A new run's file starts empty (opened, not a persistent write); one with rows is made exactly them.
+            if self.rows[:-1]:
+                write_jsonl(self.path, self.rows[:-1], make_folder=False)  # never making a vanished run folder again
             try:
-                self._file = open(self.path, "a", encoding="utf-8")
+                self._file = open(self.path, "a" if self.rows[:-1] else "w", encoding="utf-8")
             except OSError as e:
                 raise StorageError(self.path, e) from None
         try:
@@ -94,8 +97,13 @@ class MetricsLog:
         self._synced_at = time.monotonic()
 
     def flush(self) -> None:
-        """Make every row logged so far durable (called with each checkpoint, and when training fails)."""
+        """Make every row logged so far durable (called with each checkpoint, and when training fails): a persistent
+        write of the file, as faults.at_write counts them."""
         if self._file is not None:
+            try:
+                faults.at_write(self.path.name, str(self.path))
+            except OSError as e:
+                raise StorageError(self.path, e) from None
             self._sync()
         else:
             write_jsonl(self.path, self.rows, make_folder=False)  # into the run folder, never making a vanished one again
