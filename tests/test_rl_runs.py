@@ -35,7 +35,7 @@ def test_cli_run_leaves_a_sealed_rl_run_with_figures_scenario_table_and_traces(r
     run = only_run(rl_runs)
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and record["kind"] == "rl" and record["key_metric"]["name"] == "eval_return"
-    expected = {"config.yaml", "metrics.jsonl", "checkpoint.pt", "scenarios.json", "behaviour.json", "trace-bull.json",
+    expected = {"config.yaml", "metrics.jsonl", "checkpoint.pt", "model.weights.pt", "scenarios.json", "behaviour.json", "trace-bull.json",
                 "trace-crash.json", *FIGURES}
     assert expected == set(record["artifacts"])
     assert {f["file"] for f in record["figures"]} == FIGURES
