@@ -23,11 +23,11 @@ from pathlib import Path
 
 from trainer import gates
 from trainer.tracking.files import write_text
+from trainer.tracking import layout, picks
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
 from . import diff, history, markup, mermaid, sweep_pages
 from .runs import RunView, load_runs
-from trainer.tracking import layout
 
 MARKER = "<!-- trainbook:pr-audit -->"
 """first line of every report: the pull-request workflow finds its own comment by it"""
@@ -92,7 +92,7 @@ class Entry:
 def compare(base: list[RunView], head: list[RunView]) -> list[Entry]:
     """An entry per experiment of either side, most severe first."""
     entries = []
-    base, head = [r for r in base if not r.record.get("sweep")], [r for r in head if not r.record.get("sweep")]  # sweeps: own section
+    base, head = [r for r in base if picks.as_declared(r.record)], [r for r in head if picks.as_declared(r.record)]  # sweeps: own section
     for name in sorted({r.experiment for r in base} | {r.experiment for r in head}):
         own = sorted((r for r in head if r.experiment == name), key=lambda r: (r.started, r.id), reverse=True)
         newest = own[0] if own else None

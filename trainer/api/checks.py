@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import experiments, gates
 from ..engines import registry
 from ..errors import UsageError
-from ..tracking import checkpoint, integrity, layout
+from ..tracking import checkpoint, integrity, layout, picks
 from . import folders
 from .results import RunResult
 
@@ -51,8 +51,8 @@ class GateReport:
 def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None, list[str]]:
     """(run id, record, problems) of the newest sealed run of `experiment`; problems say why it can't be judged.
 
-    A sweep's trials are left out: each trains a variant of the experiment (its sampled parameters), and a gate
-    judges the experiment as its file declares it."""
+    Sweeps, their trials and reproductions of trials are left out (picks.as_declared): each trains a variant of
+    the experiment, and a gate judges the experiment as its file declares it."""
     entries, _ = integrity.parse(runs_dir)
     latest = {e["run"]: e for e in entries if e.get("experiment") == experiment}
     candidates = []
@@ -61,7 +61,7 @@ def latest_run(runs_dir: Path, experiment: str) -> tuple[str | None, dict | None
             record = json.loads((runs_dir / run_id / layout.RECORD).read_text())
         except (OSError, ValueError):
             record = {}
-        if record.get("sweep"):  # a sweep, or one of its trials: a variant of the experiment, not the experiment its file declares
+        if not picks.as_declared(record):
             continue
         candidates.append((record.get("started_at") or "", run_id, entry, record))
     if not candidates:

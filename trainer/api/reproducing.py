@@ -115,6 +115,9 @@ def reproduce(run: str | Path | RunResult, *, runs_dir: str | Path | None = None
     spec = experiments.spec(cfg)
     pending = {"of": folder.name, "folder": str(folder), "original_record_sha256": sha256_file(folder / layout.RECORD),
                "verdict": None, "differences": warnings, "tolerance": {"rtol": rtol, "atol": atol}}
+    trial = record.get("sweep")
+    if isinstance(trial, dict) and record.get("kind") != "sweep":  # a variant of its experiment, as the trial was
+        pending["trial_of"] = trial.get("id")
     if spec.tracked:
         cwd = rerun.runnable(record, folder)
         warnings += differences(record, cfg, rerun.code_now(record, cwd))

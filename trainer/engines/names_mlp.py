@@ -48,9 +48,6 @@ def _model(cfg: MLPExperiment, vocab_size: int) -> CharMLP | ManualCharMLP:
 
 def prepare(cfg: MLPExperiment, source: str) -> Prepared:
     world = distributed.current()
-    if cfg.model.backprop == "manual" and world.distributed:
-        raise ConfigError(source, "model.backprop", f"the hand-written backward pass trains in one process (DDP averages "
-                          f"autograd's gradients); this launch has {world.size}: use backprop: autograd, or no torchrun")
     lm.accumulation_steps(cfg, 1, world.size, source)
     data = words.load(cfg.data, source)
     return Prepared(cfg, data, _model(cfg, data.vocab_size))

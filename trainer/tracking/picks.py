@@ -43,6 +43,13 @@ def key_value(record: dict) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
 
 
+def as_declared(record: dict) -> bool:
+    """Whether the run trained its experiment as the experiment's file declares it: not a sweep, not one of a
+    sweep's trials (each a variant: its sampled parameters), and not a reproduction of a trial. Gates and the
+    audit report judge the experiment by such runs only."""
+    return not record.get("sweep") and not (record.get("reproduction") or {}).get("trial_of")
+
+
 def latest(runs: list[Candidate]) -> Candidate | None:
     return max(runs, key=lambda c: c.started, default=None)
 
