@@ -166,6 +166,7 @@ class FolderSource(Source):
 class UrlSource(Source):
     def __init__(self, url: str):
         self.base = url if url.endswith("/") else url + "/"
+        self.opener = _opener(self.base)
 
     def url(self, rel: str) -> str:
         return urllib.parse.urljoin(self.base, urllib.parse.quote(rel))
@@ -189,7 +190,7 @@ class UrlSource(Source):
         request = urllib.request.Request(self.url(rel), headers={"User-Agent": "trainbook-history"})
         for attempt in range(RETRIES + 1):
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                with self.opener.open(request, timeout=TIMEOUT_S) as response:
                     return take(response)
             except urllib.error.HTTPError as e:
                 if e.code == 404:
@@ -207,6 +208,37 @@ class UrlSource(Source):
 
     def describe(self) -> str:
         return credentials.redact(self.base)
+
+
+def _opener(base: str) -> urllib.request.OpenerDirector:
+    """An opener that sends the address's own user and password (`https://user:token@host/...`) as HTTP basic
+    authentication to addresses under `base` only, never to a host a redirect leads to; urllib alone would take
+    `user:token@host` for a host name and fail every try."""
+    parts = urllib.parse.urlsplit(base)
+    if parts.username is None:
+        return urllib.request.build_opener()
+    passwords = urllib.request.HTTPPasswordMgrWithPriorAuth()
+    passwords.add_password(None, urllib.parse.urlunsplit(parts._replace(netloc=_host(parts))), urllib.parse.unquote(parts.username),
+                           urllib.parse.unquote(parts.password or ""), is_authenticated=True)
+    return urllib.request.build_opener(_WithoutUserinfo, urllib.request.HTTPBasicAuthHandler(passwords))
+
+
+def _host(parts: urllib.parse.SplitResult) -> str:
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    return host + (f":{parts.port}" if parts.port else "")
+
+
+class _WithoutUserinfo(urllib.request.BaseHandler):
+    """Takes the user and password out of each request's address before it is sent (the auth handler sends them)."""
+    handler_order = 100  # before the auth handler reads the request's address
+
+    def _strip(self, request: urllib.request.Request) -> urllib.request.Request:
+        parts = urllib.parse.urlsplit(request.full_url)
+        if parts.username is not None:
+            request.full_url = urllib.parse.urlunsplit(parts._replace(netloc=_host(parts)))
+        return request
+
+    http_request = https_request = _strip
 
 
 def backoff(attempt: int, asked: float | None = None) -> float:

@@ -311,7 +311,7 @@ def test_a_restore_brings_the_sites_snapshot_for_the_next_publish_to_compare_wit
 def test_a_history_url_with_credentials_never_repeats_them(served, tmp_path, capsys):
     secret = served.replace("http://", "http://reader:s3cret-token@")
     for argv in (["restore", secret, "--into", str(tmp_path / "restored")], ["verify", secret]):
-        history.main(argv)
+        assert history.main(argv) == 0, capsys.readouterr().err  # sent as basic authentication, not taken for a host name
         said = capsys.readouterr()
         assert "***@127.0.0.1" in said.err and "s3cret" not in said.out + said.err, argv
     assert not any("s3cret" in f.read_text(errors="replace") for f in tmp_path.rglob("*") if f.is_file())
