@@ -1,5 +1,5 @@
 # Trainbook: `make train publish` trains the default experiments and builds the site;
-# `make test` runs the test suite. Both create the virtual environment on first use.
+# `make test` runs the test suite (`make test-slow` its slow tier). Both create the virtual environment on first use.
 PYTHON      ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
@@ -10,6 +10,7 @@ VENDOR      := node_modules/.ready
 EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
+TEST_WORKERS ?= 2
 # CI parity (docs/ci.md): HISTORY is where the published history comes from (the live site's URL, a built
 # site folder, or the restored folder itself); it is restored and verified into HISTORY_DIR with the site's
 # snapshot of what it showed, so the home page says what changed since. A site that answers nothing starts a
@@ -63,7 +64,7 @@ GPU_STEPS   ?= 300
 GPU_ARGS    ?=
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train publish serve test bench bench-gpu clean distclean history report gate ci-dry-run
+.PHONY: setup train publish serve test test-slow test-all bench bench-gpu clean distclean history report gate ci-dry-run
 
 setup: $(READY) $(GPT2_RANKS) $(VENDOR)
 
@@ -118,8 +119,16 @@ serve: publish
 	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
 endif
 
+# `make test`: every test but the slow tier, TEST_WORKERS at a time (pytest-xdist; one file per worker, so a
+# module's fixtures are built once). `make test-slow`: the tests marked slow, one at a time (processes killed,
+# faulted or launched together, torchrun and Ray, each engine's reproduction), where load is what they test.
 test: $(READY) $(GPT2_RANKS) $(VENDOR)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow and not cycle" -n $(TEST_WORKERS) --dist loadfile
+
+test-slow: $(READY) $(GPT2_RANKS) $(VENDOR)
+	$(PY) -m pytest -m "slow and not cycle"
+
+test-all: test test-slow
 
 # Restore and verify the published history (HISTORY=<site URL or folder>) into $(HISTORY_DIR)/.
 history: $(READY)

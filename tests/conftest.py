@@ -27,10 +27,12 @@ def run_cli(module: str, *args: str, runs_dir: Path | None = None, cwd: Path = R
 
 
 def train(runs_dir: Path, *overrides: str, experiment: str = "experiments/names-mlp.yaml") -> Path:
-    """Train for real and return the run folder the CLI printed last."""
-    result = run_cli("trainer", "run", str(REPO / experiment), *TINY, *overrides, runs_dir=runs_dir)
-    assert result.returncode == 0, result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
+    """Train for real and return the sealed run folder: in this process, through the Python API, as a notebook
+    would (a run restores the process's threads, determinism switch and random state). A new process would pay
+    seconds of torch's import for a run of one; the command line's own run is tested where it is called."""
+    import trainer
+
+    return trainer.run(REPO / experiment, [*TINY, *overrides], runs_dir=runs_dir).path
 
 
 @pytest.fixture

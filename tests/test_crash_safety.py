@@ -254,6 +254,7 @@ def journey(tmp_path_factory, mlp_reference) -> Journey:
     return journey
 
 
+@pytest.mark.slow
 def test_names_mlp_killed_at_three_random_steps_and_stopped_once_resumes_to_the_uninterrupted_result(
         journey, mlp_reference):
     assert [k.status for k in journey.kills] == ["running"] * 3  # every kill landed mid-run
@@ -264,6 +265,7 @@ def test_names_mlp_killed_at_three_random_steps_and_stopped_once_resumes_to_the_
     assert verify(journey.runs).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_its_first_checkpoint_starts_over_and_later_continues_from_its_last(journey):
     before, between, later = journey.kills
     assert before.checkpoint_step is None and before.metrics_steps[-1] >= before.step  # rows reach the folder as logged
@@ -275,6 +277,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_and_later_continue
     assert "(no checkpoint yet: starting over)" in journey.resumes[0].stderr
 
 
+@pytest.mark.slow
 def test_verify_names_a_killed_run_as_interrupted_not_as_tampering(journey):
     for killed in journey.kills:
         out = killed.verify.stdout
@@ -283,6 +286,7 @@ def test_verify_names_a_killed_run_as_interrupted_not_as_tampering(journey):
         assert "FAILED" not in out and "LEDGER" not in out
 
 
+@pytest.mark.slow
 def test_a_killed_run_keeps_complete_files_and_a_loadable_checkpoint(journey):
     for killed in journey.kills[1:]:
         # rows are appended as they are logged, so they run past the checkpoint to the step the process had reported,
@@ -293,6 +297,7 @@ def test_a_killed_run_keeps_complete_files_and_a_loadable_checkpoint(journey):
         assert all(name.startswith(".") for name in killed.temporaries)  # leftovers of cut writes stay hidden
 
 
+@pytest.mark.slow
 def test_the_next_run_seals_a_killed_run_as_interrupted_in_the_ledger(journey):
     sealed = journey.sealed
     assert f"note: run {journey.run.name} had stopped without sealing its record; sealed it as interrupted" in journey.sealing_stderr
@@ -320,11 +325,13 @@ def assert_stopped_cleanly(stopped: Stopped, run: Path, sig: signal.Signals) -> 
     assert f"continue it with: python -m trainer resume {run}" in stopped.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_run_at_a_step_boundary_with_a_checkpoint_there(journey):
     assert_stopped_cleanly(journey.stopped, journey.run, signal.SIGTERM)
     assert journey.stopped.checkpoint_step % 400  # a step of its own, not one of the periodic checkpoints
 
 
+@pytest.mark.slow
 def test_every_interruption_and_resume_is_in_the_ledger_and_the_chain_verifies(journey):
     entries, problems = integrity.parse(journey.runs)
     assert problems == []
@@ -335,6 +342,7 @@ def test_every_interruption_and_resume_is_in_the_ledger_and_the_chain_verifies(j
 
 # --- other engines --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_rl_run_killed_between_checkpoints_resumes_to_the_uninterrupted_result(journey, tmp_path):
     step = draw("market-pg SIGKILL").randrange(25, 45)
     trainer = Trainer(tmp_path, "run", RL, *RL_ARGS)
@@ -348,6 +356,7 @@ def test_rl_run_killed_between_checkpoints_resumes_to_the_uninterrupted_result(j
     assert verify(tmp_path).returncode == 0
 
 
+@pytest.mark.slow
 def test_sigint_stops_an_rl_run_cleanly_and_resume_reaches_the_uninterrupted_result(journey, tmp_path):
     step = draw("market-pg SIGINT").randrange(22, 38)
     trainer = Trainer(tmp_path, "run", RL, *RL_ARGS)
@@ -390,6 +399,7 @@ def test_a_non_finite_loss_fails_the_run_at_its_step_and_keeps_the_curve_before_
 
 # --- concurrency ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_eight_concurrent_runs_on_one_runs_folder_add_eight_chained_lines(tmp_path):
     from benchmarks.synthetic_runs import make_runs
 

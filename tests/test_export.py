@@ -127,6 +127,7 @@ def test_a_resumed_mirror_makes_tensorboard_drop_the_points_an_interruption_left
     assert series["loss"] == [(s, 10.0 + s) for s in range(1, 6)] + [(s, 20.0 + s) for s in range(6, 11)]
 
 
+@pytest.mark.slow
 def test_a_live_mirror_logs_a_training_run_into_mlflow_and_tensorboard(tmp_path):
     runs, uri, logs = tmp_path / "runs", f"sqlite:///{tmp_path / 'live.db'}", tmp_path / "tb"
     result = run_cli("trainer", "run", str(REPO / "experiments/names-mlp.yaml"), *TINY, "tracking.mirror=[mlflow, tensorboard]",
@@ -142,6 +143,7 @@ def test_a_live_mirror_logs_a_training_run_into_mlflow_and_tensorboard(tmp_path)
                                      "tensorboard": {"run": f"{run.experiment}/{run.id}"}}
 
 
+@pytest.mark.slow
 def test_an_unreachable_mirror_is_named_once_and_the_run_goes_on(tmp_path):
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the log folder should be")

@@ -40,6 +40,9 @@ from tests.test_processes import exit_codes
 from trainer.runtime import faults
 from trainer.tracking import layout, ledger
 
+pytestmark = pytest.mark.slow  # whole processes, faulted, killed or launched together: `make test-slow`
+
+
 TIMEOUT = 300
 SEED = 20261201
 

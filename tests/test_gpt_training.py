@@ -79,6 +79,7 @@ def test_gpt_introspection_records_blocks_and_attention_heads(gpt_runs):
     assert all(-6 < s["params"]["blocks.0.attn.qkv.weight"]["update_to_data"] < 0 for s in report["snapshots"])
 
 
+@pytest.mark.slow
 def test_gpt_introspection_never_changes_training(gpt_runs, tmp_path):
     plain = train(tmp_path / "runs", *GPT_TINY, "introspect.interval=0", experiment=CHAR_GPT)
     recorded = only_run(gpt_runs)
@@ -130,10 +131,12 @@ def assert_resumed_run_equals_uninterrupted(killed: Path, reference: Path) -> No
 
 
 def test_gpt_run_killed_mid_run_resumes_to_bit_identical_metrics(gpt_runs, tmp_path):
+    # make test's SIGKILL and resume (the slow tier kills names-mlp and market-pg at seeded steps)
     killed = kill_after_first_checkpoint([CHAR_GPT, *GPT_TINY], tmp_path / "runs")
     assert_resumed_run_equals_uninterrupted(killed, only_run(gpt_runs))
 
 
+@pytest.mark.slow
 def test_mlp_run_killed_mid_run_resumes_to_bit_identical_metrics(tmp_path):
     reference = train(tmp_path / "reference", *MLP_LONG)
     killed = kill_after_first_checkpoint(["experiments/names-mlp.yaml", "train.eval_interval=100", "sample.count=5", *MLP_LONG],
@@ -141,6 +144,7 @@ def test_mlp_run_killed_mid_run_resumes_to_bit_identical_metrics(tmp_path):
     assert_resumed_run_equals_uninterrupted(killed, reference)
 
 
+@pytest.mark.slow
 def test_two_torchrun_processes_match_one_process_with_the_same_global_batch(tmp_path):
     same = [*GPT_TINY, "train.steps=30", "train.eval_interval=10", "train.checkpoint_interval=0", "train.threads=1",
             "train.tokens_per_step=512"]  # 2 micro-batches of 8 x 32 tokens: accumulated by one process, or one per process

@@ -169,6 +169,7 @@ def test_a_figure_that_fails_in_the_background_fails_loudly():
         drawing.result()
 
 
+@pytest.mark.slow
 def test_introspection_never_changes_training(tiny_runs, tmp_path):
     (recorded,) = [p for p in tiny_runs.iterdir() if p.is_dir()]
     plain = train(tmp_path / "runs", "introspect.interval=0")

@@ -59,6 +59,7 @@ def test_the_forecaster_beats_every_baseline_even_in_a_tiny_run(kinds_runs):
     assert 0.5 < metrics["coverage_80"] <= metrics["coverage_95"] <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment", sorted(TINY))
 def test_reproduce_says_a_cpu_run_is_identical(kinds_runs, experiment, tmp_path):
     runs = tmp_path / "runs"

@@ -82,6 +82,7 @@ STEP = "el => Number((el.textContent.match(/step ([\\d,]+)/) || [0, '0'])[1].rep
 POINTS = "el => Number((el.getAttribute('data-points') || '0').split(' ')[0])"
 
 
+@pytest.mark.slow
 def test_a_running_runs_page_follows_it_without_a_reload_then_becomes_its_sealed_page(watch, browser):
     runs, base, server = watch
     trainer = Process(["-m", "trainer", "run", "experiments/names-mlp.yaml", *LONG], env={"TRAINBOOK_RUNS_DIR": str(runs)})

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from tests.conftest import REPO
 from tests.test_ci_cycle import tiny
 from trainer.tracking.layout import RunFolder
@@ -15,6 +17,7 @@ from trainer.tracking.layout import RunFolder
 MAKE = ["make", "--no-print-directory", "-C", str(REPO), "READY="]  # READY= : use the shared venv as it is
 
 
+@pytest.mark.slow
 def test_a_failing_experiment_first_does_not_stop_the_others_and_the_report_shows_all(tmp_path):
     experiments = tmp_path / "experiments"
     experiments.mkdir()

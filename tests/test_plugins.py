@@ -78,6 +78,7 @@ def test_a_mistake_in_a_plugin_experiment_is_refused_by_its_schema_with_a_did_yo
                                      "known keys here: type, hidden")
 
 
+@pytest.mark.slow
 def test_a_plugin_run_reproduces_identical(python, trained, tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(trained.parent, runs)
@@ -88,6 +89,7 @@ def test_a_plugin_run_reproduces_identical(python, trained, tmp_path):
     assert record_of(copy)["reproduction"]["verdict"] == "identical"
 
 
+@pytest.mark.slow
 def test_a_plugin_run_stopped_by_sigterm_resumes_on_the_same_trajectory(python, trained, tmp_path):
     runs = tmp_path / "runs"
     args = [str(python), "-m", "trainer", "run", EXPERIMENT, *TINY, "train.log_interval=1"]

@@ -15,6 +15,9 @@ from tests.conftest import REPO, snapshot
 from trainer.engines import registry
 from trainer.tracking import integrity, layout
 
+pytestmark = pytest.mark.slow  # whole processes, faulted, killed or launched together: `make test-slow`
+
+
 TORCHRUN = Path(sys.executable).parent / "torchrun"
 GPT_SMALL = ["model.n_layer=1", "model.n_head=2", "model.n_embd=32", "model.block_size=32", "train.batch_size=8",
              "train.steps=12", "train.eval_interval=6", "train.eval_batches=2", "train.tokens_per_step=512",

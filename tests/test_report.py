@@ -101,6 +101,7 @@ def test_base_may_be_given_as_its_ledger_file(ledgers):
     assert summary_rows(write_report(base / "ledger.jsonl", head)) == summary_rows(write_report(base, head))
 
 
+@pytest.mark.slow
 def test_500_runs_each_side_stay_under_the_limit_with_whole_tables_and_every_experiment_accounted(tmp_path, tiny_runs):
     real, base, head = template(tiny_runs), tmp_path / "base", tmp_path / "head"
     for i in range(500):

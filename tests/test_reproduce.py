@@ -44,6 +44,7 @@ def reproduction_of(runs: Path, original: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", sorted(ENGINES))
 def test_reproducing_a_run_of_each_engine_is_identical_and_recorded_in_the_new_runs_record(engine, tmp_path):
     experiment, overrides = ENGINES[engine]
@@ -81,6 +82,7 @@ def rewrite_metrics(folder: Path, change) -> None:
     (folder / layout.METRICS).write_text("".join(json.dumps(change(r)) + "\n" for r in rows))
 
 
+@pytest.mark.slow
 def test_comparison_names_the_first_step_where_a_reproduction_diverged(reproduced, tmp_path):
     original, copy = reproduced
     edited = Path(shutil.copytree(copy, tmp_path / copy.name))
@@ -160,6 +162,7 @@ def test_both_run_pages_show_the_verdict_and_link_each_other(reproduced, tmp_pat
     assert "Verdict: ✅ identical." in copy_page
 
 
+@pytest.mark.slow
 def test_the_determinism_switch_turns_torch_deterministic_and_the_record_says_so(reproduced, tmp_path):
     original, _ = reproduced
     assert json.loads((original / "run.json").read_text())["determinism"]["deterministic_algorithms"] is False

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from trainer.figures import style
@@ -106,6 +107,7 @@ def stored_files(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
 
 
+@pytest.mark.slow
 def test_old_runs_keep_their_pages_with_their_files_linked_from_the_store_publish_after_publish(synthetic_copy, tmp_path):
     runs = load_runs(synthetic_copy)
     budget = budget_moving(runs, 0.03)

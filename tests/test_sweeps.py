@@ -165,6 +165,7 @@ def test_the_best_trial_reproduces_identical_and_the_sweep_its_configurations(re
 
 # --- killed and resumed ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_sweep_killed_with_sigkill_resumes_to_the_same_trials_each_sealed_once(reference, tmp_path):
     file, reference_runs = reference
     runs = tmp_path / "runs"
@@ -201,6 +202,7 @@ def test_the_reporter_prunes_a_trial_worse_than_its_peers_at_the_same_step():
     assert stopped.value.step == 20
 
 
+@pytest.mark.slow
 def test_a_pruned_trial_is_sealed_pruned_with_its_step_and_the_sweep_goes_on(tmp_path):
     changes = {"method": "grid", "workers": 1, "parameters": {"optim.lr": {"choices": [0.5, 0.0001]}},
                "pruner": {"type": "median", "startup_trials": 1}, "budget": {}}
@@ -250,6 +252,7 @@ def stop(head: subprocess.Popen) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_a_ray_head_runs_the_same_trials_with_the_same_verdicts(reference, tmp_path):
     ray = Path(sys.executable).with_name("ray")
     if not ray.exists():

@@ -153,6 +153,14 @@ def test_under_torchrun_only_rank_0_writes_a_run(tmp_path):
     assert len((tmp_path / "runs" / "ledger.jsonl").read_text().splitlines()) == 1
 
 
+@pytest.fixture
+def as_a_script(monkeypatch):
+    """This process as `python -m pytest` starts it, a script with a file: a pytest-xdist worker is `python -c`, which
+    track() rightly takes for an interactive session with no command line to keep."""
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(Path(pytest.__file__).parent / "__main__.py"), raising=False)
+
+
+@pytest.mark.usefixtures("as_a_script")
 def test_a_credential_on_the_command_line_is_refused_before_anything_is_written(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "orig_argv", [sys.executable, "train.py", "--hf-token", "hf_planted_secret", "--lr", "0.1"])
     runs = tmp_path / "runs"
@@ -198,6 +206,7 @@ def test_a_tracked_block_in_this_process_keeps_rows_figures_artifacts_and_its_fi
     assert trainer.verify(result).problems == 0
 
 
+@pytest.mark.usefixtures("as_a_script")
 def test_reproducing_a_tracked_run_whose_data_changed_is_refused_before_running_anything(tmp_path):
     data = tmp_path / "data.txt"
     data.write_text("1 2 3\n")

@@ -5,6 +5,7 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import torch
 
 from trainer.tracking import timing
@@ -13,7 +14,7 @@ from trainer.models.mlp import CharMLP
 from trainer.schemas.common import OptimConfig
 from trainer.schemas.mlp import MLPModelConfig
 from trainer.tracking import integrity, ledger
-from tests.conftest import REPO, TINY, run_cli, train
+from tests.conftest import REPO, TINY, run_cli
 
 FIGURES = {"loss.png", "lr.png", "grad_norm.png", "throughput.png", "embeddings.png",
            "activations.png", "gradients.png", "update_ratio.png", "saturation.png", "batchnorm.png"}
@@ -56,9 +57,12 @@ def model_metrics(run) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in timing.METRICS} for row in rows]
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_bit_identical_runs_alone_or_after_another_run_in_one_process(tmp_path):
-    first = train(tmp_path / "a")
     names = str(REPO / "experiments/names-mlp.yaml")
+    alone = run_cli("trainer", "run", names, *TINY, runs_dir=tmp_path / "a")  # a process of its own
+    assert alone.returncode == 0, alone.stderr
+    first = Path(alone.stdout.strip().splitlines()[-1])
     # one command, two runs: the first on one thread, then the same experiment as `first`, which must not inherit it
     result = run_cli("trainer", "run", names, *TINY, "train.steps=20", "train.threads=1", names, *TINY, runs_dir=tmp_path / "b")
     assert result.returncode == 0, result.stderr

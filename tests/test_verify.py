@@ -126,14 +126,12 @@ def test_a_deleted_inserted_or_moved_line_is_one_finding_on_the_line_at_fault(ru
     assert [line for line in result.stdout.splitlines() if line.startswith("LEDGER")] == ["LEDGER  " + expected.format(*runs)]
 
 
-def test_deleting_the_last_ledger_line_is_named_because_the_record_remembers_its_seal(tmp_path):
+def test_deleting_the_last_ledger_line_is_named_because_the_record_remembers_its_seal(runs_copy):
     from tests.conftest import train
 
-    runs = tmp_path / "runs"
-    train(runs)
-    second = train(runs)
-    edit_ledger(runs, lambda ls: ls[0])
-    result = run_cli("trainer", "verify", runs_dir=runs)
+    second = train(runs_copy)  # the second line of a ledger that sealed the tiny run first
+    edit_ledger(runs_copy, lambda ls: ls[0])
+    result = run_cli("trainer", "verify", runs_dir=runs_copy)
     assert result.returncode == 1
     assert f"ledger line 2: deleted (it sealed run {second.name}" in result.stdout, result.stdout
 

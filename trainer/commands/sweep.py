@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..figures import sweep as figures
 from ..sweeps import backends, space, study as studies
 from ..tracking import layout, locks
 from ..tracking.files import remove_temporaries, sha256_bytes
@@ -149,6 +148,7 @@ class Driver:
                    "threads_per_trial": self.threads, "trials": rows, "best": best,
                    "importances": studies.importances(self.study, self.sweep.seed)}
         self.run.record["sweep"] = summary
+        from ..figures import sweep as figures  # matplotlib: half a second at the start of every command, when only a sealing sweep draws
         for name, title, caption in figures.draw(summary, self.sweep.metric, self.sweep.goal, self.run.path, self.sweep.name):
             self.run.add_figure(name, title, caption)
         counts = {s: sum(r["status"] == s for r in rows) for s in FINAL}
