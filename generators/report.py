@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer import gates
-from trainer.tracking.files import write_text
 from trainer.tracking import layout, picks
+from trainer.tracking.files import write_text
 from trainer.tracking.layout import runs_dir as default_runs_dir
 
 from . import diff, history, markup, mermaid, sweep_pages

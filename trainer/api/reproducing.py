@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import config, experiments, reproduction
 from ..engines import registry
 from ..errors import UsageError
-from ..tracking import audit, integrity, layout
+from ..tracking import audit, integrity, layout, picks
 from ..tracking.files import sha256_file
 from . import folders, lineage, rerun
 from .results import RunResult
@@ -115,8 +115,8 @@ def reproduce(run: str | Path | RunResult, *, runs_dir: str | Path | None = None
     spec = experiments.spec(cfg)
     pending = {"of": folder.name, "folder": str(folder), "original_record_sha256": sha256_file(folder / layout.RECORD),
                "verdict": None, "differences": warnings, "tolerance": {"rtol": rtol, "atol": atol}}
-    trial = record.get("sweep")
-    if isinstance(trial, dict) and record.get("kind") != "sweep":  # a variant of its experiment, as the trial was
+    trial = picks.trial_tag(record)
+    if trial is not None:  # a variant of its experiment, as the trial was
         pending["trial_of"] = trial.get("id")
     if spec.tracked:
         cwd = rerun.runnable(record, folder)

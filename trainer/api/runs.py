@@ -25,7 +25,7 @@ from ..engines import registry
 from ..engines.contract import EngineSpec
 from ..errors import ConfigError, UsageError
 from ..runtime import launch
-from ..tracking import checkpoint, layout, ledger, metrics
+from ..tracking import checkpoint, layout, ledger, metrics, picks
 from ..tracking.files import remove_temporaries, sha256_file
 from ..tracking.run import Run, RunBusy
 from . import folders, lineage
@@ -162,8 +162,8 @@ def _resumable(folder: Path) -> dict:
 
 def _sweep_listener(run: Run) -> metrics.Listener | None:
     """A resumed trial of a sweep reports to the sweep's study again, so its pruner keeps watching it."""
-    tag = run.record.get("sweep")
-    if not isinstance(tag, dict) or not isinstance(tag.get("trial"), int):
+    tag = picks.trial_tag(run.record)
+    if tag is None:
         return None
     from ..sweeps import pruning, space  # Optuna: a third of a second at every command's start, for resumed trials only
     folder = run.path.parent / str(tag.get("id"))

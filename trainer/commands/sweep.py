@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..sweeps import backends, space, study as studies
-from ..tracking import layout, locks
+from ..tracking import layout, locks, picks
 from ..tracking.files import remove_temporaries, sha256_bytes
 from ..tracking.run import Run, RunBusy
 from ..api import folders
@@ -46,8 +46,8 @@ def trial_runs(root: Path, sweep_id: str) -> dict[int, Path]:
             record = json.loads((folder / layout.RECORD).read_text())
         except (OSError, ValueError):
             continue
-        tag = record.get("sweep") if isinstance(record, dict) and record.get("kind") != "sweep" else None
-        if isinstance(tag, dict) and tag.get("id") == sweep_id and isinstance(tag.get("trial"), int):
+        tag = picks.trial_tag(record)
+        if tag is not None and tag.get("id") == sweep_id:
             found[tag["trial"]] = folder
     return found
 

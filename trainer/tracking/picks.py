@@ -43,6 +43,13 @@ def key_value(record: dict) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
 
 
+def trial_tag(record: dict) -> dict | None:
+    """The record's `sweep` section when the run is one of a sweep's trials ({id, trial, params}), else None (the
+    sweep's own record has a `sweep` section too: its summary)."""
+    tag = record.get("sweep") if isinstance(record, dict) and record.get("kind") != "sweep" else None
+    return tag if isinstance(tag, dict) and isinstance(tag.get("trial"), int) else None
+
+
 def as_declared(record: dict) -> bool:
     """Whether the run trained its experiment as the experiment's file declares it: not a sweep, not one of a
     sweep's trials (each a variant: its sampled parameters), and not a reproduction of a trial. Gates and the
