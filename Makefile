@@ -11,6 +11,8 @@ EXPERIMENTS ?= $(sort $(wildcard experiments/*.yaml))
 BASE_URL    ?= /
 PORT        ?= 1313
 TEST_WORKERS ?= 2
+# make train: experiments trained at once, each worker with its share of the cores (1: one after the other)
+TRAIN_JOBS  ?= $(shell nproc 2>/dev/null || echo 1)
 # CI parity (docs/ci.md): HISTORY is where the published history comes from (the live site's URL, a built
 # site folder, or the restored folder itself); it is restored and verified into HISTORY_DIR with the site's
 # snapshot of what it showed, so the home page says what changed since. A site that answers nothing starts a
@@ -87,16 +89,18 @@ $(GPT2_RANKS): | $(READY)
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary openai-whisper $(WHISPER) -d $(dir $(WHISPER_TAR))
 	$(PY) -m trainer.data.gpt2_ranks $(WHISPER_TAR) $@
 
-# One process trains them all, one after the other (each process would spend seconds importing torch), and
-# keeps going past a failed experiment (its failed run is sealed and published like any other): the target fails
-# at the end, naming the failures. An interrupted run (status 130) stops the rest.
+# TRAIN_JOBS worker processes train them, each one experiment at a time with its share of the cores (the small
+# default experiments leave a core idle behind Python's per-operation cost; each worker imports torch once), and
+# keep going past a failed experiment (its failed run is sealed and published like any other): the target fails
+# at the end, naming the failures. An interrupted run (status 130) stops the rest. TRAIN_JOBS=1: one process,
+# one experiment after the other, at all the cores' threads.
 train: $(READY)
 	@list="$(EXPERIMENTS)"; \
 	if [ "$(RETRAIN)" = changed ]; then \
 	  list=$$($(PY) -m generators.retrain --history $(HISTORY_DIR) --out $(PLAN) $(if $(FULL),--full "$(FULL)") $(EXPERIMENTS)) \
 	    || exit $$?; \
 	else rm -f $(PLAN); fi; \
-	if [ -n "$$list" ]; then $(PY) -m trainer run --keep-going $$list; fi
+	if [ -n "$$list" ]; then $(PY) -m trainer run --keep-going --jobs $(TRAIN_JOBS) $$list; fi
 
 # ENGINE=hugo (default) or ENGINE=mkdocs: the same runs, the same URLs, into public/ either way.
 # With HISTORY=<site URL or folder>, the published history is restored first and published again with

@@ -4,7 +4,8 @@ The copy holds what a clone would (tracked files, plus untracked files git does 
 the existing virtual environment and cache linked in ("a clone whose venv exists"; the cache holds
 token streams and learned vocabularies, as nanoGPT's prepared data files do for its run). Make is
 told never to rebuild the environment (`-o`), so a newer requirements file cannot reinstall a
-shared one. Each experiment's time is read from make's own log lines ("== experiments/x.yaml").
+shared one. Each experiment's time is the duration its run's record gives (with several `make train` workers,
+the runs overlap: "training" is their wall time together).
 
     python -m benchmarks.suite_wall        # one measurement, printed as JSON
 """
@@ -48,15 +49,21 @@ def _timestamped(cmd: list[str], cwd: Path, env: dict) -> tuple[list[tuple[float
     return lines, proc.wait()
 
 
-def phases(lines: list[tuple[float, str]], total: float) -> dict[str, float]:
-    """Seconds of start-up (importing torch, checking every file: up to the first `== file` line), per experiment
-    (from its line to the next) and for publishing (after the last)."""
-    marks = [(t, m.group(1)) for t, line in lines if (m := re.match(r"== experiments/(\S+)\.yaml$", line))]
-    publish = next((t for t, line in lines if "-m generators" in line and t >= (marks[-1][0] if marks else 0)), total)
-    ends = [t for t, _ in marks[1:]] + [publish]
-    out = {"startup": marks[0][0] if marks else 0.0}
-    out.update({name: end - start for (start, name), end in zip(marks, ends)})
-    out["publish"] = total - publish
+def phases(lines: list[tuple[float, str]], total: float, trained: dict[str, float]) -> dict[str, float]:
+    """Seconds of start-up (up to the first `== file` line: make, checking every file), of training in all (up to the
+    publish), of each experiment's run (`trained`: the seconds its record says it took; with several workers they
+    overlap) and of publishing (the rest)."""
+    first = next((t for t, line in lines if re.match(r"== experiments/\S+\.yaml$", line)), 0.0)
+    publish = next((t for t, line in lines if "-m generators" in line), total)
+    return {"startup": first, "training": publish - first, **trained, "publish": total - publish}
+
+
+def run_seconds(runs: Path) -> dict[str, float]:
+    """Each run's own duration, by experiment, from its record."""
+    out = {}
+    for record in sorted(runs.glob("*/run.json")):
+        data = json.loads(record.read_text())
+        out[data["experiment"]] = data["duration_s"]
     return out
 
 
@@ -74,7 +81,8 @@ def measure(repo: Path = REPO, threads: int | None = None) -> dict:
         if code != 0:
             sys.exit("make train publish failed in the copy:\n" + "\n".join(line for _, line in lines[-40:]))
         runs = sorted(p.name for p in (work / "runs").iterdir() if p.is_dir())
-    return {"wall_s": total, "phases": phases(lines, total), "runs": runs}
+        trained = run_seconds(work / "runs")
+    return {"wall_s": total, "phases": phases(lines, total, trained), "runs": runs}
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     runs = argparse.ArgumentParser(add_help=False)
     runs.add_argument("--runs-dir", help="folder of runs and the ledger (default: $TRAINBOOK_RUNS_DIR or ./runs)")
 
-    c = sub.add_parser("run", parents=[runs], help="train experiments one after the other in this process; "
+    c = sub.add_parser("run", parents=[runs], help="train experiments, one after the other in this process unless --jobs; "
                        "prints each run folder on a line of its own")
     c.add_argument("file", help="experiment YAML file")
     c.add_argument("overrides", nargs="*", metavar="key=value | FILE",
@@ -65,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
                         "each followed by its own overrides")
     c.add_argument("--keep-going", action="store_true", help="train the other experiments after one fails (not after an "
                    "interrupted one); exit 1 at the end, naming the failures")
+    c.add_argument("--jobs", type=count, default=1, metavar="N",
+                   help="train N experiments at a time, each in a worker process with 1/N of the cores as its torch "
+                        "threads (default 1: one after the other in this process)")
     c.set_defaults(func=run.command)
 
     c = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint, in its folder")

@@ -6,7 +6,8 @@ starts, so a typo in the last one refuses the whole command with nothing written
 process share its start-up (importing torch and its compiler costs seconds per process); each run still seeds,
 threads and checks determinism from its own config, so it trains exactly as it would alone. The first run that
 does not end ok stops the rest, with its exit status; with --keep-going (what `make train` runs) only an
-interrupted one does, and the command fails at the end naming every failed experiment.
+interrupted one does, and the command fails at the end naming every failed experiment. With --jobs N they train
+N at a time in N worker processes (trainer/commands/lanes.py; what `make train` runs).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .. import api, experiments
 from ..api.runs import trainable
 from ..errors import UsageError
 from ..runtime import launch
-from . import EXIT_FAILED, EXIT_INTERRUPTED
+from . import EXIT_FAILED, EXIT_INTERRUPTED, lanes
 from .finished import report
 
 EXPERIMENT_SUFFIXES = (".yaml", ".yml")
@@ -38,9 +39,13 @@ def command(args: argparse.Namespace) -> int:
     files = experiment_files(args.file, args.overrides)
     if len(files) > 1 and launch.processes() > 1:
         raise UsageError("command line", "", f"under torchrun, run one experiment per launch (got {len(files)} files)")
+    if args.jobs > 1 and launch.processes() > 1:
+        raise UsageError("command line", "--jobs", "under torchrun, torchrun starts the processes: leave --jobs out")
     for file, overrides in files:  # every file checked before anything trains
         cfg = experiments.load(file, overrides)
         trainable(experiments.spec(cfg), cfg, file)
+    if args.jobs > 1 and len(files) > 1:
+        return lanes.train(files, args.jobs, args.runs_dir, args.keep_going)
     failed = []
     for file, overrides in files:
         if len(files) > 1:
