@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 from trainer.envs import MARKET_ID
 from trainer.envs.market import MarketEnv
 from trainer.envs.rewards import TERMS, RewardTerms, Transition
-from trainer.schemas.policy import MarketConfig, RewardConfig
+from trainer.schemas.policy import MarketConfig, RegimeConfig, RewardConfig
 
 SHORT, FLAT, LONG = 0, 1, 2
 
@@ -119,3 +119,28 @@ def test_drawdown_term_sums_to_minus_the_maximum_drawdown():
     equity = [1.0, 1.1, 0.99, 1.05, 0.88, 1.2]
     total = sum(terms.step(Transition(a, b, 0.0, 0.0, 1.0))[TERMS.index("drawdown")] for a, b in zip(equity, equity[1:]))
     assert total == pytest.approx(-100 * (1 - 0.88 / 1.1), rel=1e-12)
+
+
+def test_the_markets_vector_env_gives_what_gymnasiums_sync_vector_env_gives_bit_for_bit_through_ruin_and_autoreset():
+    # a market violent enough that some paths are ruined early: those environments autoreset mid-batch
+    market = MarketConfig(episode_length=48, window=4, regimes=[RegimeConfig(name="wild", drift=-0.02, volatility=0.3)],
+                          transitions=[[1.0]])
+    reward = RewardConfig(terms={name: 1.0 for name in TERMS})
+    ours = gymnasium.make_vec(MARKET_ID, num_envs=6, vectorization_mode="vector_entry_point", market=market, reward=reward)
+    theirs = gymnasium.make_vec(MARKET_ID, num_envs=6, vectorization_mode="sync", market=market, reward=reward)
+    assert type(ours).__name__ == "MarketVectorEnv" and ours.observation_space == theirs.observation_space
+    rng = np.random.default_rng(3)
+    partial_resets = 0
+    for seed in (11, [5, 6, 7, 8, 9, 10]):
+        a, b = ours.reset(seed=seed)[0], theirs.reset(seed=seed)[0]
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+        for _ in range(60):
+            actions = rng.integers(3, size=6)
+            mine, gym = ours.step(actions), theirs.step(actions)
+            for x, y in zip(mine[:4], gym[:4], strict=True):
+                assert x.dtype == y.dtype and np.array_equal(x, y)
+            assert mine[4].keys() == gym[4].keys()
+            for key in mine[4]:
+                assert mine[4][key].dtype == gym[4][key].dtype and np.array_equal(mine[4][key], gym[4][key]), key
+            partial_resets += int((~mine[4]["_terms"]).sum()) if mine[4] else 0
+    assert partial_resets > 0  # ruined paths restarted while others still traded: that autoreset step was compared too

@@ -34,8 +34,10 @@ NET_TERMS = ("pnl", "transaction_cost")  # their sum is the net change of equity
 
 
 def make_envs(cfg: PolicyExperiment, n: int) -> gymnasium.vector.VectorEnv:
-    """`n` market environments behind gymnasium's synchronous vector API."""
-    return gymnasium.make_vec(MARKET_ID, num_envs=n, vectorization_mode="sync", market=cfg.market, reward=cfg.reward)
+    """`n` market environments behind gymnasium's vector API: the market's own (trainer/envs/vector.py), which gives
+    what gymnasium's SyncVectorEnv gives, bit for bit, in about half the time."""
+    return gymnasium.make_vec(MARKET_ID, num_envs=n, vectorization_mode="vector_entry_point", market=cfg.market,
+                              reward=cfg.reward)
 
 
 def regime_path(cfg: PolicyExperiment, scenario: ScenarioConfig) -> list[int]:
