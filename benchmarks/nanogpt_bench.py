@@ -214,7 +214,7 @@ def contenders(args, train: str, val: str) -> list[Contender]:
 
     baby = [f"train.steps={args.iters}", f"train.eval_interval={_eval_interval(args.iters)}"]
     out = []
-    if "baby" in args.parts and args.nanogpt_dir:
+    if args.nanogpt_dir and {"baby", "fast", "suite"} & set(args.parts):  # the wall time they are judged against
         out.append(Contender("nanoGPT baby", lambda: run_nanogpt(args.nanogpt_dir, args.iters, train, val)))
     if "baby" in args.parts:
         out.append(Contender("Trainbook baby", gpt(EXPERIMENT, baby)))
