@@ -27,11 +27,13 @@ REPORTS = {"forecast-co2": "forecasts.json", "digits-cnn": "classification.json"
 
 @pytest.fixture(scope="module")
 def kinds_runs(tmp_path_factory):
-    """A runs folder with one tiny run of each experiment, trained by the CLI. Copy it before changing anything."""
+    """A runs folder with one tiny run of each experiment, trained by one CLI command (as `make train` does: one
+    import of torch for both). Copy it before changing anything."""
     runs = tmp_path_factory.mktemp("kinds-runs")
-    for experiment, overrides in TINY.items():
-        result = run_cli("trainer", "run", str(REPO / "experiments" / f"{experiment}.yaml"), *overrides, runs_dir=runs)
-        assert result.returncode == 0, result.stderr
+    files = [arg for experiment, overrides in TINY.items() for arg in (str(REPO / "experiments" / f"{experiment}.yaml"), *overrides)]
+    result = run_cli("trainer", "run", *files, runs_dir=runs)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) == len(TINY), result.stdout
     return runs
 
 

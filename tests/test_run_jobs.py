@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import trainer
 from tests.conftest import REPO, TINY, run_cli
 from tests.test_training import model_metrics
 from trainer.tracking import integrity
@@ -19,6 +20,8 @@ from trainer.tracking import integrity
 NAMES = str(REPO / "experiments/names-mlp.yaml")
 MANUAL = str(REPO / "experiments/names-mlp-manual.yaml")
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+SHORT = [*TINY, "train.steps=60", "train.eval_interval=30", "introspect.interval=0"]
+"""names-mlp in under a second: the runs' length is not what these tests are about"""
 
 
 def records(runs: Path) -> dict[str, dict]:
@@ -26,12 +29,10 @@ def records(runs: Path) -> dict[str, dict]:
 
 
 def test_runs_at_once_train_as_alone_and_a_failure_is_named_while_the_others_train(tmp_path):
-    alone = run_cli("trainer", "run", NAMES, *TINY, runs_dir=tmp_path / "alone", env=ONE_THREAD)
-    assert alone.returncode == 0, alone.stderr
-    first = Path(alone.stdout.strip().splitlines()[-1])
+    first = trainer.run(NAMES, [*SHORT, "train.threads=1"], runs_dir=tmp_path / "alone").path  # one thread, as in a worker
 
-    broken = [MANUAL, *TINY, "model.grad_check_rtol=0.0", "model.grad_check_atol=0.0"]  # its gradient check cannot pass
-    result = run_cli("trainer", "run", "--jobs", "2", "--keep-going", *broken, NAMES, *TINY, NAMES, *TINY, "seed=7",
+    broken = [MANUAL, *SHORT, "model.grad_check_rtol=0.0", "model.grad_check_atol=0.0"]  # its gradient check cannot pass
+    result = run_cli("trainer", "run", "--jobs", "2", "--keep-going", *broken, NAMES, *SHORT, NAMES, *SHORT, "seed=7",
                      runs_dir=tmp_path / "runs", env=ONE_THREAD)
 
     assert result.returncode == 1, result.stderr[-3000:]
@@ -52,6 +53,7 @@ def test_runs_at_once_train_as_alone_and_a_failure_is_named_while_the_others_tra
     assert (same / "samples.txt").read_bytes() == (first / "samples.txt").read_bytes()
 
 
+@pytest.mark.slow
 def test_without_keep_going_a_failure_starts_no_further_run(tmp_path):
     broken = [MANUAL, *TINY, "model.grad_check_rtol=0.0", "model.grad_check_atol=0.0"]
     result = run_cli("trainer", "run", "--jobs", "2", *broken, *broken, NAMES, *TINY, runs_dir=tmp_path, env=ONE_THREAD)
