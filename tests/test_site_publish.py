@@ -6,6 +6,8 @@ import re
 import shutil
 from datetime import datetime, timezone
 
+import pytest
+
 from benchmarks.synthetic_runs import KINDS, make_runs
 from tests.conftest import run_cli
 from tests.sitebuild import generate
@@ -65,6 +67,7 @@ def test_home_page_lists_runs_added_since_the_previous_publish_and_keeps_listing
     assert overview.read_text() == text
 
 
+@pytest.mark.slow
 def test_a_fresh_checkout_compares_with_the_live_sites_snapshot(synthetic_copy, tmp_path):
     generate(synthetic_copy, tmp_path / "live")
     snapshot = tmp_path / "live" / "content" / "runs" / "published.json"

@@ -73,6 +73,7 @@ def test_a_tracked_script_is_a_sealed_run_that_records_its_command_code_data_and
     assert verified.returncode == 0 and verified.stdout.splitlines() == [f"ok      {tracked.name}"]
 
 
+@pytest.mark.slow
 def test_reproducing_a_tracked_script_runs_its_command_again_and_is_identical(tracked, tmp_path):
     runs = tmp_path / "runs"
     subprocess.run(["cp", "-r", str(tracked.parent), str(runs)], check=True)
