@@ -121,14 +121,19 @@ def assert_refused(place: Place, args: list[str], expected: list[str]) -> None:
     """`python -m trainer ARGS` exits 2 with one `error:` line holding every text in `expected`, and changes nothing."""
     before = _everything(place.runs)
     result = run_cli("trainer", *args, runs_dir=place.runs, env={"TRAINBOOK_CACHE_DIR": str(place.tmp / "cache")}, timeout=120)
-    shown = f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    assert "Traceback" not in result.stderr + result.stdout, shown
-    assert result.returncode == 2, shown
-    lines = result.stderr.splitlines()
+    _refused_alike(place, before, result.returncode, result.stdout, result.stderr, expected)
+
+
+def _refused_alike(place: Place, before, code: int, stdout: str, stderr: str, expected: list[str]) -> None:
+    """What every refusal must look like, however the command was called."""
+    shown = f"exit {code}\nstdout: {stdout}\nstderr: {stderr}"
+    assert "Traceback" not in stderr + stdout, shown
+    assert code == 2, shown
+    lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), shown
     missing = [text for text in expected if text not in lines[0]]
     assert not missing, f"{missing} not in: {lines[0]}"
-    assert result.stdout == "", shown
+    assert stdout == "", shown
     assert not place.marker.exists(), "a hostile payload ran"
     assert _everything(place.runs) == before, "the runs folder or the ledger changed"
 
@@ -145,17 +150,7 @@ def refused_here(place, capfd, monkeypatch) -> Callable[[list[str], list[str]], 
         before = _everything(place.runs)
         capfd.readouterr()
         code = cli.main(args)
-        stdout, stderr = capfd.readouterr()
-        shown = f"exit {code}\nstdout: {stdout}\nstderr: {stderr}"
-        assert "Traceback" not in stderr + stdout, shown
-        assert code == 2, shown
-        lines = stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), shown
-        missing = [text for text in expected if text not in lines[0]]
-        assert not missing, f"{missing} not in: {lines[0]}"
-        assert stdout == "", shown
-        assert not place.marker.exists(), "a hostile payload ran"
-        assert _everything(place.runs) == before, "the runs folder or the ledger changed"
+        _refused_alike(place, before, code, *capfd.readouterr(), expected)
     return check
 
 

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
 from . import credentials
-from .commands import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, evaluate, export, gate, loading, replay, reproduce, resume, run,
-                       sample, sweep, trial, verify)
-from .errors import UsageError
+from .commands import (EXIT_USAGE, evaluate, export, gate, guarded, loading, replay, reproduce, resume, run, sample, sweep,
+                       trial, verify)
 from .runtime import launch
-from .tracking.files import StorageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -135,16 +132,4 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     launch.die_with_launcher()
-    try:
-        return args.func(args)
-    except UsageError as e:
-        # Under torchrun every process refuses alike, and every one says so: torchrun stops the others as soon as
-        # the first exits, so a refusal left to rank 0 alone was lost whenever rank 1 was quicker.
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except StorageError as e:  # a write refused outside a run's training (its start, a resume's record): nothing sealed
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:  # before a run exists (loading data, building the model): nothing to seal
-        print("interrupted before training started; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return guarded(lambda: args.func(args))

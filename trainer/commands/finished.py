@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from .. import api
 from ..api import Interrupted, RunFailed, RunResult
 from ..api.results import SealFailed
 from ..runtime import launch
@@ -37,3 +38,17 @@ def report(train: Callable[[], RunResult | None]) -> tuple[int, RunResult | None
                       if (k.endswith("_loss") or k == key) and isinstance(v, (int, float)))
     print(f"run {result.id} ok: {shown}", file=sys.stderr)
     return EXIT_OK, result
+
+
+def train_one(file: str, overrides: list[str], runs_dir: str | None) -> int:
+    """`trainer run` for one experiment file: train it, say how its run ended, print its folder; the exit status."""
+    code, result = report(lambda: api.run(file, overrides, runs_dir=runs_dir, progress=True))
+    if result is not None:
+        print(result.path, flush=True)
+    return code
+
+
+def failed_at_end(failed: list[str]) -> int:
+    """How `trainer run --keep-going` ends when some experiments failed (each named with its exit)."""
+    print(f"trainer run: failed: {', '.join(failed)}; every other experiment was trained", file=sys.stderr)
+    return EXIT_FAILED

@@ -23,7 +23,8 @@ import sys
 import threading
 from collections import deque
 
-from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from . import EXIT_FAILED, EXIT_INTERRUPTED, guarded, share_of_cores
+from .finished import failed_at_end, train_one
 
 Experiment = tuple[str, list[str]]
 """an experiment file and its overrides"""
@@ -31,7 +32,7 @@ Experiment = tuple[str, list[str]]
 
 def threads_per_worker(workers: int) -> str:
     """The torch thread count of each worker's runs: the OMP_NUM_THREADS already set, or a share of the cores."""
-    return os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // workers))
+    return os.environ.get("OMP_NUM_THREADS") or str(share_of_cores(workers))
 
 
 class _Worker:
@@ -148,36 +149,15 @@ def train(experiments: list[Experiment], jobs: int, runs_dir: str | None, keep_g
         return EXIT_INTERRUPTED
     if lanes.failed and not keep_going:
         return lanes.first_failure
-    if lanes.failed:
-        print(f"trainer run: failed: {', '.join(lanes.failed)}; every other experiment was trained", file=sys.stderr)
-        return EXIT_FAILED
-    return 0
+    return failed_at_end(lanes.failed) if lanes.failed else 0
 
 
 def _work(results_fd: int) -> int:
     """A worker: train each experiment read from standard input, in this process, and say how it ended."""
-    from .. import api
-    from ..errors import UsageError
-    from ..tracking.files import StorageError
-    from .finished import report
-
     with os.fdopen(results_fd, "w") as results:
         for line in sys.stdin:
             item = json.loads(line)
-            try:
-                code, result = report(functools.partial(api.run, item["file"], item["overrides"],
-                                                        runs_dir=item["runs_dir"], progress=True))
-            except UsageError as e:  # found only at its start (its data, its runs folder): nothing written
-                print(f"error: {e}", file=sys.stderr, flush=True)
-                code, result = EXIT_USAGE, None
-            except StorageError as e:
-                print(f"error: {e}", file=sys.stderr, flush=True)
-                code, result = EXIT_FAILED, None
-            except KeyboardInterrupt:  # before its run existed: nothing to seal
-                print(f"{item['file']}: interrupted before training started; nothing was written", file=sys.stderr)
-                code, result = EXIT_INTERRUPTED, None
-            if result is not None:
-                print(result.path, flush=True)
+            code = guarded(functools.partial(train_one, item["file"], item["overrides"], item["runs_dir"]))
             results.write(json.dumps({"code": code}) + "\n")
             results.flush()
     return 0

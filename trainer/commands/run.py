@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import api, experiments
+from .. import experiments
 from ..api.runs import trainable
 from ..errors import UsageError
 from ..runtime import launch
-from . import EXIT_FAILED, EXIT_INTERRUPTED, lanes
-from .finished import report
+from . import EXIT_INTERRUPTED, lanes
+from .finished import failed_at_end, train_one
 
 EXPERIMENT_SUFFIXES = (".yaml", ".yml")
 
@@ -50,14 +50,9 @@ def command(args: argparse.Namespace) -> int:
     for file, overrides in files:
         if len(files) > 1:
             print(f"== {file}", file=sys.stderr, flush=True)
-        code, result = report(lambda: api.run(file, overrides, runs_dir=args.runs_dir, progress=True))
-        if result is not None:
-            print(result.path, flush=True)
+        code = train_one(file, overrides, args.runs_dir)
         if code == EXIT_INTERRUPTED or (code != 0 and not args.keep_going):
             return code
         if code != 0:
             failed.append(f"{file} (exit {code})")
-    if failed:
-        print(f"trainer run: failed: {', '.join(failed)}; every other experiment was trained", file=sys.stderr)
-        return EXIT_FAILED
-    return 0
+    return failed_at_end(failed) if failed else 0

@@ -32,7 +32,7 @@ from ..tracking import layout, locks, picks
 from ..tracking.files import remove_temporaries, sha256_bytes
 from ..tracking.run import Run, RunBusy
 from ..api import folders
-from . import EXIT_INTERRUPTED, EXIT_OK
+from . import EXIT_INTERRUPTED, EXIT_OK, share_of_cores
 from ..api.runs import ledger_ready
 
 FINAL = ("ok", "pruned", "failed")
@@ -56,7 +56,7 @@ def threads_per_trial(sweep: space.Sweep) -> int | None:
     """Each trial's share of this machine's cores, unless the sweep sets train.threads itself."""
     if "train.threads" in sweep.fixed or any(p.key == "train.threads" for p in sweep.parameters):
         return None
-    return max(1, (os.cpu_count() or 1) // sweep.workers)
+    return share_of_cores(sweep.workers)
 
 
 class Driver:
