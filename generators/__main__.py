@@ -19,6 +19,8 @@ from .run_index import RunIndex
 from .runs import RunView
 
 if TYPE_CHECKING:
+    from trainer.figures.parallel import FigureWorker
+
     from .site import Page
 
 ENGINES = ("hugo", "mkdocs")
@@ -108,37 +110,58 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _generate(args: argparse.Namespace, content_dir: Path, out: Path, state: Path) -> int:
+    if args.clean:
+        return _clean(content_dir, state)
+    # A publish with something to do draws figures, whose code (matplotlib) takes about a second to import: the
+    # worker imports it on the other core from the start, while this process reads the runs and renders the pages.
+    # A publish with nothing to do ends it a moment later, at the cost of that moment of the other core.
+    from trainer.figures.parallel import FigureWorker
+
+    with FigureWorker(_prepare_figures) as drawer:
+        return _publish(args, content_dir, out, state, drawer)
+
+
+def _prepare_figures() -> None:
+    from . import figures
+
+    figures.prepare()
+
+
+def _clean(content_dir: Path, state: Path) -> int:
+    from . import content
+
+    owned_files = incremental.Manifest(state).old_files
+    removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
+    for kept in (state / incremental.STATE_DIR).iterdir():  # all but the lock this process holds
+        if kept.is_dir():
+            shutil.rmtree(kept)
+        elif kept.name != site_lock.STATE_LOCK:
+            kept.unlink()
+    print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
+    return 0
+
+
+def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path, drawer: FigureWorker) -> int:
     started = time.perf_counter()
     hashes = incremental.HashCache(state)
     index = RunIndex(state, runs_dir(args.runs_dir), hashes.sha256)
-    if not args.clean:
-        inputs = incremental.Inputs(state, args.engine, args.live, guide_sources.inputs(),
-                                    args.previous_publish and incremental.file_key(Path(args.previous_publish)),
-                                    args.site_budget, args.store_url, args.plan and incremental.file_key(Path(args.plan)))
-        if not (index.scan() or args.full or args.history or args.engine != "hugo") and inputs.same(
-                [out / PUBLISHED, out / incremental.STATE_DIR / incremental.Manifest.FILE]):
-            print(f"{len(index.found)} runs: nothing changed since the last publish (0 rendered, 0 stale pages or files "
-                  f"removed, 0 files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-            return 0
-        if inputs.state_changed():
-            hashes.old  # read now, not only when a file is hashed: a damaged cache is said so, and not used
-    # The page code (jinja2, every page module, matplotlib when drawing) is imported once there is something to
-    # publish: a lazy import for the speed of a publish that has nothing to do, not to dodge a circle.
+    inputs = incremental.Inputs(state, args.engine, args.live, guide_sources.inputs(),
+                                args.previous_publish and incremental.file_key(Path(args.previous_publish)),
+                                args.site_budget, args.store_url, args.plan and incremental.file_key(Path(args.plan)))
+    if not (index.scan() or args.full or args.history or args.engine != "hugo") and inputs.same(
+            [out / PUBLISHED, out / incremental.STATE_DIR / incremental.Manifest.FILE]):
+        print(f"{len(index.found)} runs: nothing changed since the last publish (0 rendered, 0 stale pages or files "
+              f"removed, 0 files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        return 0
+    if inputs.state_changed():
+        hashes.old  # read now, not only when a file is hashed: a damaged cache is said so, and not used
+    # The page code (jinja2, every page module) is imported once there is something to publish: a lazy import
+    # for the speed of a publish that has nothing to do, not to dodge a circle.
     from . import catalog, content, history, hugo_build, mkdocs_site, publish_log, site_budget, sweep_pages
     from .publish_log import PublishLog, PublishLogError
     from .targets import TARGETS
 
     target = TARGETS[args.engine]
-    if args.clean:
-        owned_files = incremental.Manifest(state).old_files
-        removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
-        for kept in (state / incremental.STATE_DIR).iterdir():  # all but the lock this process holds
-            if kept.is_dir():
-                shutil.rmtree(kept)
-            elif kept.name != site_lock.STATE_LOCK:
-                kept.unlink()
-        print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
-        return 0
     try:
         runs = published_runs(index.load(), args.live)
         if args.history:
@@ -156,12 +179,13 @@ def _generate(args: argparse.Namespace, content_dir: Path, out: Path, state: Pat
             _ship(generated, Path(history.STORE_SHIPPED).name, stored)
         if args.engine == "mkdocs":
             site_pages, authored, files = mkdocs_site.site_pages(generated, content_dir)
-            counts = content.write(out, site_pages, target, manifest, owned=True, loose={**mkdocs_site.static_files(), **files})
+            counts = content.write(out, site_pages, target, manifest, owned=True, loose={**mkdocs_site.static_files(), **files},
+                                   drawer=drawer)
             site_dir = Path(args.site_dir) if args.site_dir else None
             write_text(Path(args.out) / "mkdocs.yml", mkdocs_site.config(Path(args.out), site_pages, authored, site_dir))
         else:
             hugo_build.begin_pending(out)
-            counts = content.write(out, generated, target, manifest)
+            counts = content.write(out, generated, target, manifest, drawer=drawer)
             hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
         hashes.save()
         log.save()

@@ -11,6 +11,7 @@ import functools
 import json
 
 from trainer import gates
+from trainer.figures.parallel import Figure
 from trainer.tracking.files import write_text
 
 from . import diff, figures, markup
@@ -95,12 +96,6 @@ def compare_page(site: Site, base: RunView, head: RunView) -> Page:
             "description": f"{head.experiment}: run {head.id} side by side with {base.id}",
             "params": {"experiment": head.experiment}}
 
-    def draw(target) -> None:
-        if series():
-            figures.draw_pair(base, head, series(), target, f"{head.experiment}: base vs head")
-        else:
-            target.unlink(missing_ok=True)
-
     front, body = site.page(
         "compare.md.j2", path, meta, base=base, head=head, experiment=head.experiment,
         facts=Later(lambda: facts(base, head)), metrics=Later(lambda: metric_rows(base, head)),
@@ -108,7 +103,7 @@ def compare_page(site: Site, base: RunView, head: RunView) -> Page:
         config=Later(lambda: config_table(base, head)), figure=Later(lambda: figure(site, series())),
     )
     page_key = site.key("compare", run_fingerprint(base), run_fingerprint(head))
-    return Page(path, front, body, key=page_key, drawn={diff.PAIR_FIGURE: draw})
+    return Page(path, front, body, key=page_key, drawn={diff.PAIR_FIGURE: Figure(figures.draw_comparison, base, head, title=f"{head.experiment}: base vs head")})
 
 
 def index_rows(chosen: list[tuple[RunView, RunView]]) -> list[dict]:

@@ -66,9 +66,10 @@ def publish_file(src: Path, dst: Path) -> None:
 
 
 def write(content_dir: Path, pages: list[Page], target: Target | None = None, manifest: Manifest | None = None,
-          owned: bool = False, loose: dict[str, Path] | None = None) -> dict:
+          owned: bool = False, loose: dict[str, Path] | None = None, drawer: parallel.FigureWorker | None = None) -> dict:
     """Write every page and its files, and `loose` files (content path -> source) that belong to no page;
-    prune stale generated pages. Returns counts for the log."""
+    prune stale generated pages. Returns counts for the log. With `drawer`, each rendered page's figures
+    (`parallel.Figure`) are sent to it as soon as the page is written, and drawn there while later pages render."""
     target = target or TARGETS["hugo"]
     manifest = manifest or Manifest(content_dir, enabled=False)
     known = {target.file_of(p.path) for p in pages}
@@ -96,13 +97,21 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         for src in page.files:
             if src.is_file():  # a missing artifact is reported on its run's page by verification
                 publish_file(src, target_file.parent / src.name)
-        drawing += [(draw, target_file.parent / name) for name, draw in page.drawn.items()]
+        jobs = [(draw, target_file.parent / name) for name, draw in page.drawn.items()]
+        if drawer is not None:
+            drawer.submit([job for job in jobs if isinstance(job[0], parallel.Figure)])
+            jobs = [job for job in jobs if not isinstance(job[0], parallel.Figure)]
+        drawing += jobs
         if names:
             bundles.add(target_file.parent)
         manifest.record(page.path, page.key, names)
     for rel, src in (loose or {}).items():
         publish_file(src, content_dir / rel)
-    parallel.draw_all(drawing)
+    if drawer is None:
+        parallel.draw_all(drawing)
+    else:  # what is left is a few data files, each written in a moment: no second process for them
+        parallel.draw_each(drawing)
+        drawer.wait()
     keep = set(targets)
     # Files next to pages: every page's in a folder owned whole, else those of the folders rendered now.
     for page, target_file in zip(pages, targets):

@@ -9,6 +9,7 @@ import json
 
 from trainer import gates
 from trainer.tracking import layout, picks
+from trainer.figures.parallel import Figure
 from trainer.tracking.files import write_text
 
 from . import describe, figures, listings, markup, sweep_pages, taxonomies
@@ -59,7 +60,7 @@ def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
             "file": HISTORY, "title": f"{label} across runs",
             "caption": f"The {label} of every finished run by start time (dots) and the best so far (line); "
                        f"{'lower' if km.get('goal', 'min') == 'min' else 'higher'} is better. Runs that did not finish are marked ×.",
-            "draw": lambda path: figures.draw_metric_history(runs, path, f"{name}: {label} across runs", label, km.get("goal", "min")),
+            "draw": Figure(figures.draw_metric_history, runs, title=f"{name}: {label} across runs", label=label, goal=km.get("goal", "min")),
         })
     recent = [r for r in runs if r.status == "ok"][: figures.RECENT]
     series = figures.curve_key(recent[0]) if len(recent) >= 2 else None
@@ -69,7 +70,7 @@ def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
             "file": RECENT, "title": f"{shown} of the last {len(recent)} runs",
             "caption": f"The {shown} per step of the {len(recent)} most recent finished runs, newest darkest; "
                        "curves that part ways show where a change of code or config made a difference.",
-            "draw": lambda path: figures.draw_recent_curves(recent, series, path, f"{name}: {shown}, recent runs", shown),
+            "draw": Figure(figures.draw_recent_curves, recent, series, title=f"{name}: {shown}, recent runs", ylabel=shown),
         })
     return specs
 
@@ -108,7 +109,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
     )
     drawn = {s["file"]: s["draw"] for s in specs}
     if len(values) >= 2:
-        drawn[SPARKLINE] = lambda p: figures.draw_sparkline(values, p)
+        drawn[SPARKLINE] = Figure(figures.draw_sparkline, values)
     page_key = site.key("experiment", meta, [run_fingerprint(r) for r in runs], [s["file"] for s in specs],
                         [run_fingerprint(w) for w in site.sweeps],
                         [run_fingerprint(site.baseline.get(r.id)) for r in first_rows])

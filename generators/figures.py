@@ -33,6 +33,11 @@ def _viz():
     return viz
 
 
+def prepare() -> None:
+    """What a publish's figure worker (trainer.figures.parallel.FigureWorker) imports before it is sent a figure."""
+    _viz()
+
+
 PREFERRED = ("val_loss", "train_loss", "mean_return", "episode_return", "return", "reward")
 """per-step series to overlay when the key metric itself is not logged per step, best first"""
 
@@ -111,6 +116,15 @@ def draw_pair(base: RunView, head: RunView, series: list[tuple[str, str]], path:
     ax.set_ylabel(f"cross-entropy loss (nats{scale})" if losses else f"{series[0][1]}{' (log scale)' if scale else ''}")
     ax.legend(loc="best", fontsize=8)
     return viz.save(fig, path)
+
+
+def draw_comparison(base: RunView, head: RunView, path: Path, title: str) -> None:
+    """A comparison page's figure: `draw_pair` of what `pair_series` picks; no file when neither run logs a curve."""
+    series = pair_series(base, head)
+    if series:
+        draw_pair(base, head, series, path, title)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _dates(runs: list[RunView]) -> list[datetime]:

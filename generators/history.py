@@ -581,7 +581,7 @@ def merge_views(published: list[RunView], local: list[RunView]) -> list[RunView]
     """Published and local runs on one site, newest first; a run present in both is shown from runs/ and
     marked published (it is not new to the site, so it gets no comparison with the newest published run)."""
     ids = {r.id for r in published}
-    by_id = {r.id: r for r in published} | {r.id: dataclasses.replace(r, published=True) if r.id in ids else r for r in local}
+    by_id = {r.id: r for r in published} | {r.id: r.copy_with(published=True) if r.id in ids else r for r in local}
     return sorted(by_id.values(), key=lambda r: (r.started, r.id), reverse=True)
 
 

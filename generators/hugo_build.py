@@ -12,7 +12,9 @@ everything, cleaning the destination, when an incremental build could be wrong: 
 removed page, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
 static/ or the vendored scripts, another base URL, or a destination another build has touched since
 (for instance a MkDocs publish), or a build that did not finish (killed, or Hugo failed): the record of
-the last build is removed before Hugo starts and written again only when it succeeds. A full build goes
+the last build is removed before Hugo starts and written again only when it succeeds. It also builds everything
+when a large share of the pages changed (FULL_SHARE; a new version of the generators renders them all): the pages'
+own folder would then be most of the site, copied, and Hugo renders them either way. A full build goes
 into a folder beside the destination (`.<destination>.build`), is indexed for search there, and replaces
 the destination whole once Hugo succeeds, so a failed or killed full build never leaves a half-built
 site in its place. The search index follows (generators/search.py).
@@ -40,6 +42,9 @@ PENDING = "hugo-pending.json"
 BUILT = "hugo-built.json"
 INCREMENTAL = 'disableKinds = ["RSS", "sitemap"]\n'
 """added to site/hugo.toml for a build of the changed pages alone: their sitemap would list only them"""
+FULL_SHARE, FULL_PAGES = 0.25, 200
+"""Hugo builds the whole site when the pages rendered since the last build are more than this share of the site's
+and more than this many (below a few hundred pages an incremental build is as quick, and stays incremental)"""
 
 
 def begin_pending(content_dir: Path) -> None:
@@ -117,10 +122,10 @@ def _with_files(content_dir: Path, page: str) -> list[Path]:
         return [path, *(Path(e.path) for e in entries if not e.name.endswith(".md") and not e.name.startswith(".") and e.is_file())]
 
 
-def changed_content(content_dir: Path, pages: list[str], into: Path) -> Path:
-    """A content folder holding the pages rendered since the last build and the pages every page needs to find."""
+def changed_content(content_dir: Path, pages: list[str], into: Path, listed: list[str]) -> Path:
+    """A content folder holding the pages rendered since the last build and the pages every page needs to find
+    (`listed`: every page of the site, as the generators' manifest lists them)."""
     shutil.rmtree(into, ignore_errors=True)
-    listed = read_saved(content_dir / STATE_DIR / Manifest.FILE).get("pages", [])
     sections = [p for p in listed if p.endswith("_index.md")]
     authored = [f.name for f in content_dir.glob("*.md")]  # the home page and the author's other pages
     overview = [p for p in listed if p.startswith("overview/")]
@@ -149,6 +154,9 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
     previous = built.get("destination") == str(destination.resolve()) and built.get("base_url") == base_url \
         and built.get("site") == version and built.get("fingerprint") == _fingerprint(destination)
     incremental = not full and previous and not pending.get("full") and not pending.get("passing")
+    listed = read_saved(state / Manifest.FILE).get("pages", []) if incremental else []
+    if incremental and len(pending.get("pages", [])) > max(FULL_SHARE * len(listed), FULL_PAGES):
+        incremental = False  # most of the site changed: its folder of changed pages would be most of the site, copied
     building = staging(destination)
     for left in [building, *building.parent.glob(f".{destination.resolve().name}.old-*")]:
         shutil.rmtree(left, ignore_errors=True)  # what a killed full build left
@@ -160,7 +168,7 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
     if incremental:
         if not pending.get("pages"):
             return "unchanged"
-        changed = changed_content(content_dir, pending["pages"], destination.with_name(f".{destination.name}-changed"))
+        changed = changed_content(content_dir, pending["pages"], destination.with_name(f".{destination.name}-changed"), listed)
         overlay = state / "hugo-incremental.toml"
         write_text(overlay, INCREMENTAL)
         args[args.index("--contentDir") + 1] = str(changed.resolve())

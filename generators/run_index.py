@@ -4,7 +4,8 @@
 file checks on every publish, though a sealed run never changes. The index (`<output>/.trainbook/
 runs.json`) keeps, for each run folder, the stamps of its files (size, mtime, ctime and inode, as
 HashCache does: any write changes the ctime, which nobody can set back), its summary (the record
-fields that listings, cards, taxonomies and page keys use: `SUMMARY`), its verification and state;
+fields that listings, cards, taxonomies and page keys use: `SUMMARY`), what its pages weigh on the site
+(`RunView.footprint`, for the site budget), its verification and state;
 and the ledger's size and sha256, with the chain's findings. A publish then
 
 - takes a run from the index when its files' stamps and the ledger are as they were;
@@ -31,7 +32,7 @@ from .incremental import STATE_DIR
 from .runs import RunView, view_of
 
 FILE = "runs.json"
-FORMAT = "trainbook-run-index-2"
+FORMAT = "trainbook-run-index-3"
 WHOLE = ("experiment", "kind", "status", "started_at", "duration_s", "metrics", "key_metric", "reproduction")
 """record fields the summary keeps whole"""
 PARTS = ("config.tags", "config.gates", "config.model.type", "config.data.dataset", "data.dataset", "data.source", "data.sha256",
@@ -221,7 +222,8 @@ class RunIndex:
         entry = {"stamps": files, "dir": _dir_stamp(str(folder)), "summary": summary(view.record),
                  "record_sha256": view.record_sha256,
                  "problems": check.problems if check else [], "state": view.state, "sealed": view.sealed,
-                 "chain": [str(f) for f in result.ledger if f.run == run], "artifacts": sorted(view.artifacts)}
+                 "chain": [str(f) for f in result.ledger if f.run == run], "artifacts": sorted(view.artifacts),
+                 "footprint": view.footprint}
         entry = {k: v for k, v in entry.items() if v != []}  # most runs have no problems: an index of 10,000 stays small
         return view, entry
 
@@ -235,7 +237,8 @@ class RunIndex:
         view = IndexedRun(id=run, folder=self.runs_dir / run, record=None,
                           verification=[*entry.get("chain", []), *entry.get("problems", [])],
                           state=entry["state"], sealed=entry["sealed"], record_sha256=entry["record_sha256"],
-                          summary=entry["summary"], artifact_names=entry.get("artifacts", []))
+                          summary=entry["summary"], artifact_names=entry.get("artifacts", []),
+                          known_footprint=entry.get("footprint"))
         return view, entry
 
     def settle(self) -> None:

@@ -6,6 +6,7 @@ does not look like a run is reported and skipped, never published.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -49,6 +50,8 @@ class RunView:
     only when one of its own pages is rendered (run_index.IndexedRun); None when `record` is all there is"""
     artifact_names: list[str] | None = None
     """the names of the files the record lists, when only the summary is at hand"""
+    known_footprint: dict | None = None
+    """`footprint` as the run index kept it, for a run whose full record is not read"""
 
     @property
     def facts(self) -> dict:
@@ -136,6 +139,32 @@ class RunView:
     def artifacts(self) -> dict[str, dict]:
         """Every file the run keeps, by name, as its record lists them."""
         return self.contents.artifacts
+
+    def copy_with(self, **changes) -> RunView:
+        """A copy of the view with these fields changed (`published`, `stored`). Not dataclasses.replace, which reads
+        every field, and so the full record of a run the index serves from its summary."""
+        view = copy.copy(self)
+        for name, value in changes.items():
+            setattr(view, name, value)
+        return view
+
+    @functools.cached_property
+    def footprint(self) -> dict:
+        """What the run's pages weigh on the site, from its record (site_budget sizes the site with it): "files", the
+        bytes of each file its page publishes (the record's own, its model files and published artifacts); "models",
+        the model files' names; "figures" and "artifacts", how many its record lists."""
+        if self.known_footprint is not None:
+            return self.known_footprint
+        record = self.record
+        models = layout.model_files(record)
+        files = {n: int(f.get("bytes") or 0) for n, f in self.artifacts.items()
+                 if isinstance(n, str) and n.endswith(layout.PUBLISHED_KINDS) and isinstance(f, dict)}
+        files |= {n: int(f["bytes"]) for n, f in models.items()}
+        path = self.folder / layout.RECORD
+        files[layout.RECORD] = path.stat().st_size if path.is_file() else 0
+        figures = record.get("figures")
+        return {"files": files, "models": sorted(models), "figures": len(figures) if isinstance(figures, list) else 0,
+                "artifacts": len(self.artifacts)}
 
     @property
     def artifact_list(self) -> list[str]:

@@ -7,18 +7,21 @@ tags, configuration, description and samples; its results, audit and download ta
 
 Indexing every page costs seconds per thousand pages, so a full Hugo build indexes the whole site and
 an incremental one indexes only the pages it rendered, into a small index of its own
-(`<site>/pagefind-delta-<n>/`, each entry labelled with its index's name as Pagefind metadata).
+(`<site>/pagefind-delta-<n>/`, each entry labelled with its index's name as Pagefind metadata), by
+Pagefind's command line over a folder holding just those pages. (Pagefind's Python service reads one
+response per tenth of a second, so a page added through it costs 0.1 s: 0.7 s for a one-run publish,
+and a quarter of an hour for 10,000 pages.) More than DELTA_PAGES pages are indexed as a whole site.
 static/js/search.js merges the deltas with the whole-site index and, for a page held by several, keeps
 the newest one's entry (`<site>/search.json` names the deltas and, for each page they hold, the newest). Past MAX_DELTAS deltas, after a full Hugo build, or when the
 state is lost, the whole site is indexed again. MkDocs Material keeps its own search.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from trainer.tracking.files import write_text
@@ -29,6 +32,9 @@ BUNDLE, DELTA, MANIFEST = "pagefind", "pagefind-delta-", "search.json"
 STATE = "search.json"
 """in the content's state folder: the site indexed, its deltas and the pages each holds"""
 MAX_DELTAS = 40
+DELTA_PAGES = 1000
+"""pages rendered since the last index beyond which the whole site is indexed again rather than a delta (the
+whole site's index costs seconds per thousand pages; a delta that large would hold most of it a second time)"""
 MARK = "data-pagefind-body"
 
 
@@ -47,14 +53,21 @@ def _url(rendered: str) -> str:
     return f"/{path}/" if path else "/"
 
 
-def full(site: Path, keep: tuple[int, ...] = ()) -> None:
-    """Index every marked page of the built site into <site>/pagefind/, and drop the deltas. `keep`: file descriptors
-    Pagefind inherits (the publish's locks)."""
-    result = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(site), "--output-subdir", BUNDLE, "--quiet"],
+def _pagefind(site: Path, output: list[str], keep: tuple[int, ...]) -> None:
+    """Pagefind's binary (from the pagefind_bin package; its Python wrapper only starts it) over the HTML in `site`."""
+    from pagefind_bin import get_executable
+
+    result = subprocess.run([str(get_executable()), "--site", str(site), *output, "--quiet"],
                             capture_output=True, text=True, pass_fds=keep)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(result.returncode)
+
+
+def full(site: Path, keep: tuple[int, ...] = ()) -> None:
+    """Index every marked page of the built site into <site>/pagefind/, and drop the deltas. `keep`: file descriptors
+    Pagefind inherits (the publish's locks)."""
+    _pagefind(site, ["--output-subdir", BUNDLE], keep)
     for old in site.glob(f"{DELTA}*"):
         shutil.rmtree(old, ignore_errors=True)
 
@@ -66,21 +79,19 @@ def _labelled(html: str, name: str) -> str:
     return html[:end] + f'<span hidden data-pagefind-meta="index:{name}"></span>' + html[end:] if end else html
 
 
-async def _write(into: Path, files: dict[str, Path]) -> None:
-    from pagefind.index import PagefindIndex  # starts its binary as a service: only when a delta is written
-
-    async with PagefindIndex(config={"output_path": str(into)}) as index:
-        for url, path in sorted(files.items()):
-            await index.add_html_file(content=_labelled(path.read_text(encoding="utf-8"), f"{into.name}/"), url=url)
-
-
-def delta(site: Path, number: int, urls: list[str]) -> list[str]:
+def delta(site: Path, number: int, urls: list[str], keep: tuple[int, ...] = ()) -> list[str]:
     """Index the pages at `urls` into <site>/pagefind-delta-<number>/; returns the URLs indexed."""
     files = {u: f for u in urls if (f := _page_file(site, u)) is not None}
     target = site / f"{DELTA}{number}"
     shutil.rmtree(target, ignore_errors=True)
     if files:
-        asyncio.run(_write(target, files))
+        # The pages, labelled, at their own paths in a folder of their own: Pagefind names each by its path there.
+        with tempfile.TemporaryDirectory(prefix="trainbook-search-") as pages:
+            for url, path in files.items():
+                page = Path(pages, url.strip("/"), "index.html")
+                page.parent.mkdir(parents=True, exist_ok=True)
+                page.write_text(_labelled(path.read_text(encoding="utf-8"), f"{target.name}/"), encoding="utf-8")
+            _pagefind(Path(pages), ["--output-path", str(target)], keep)
     return sorted(files)
 
 
@@ -94,13 +105,13 @@ def update(content_dir: Path, site: Path, how: str, rendered: list[str], keep: t
         return "unchanged"
     deltas: list[int] = state.get("deltas", []) if same_site else []
     fresh: dict[str, int] = state.get("fresh", {}) if same_site else {}
-    if how == "full" or not same_site or len(deltas) >= MAX_DELTAS:
+    if how == "full" or not same_site or len(deltas) >= MAX_DELTAS or len(rendered) > DELTA_PAGES:
         if how != "full":
             full(site, keep)
         deltas, fresh, done = [], {}, "whole site"
     else:
         number = max(deltas, default=0) + 1
-        indexed = delta(site, number, [_url(u) for u in rendered])
+        indexed = delta(site, number, [_url(u) for u in rendered], keep)
         if indexed:
             deltas.append(number)
             fresh.update({url: number for url in indexed})

@@ -17,7 +17,6 @@ export reads it to write the index and copy the newly moved files into the store
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
@@ -77,24 +76,17 @@ class Placement:
 
 
 def _files(run: RunView) -> dict[str, int]:
-    """Bytes of each file the run's page publishes, its model files included, from the record (the record's own from
-    the disk)."""
-    sizes = {n: int(f.get("bytes") or 0) for n, f in run.artifacts.items()
-             if isinstance(n, str) and n.endswith(layout.PUBLISHED_KINDS) and isinstance(f, dict)}
-    sizes |= {n: int(f["bytes"]) for n, f in layout.model_files(run.record).items()}
-    record = run.folder / layout.RECORD
-    sizes[layout.RECORD] = record.stat().st_size if record.is_file() else 0
-    return sizes
+    """Bytes of each file the run's page publishes, its model files included (RunView.footprint)."""
+    return dict(run.footprint["files"])
 
 
 def page_bytes(run: RunView) -> int:
-    figures = run.record.get("figures")
-    return PAGE_BYTES + FIGURE_BYTES * (len(figures) if isinstance(figures, list) else 0) + FILE_BYTES * len(run.artifacts)
+    return PAGE_BYTES + FIGURE_BYTES * run.footprint["figures"] + FILE_BYTES * run.footprint["artifacts"]
 
 
 def _tiers(run: RunView, files: dict[str, int]) -> tuple[set[str], set[str]]:
     # A run's model files stay with its page: `trainer sample` and `trainer eval` load them from the page's address.
-    movable = set(files) - set(ALWAYS_KEPT) - set(layout.model_files(run.record))
+    movable = set(files) - set(ALWAYS_KEPT) - set(run.footprint["models"])
     return movable - set(PAGE_DATA), movable & set(PAGE_DATA)
 
 
@@ -156,7 +148,7 @@ def apply(runs: list[RunView], placement: Placement, base: str | None) -> list[R
     for run in runs:
         names = placement.stored.get(run.id, set())
         urls = {n: run.stored.get(n) or history.stored_url(base or "", run.id, n) for n in sorted(names)}
-        out.append(dataclasses.replace(run, stored=urls) if urls or run.stored else run)
+        out.append(run.copy_with(stored=urls) if urls or run.stored else run)
     return out
 
 

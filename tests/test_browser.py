@@ -7,6 +7,8 @@ compare, search) is exercised on the same sites, and every page type again with 
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -389,3 +391,33 @@ def test_every_page_type_works_with_javascript_off(sites, browser, page_type):
     if page_type == "compare":
         assert "Picking runs needs JavaScript" in tab.locator("main").inner_text()
     context.close()
+
+
+def test_a_run_added_by_an_incremental_publish_is_found_by_search_beside_the_older_ones(tmp_path, browser):
+    """The incremental Hugo build indexes only the pages it rendered, into a delta the search merges with the site's."""
+    from datetime import datetime, timezone
+
+    from generators import hugo_build
+    from tests.sitebuild import generate
+
+    runs, work = tmp_path / "runs", tmp_path / "site"
+    (older, *_) = make_runs(runs, 6)
+    public = build_site(runs, work)
+    (new,) = make_runs(runs, 1, seed=77, start=datetime(2026, 6, 1, tzinfo=timezone.utc))
+    generate(runs, work)
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        assert hugo_build.main(["--content", str(work / "content"), "--destination", str(public)]) == 0
+    assert "incremental build, search index: 5 pages, in delta 1 of 1" in log.getvalue()
+    server, base = serve(public)
+    try:
+        tab, _ = visit(browser, base, "hugo-search-delta")
+        for run in (new.name, older.name):  # one in the delta, one in the whole site's index
+            tab.get_by_role("searchbox").fill(run)
+            result = tab.locator(".search-results").get_by_role("link", name=run, exact=True)
+            result.wait_for()
+            result.click()
+            tab.wait_for_url(f"{base}runs/{run}/")
+            assert tab.locator("h1").inner_text() == run
+    finally:
+        server.shutdown()

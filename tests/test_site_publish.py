@@ -124,6 +124,30 @@ def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_everything_aft
     assert not (public / "runs" / new.name).exists()
 
 
+def test_hugo_builds_the_whole_site_when_most_of_its_pages_were_rendered_again(synthetic_copy, tmp_path, monkeypatch):
+    """A new version of the generators renders every page: copying them into a folder of changed pages would copy the
+    site, so Hugo builds it whole (and Pagefind indexes it whole, not as a delta holding it a second time)."""
+    import contextlib
+    import io
+
+    from generators import hugo_build as build
+
+    generate(synthetic_copy, tmp_path)
+    assert "full build" in hugo_build(tmp_path)
+    monkeypatch.setattr(build, "FULL_PAGES", 10)  # this site has about 130 pages; the real floor is for small sites
+    (new,) = make_runs(synthetic_copy, 1, seed=13, start=LATER)
+    generate(synthetic_copy, tmp_path)
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        assert build.main(["--content", str(tmp_path / "content"), "--destination", str(tmp_path / "public")]) == 0
+    assert "incremental build, search index: 5 pages, in delta 1 of 1" in log.getvalue()  # a few pages: incremental
+    assert rendered(generate(synthetic_copy, tmp_path, "--full")) > 100
+    with contextlib.redirect_stderr(log):
+        assert build.main(["--content", str(tmp_path / "content"), "--destination", str(tmp_path / "public")]) == 0
+    assert log.getvalue().splitlines()[-1].startswith("hugo: full build, search index: whole site")
+    assert not list((tmp_path / "public").glob("pagefind-delta-*")) and (tmp_path / "public" / "runs" / new.name / "index.html").is_file()
+
+
 def test_a_publish_with_nothing_changed_reads_no_run_and_one_after_a_new_run_verifies_only_that_run(synthetic_copy, tmp_path):
     from generators.run_index import RunIndex
     from generators.incremental import HashCache
@@ -134,7 +158,20 @@ def test_a_publish_with_nothing_changed_reads_no_run_and_one_after_a_new_run_ver
     index = RunIndex(tmp_path / "content", synthetic_copy, HashCache(tmp_path / "content").sha256)
     runs = index.load()
     assert index.fresh == [new.name] and len(runs) == 25  # the other 24 come from the index, unread
-    assert sum(type(r).__name__ == "IndexedRun" for r in runs) == 24
+    indexed = [r for r in runs if type(r).__name__ == "IndexedRun"]
+    assert len(indexed) == 24
+
+    # The site budget sizes and places every run from the index too: no record is read to keep a site in its budget.
+    from generators import site_budget
+    from generators.runs import load_runs
+
+    sizes = site_budget.footprint(runs)
+    placement = site_budget.place(runs, int((sum(sizes.values()) - sizes["figures and files"] // 2) / site_budget.HEADROOM), {})
+    placed = site_budget.apply(runs, placement, "https://example.org/store/")
+    assert placement.stored and sum(bool(r.stored) for r in placed) == len(placement.stored)
+    assert all(r._full is None for r in indexed), "a record was read to size or place the site"
+    read = {r.id: r.footprint for r in load_runs(synthetic_copy)}
+    assert {r.id: r.footprint for r in runs} == read  # what the index kept is what the records say
 
 
 def test_an_edited_ledger_line_is_caught_though_no_run_folder_changed(synthetic_copy, tmp_path):

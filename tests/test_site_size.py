@@ -34,13 +34,12 @@ def test_figures_are_written_as_palette_pngs_about_a_third_of_aggs_bytes_and_the
 import json  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
 from benchmarks.synthetic_runs import make_runs  # noqa: E402
 from generators import history, site_budget  # noqa: E402
-from generators.runs import load_runs  # noqa: E402
+from generators.runs import RunView, load_runs  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 from tests.sitebuild import build_hugo, generate  # noqa: E402
 from trainer.tracking import layout  # noqa: E402
@@ -158,13 +157,13 @@ def test_the_built_site_is_measured_and_one_pages_would_refuse_fails_the_publish
 
 def test_a_runs_weights_count_in_the_budget_and_never_leave_its_page(tmp_path):
     """`trainer sample` loads a run's weights from its page's address, so the budget counts them and moves the rest."""
-    def run(i: int) -> SimpleNamespace:
+    def run(i: int) -> RunView:
         folder = tmp_path / f"run-{i}"
         folder.mkdir()
         (folder / layout.RECORD).write_text("{}")
         facts = {"loss.png": {"sha256": "a" * 64, "bytes": 400_000}, layout.WEIGHTS: {"sha256": "b" * 64, "bytes": 2_000_000}}
         record = {"artifacts": facts, "figures": ["loss.png"], "weights": {"max_bytes": 10**8, "final": {"file": layout.WEIGHTS}}}
-        return SimpleNamespace(id=f"run-{i}", folder=folder, record=record, artifacts=facts)
+        return RunView(id=f"run-{i}", folder=folder, record=record)
 
     runs = [run(i) for i in range(4)]  # newest first
     sizes = site_budget.footprint(runs)

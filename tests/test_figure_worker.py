@@ -1,0 +1,110 @@
+"""The publish's figure worker (trainer.figures.parallel.FigureWorker): a forked process that imports the figure
+code while the publish renders pages, then draws the figures it is sent, with the bytes drawn in place."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from generators import figures
+from trainer.figures import parallel
+from trainer.tracking.files import StorageError, write_text
+
+
+def write_words(words: list[str], path: Path, suffix: str = "") -> None:
+    write_text(path, " ".join(words) + suffix, make_folder=False)
+
+
+def write_pid(path: Path) -> None:
+    write_text(path, str(os.getpid()), make_folder=False)
+
+
+def fail(path: Path) -> None:
+    raise ValueError(f"cannot draw {path.name}")
+
+
+def nothing() -> None:
+    pass
+
+
+def test_figures_drawn_by_the_worker_are_the_bytes_drawn_in_place(tmp_path, monkeypatch):
+    values = [2.9, 2.7, 2.75, 2.5, 2.41]
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "here").mkdir()
+    with parallel.FigureWorker(figures.prepare) as worker:
+        assert worker._process is not None and worker._process.pid != os.getpid()
+        worker.submit([(parallel.Figure(figures.draw_sparkline, values), tmp_path / "worker" / "spark.png"),
+                       (parallel.Figure(write_words, ["a", "b"], suffix="!"), tmp_path / "worker" / "words.txt")])
+        worker.wait()
+    monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # no fork: drawn in place
+    with parallel.FigureWorker(figures.prepare) as here:
+        assert here._process is None
+        here.submit([(parallel.Figure(figures.draw_sparkline, values), tmp_path / "here" / "spark.png")])
+        here.wait()
+    assert (tmp_path / "worker" / "spark.png").read_bytes() == (tmp_path / "here" / "spark.png").read_bytes()
+    assert (tmp_path / "worker" / "words.txt").read_text() == "a b!"
+
+
+def test_figures_are_shared_between_two_drawers_and_the_parent_draws_none(tmp_path):
+    with parallel.FigureWorker(nothing) as worker:
+        worker.submit([(parallel.Figure(write_pid), tmp_path / f"{i}.pid") for i in range(4)])
+        worker.wait()
+    drawers = [int((tmp_path / f"{i}.pid").read_text()) for i in range(4)]
+    assert len(set(drawers)) == parallel.DRAWERS == 2 and os.getpid() not in drawers
+    assert drawers[0] == drawers[2] and drawers[1] == drawers[3]  # in turn
+
+
+def test_a_figure_that_fails_in_the_worker_fails_the_wait_and_names_the_error(tmp_path):
+    with parallel.FigureWorker(nothing) as worker:
+        worker.submit([(parallel.Figure(fail), tmp_path / "history.png")])
+        with pytest.raises(RuntimeError, match="drawing figures failed: ValueError: cannot draw history.png"):
+            worker.wait()
+
+
+def test_a_refused_write_in_the_worker_is_the_same_storage_error(tmp_path):
+    with parallel.FigureWorker(nothing) as worker:
+        worker.submit([(parallel.Figure(write_words, ["x"]), tmp_path / "no-such-folder" / "words.txt")])
+        with pytest.raises(StorageError, match="no-such-folder"):
+            worker.wait()
+
+
+def test_a_worker_that_dies_leaves_its_figures_to_the_parent(tmp_path, capfd):
+    gate_read, gate_write = os.pipe()
+    worker = parallel.FigureWorker(lambda: os.read(gate_read, 1))  # still preparing: nothing drawn yet
+    worker.submit([(parallel.Figure(write_words, ["drawn", "here"]), tmp_path / "words.txt")])
+    os.kill(worker._process.pid, signal.SIGKILL)
+    worker.wait()
+    os.close(gate_read)
+    os.close(gate_write)
+    assert (tmp_path / "words.txt").read_text() == "drawn here"
+    assert "figure process ended without a result" in capfd.readouterr().err
+
+
+def test_a_batch_bigger_than_the_pipe_does_not_wait_for_the_workers_imports(tmp_path):
+    gate_read, gate_write = os.pipe()
+    worker = parallel.FigureWorker(lambda: os.read(gate_read, 1))  # prepares until the gate opens
+    words = [f"word{i}" for i in range(200_000)]  # about 2 MB pickled, far more than a pipe holds
+    submitting = threading.Thread(target=worker.submit, args=([(parallel.Figure(write_words, words), tmp_path / "big.txt")],))
+    submitting.start()
+    submitting.join(timeout=30)
+    assert not submitting.is_alive(), "submit blocked until the worker read its batch"
+    os.write(gate_write, b"x")
+    worker.wait()
+    os.close(gate_read)
+    os.close(gate_write)
+    assert (tmp_path / "big.txt").read_text().split() == words
+
+
+def test_closing_without_waiting_ends_the_worker(tmp_path):
+    gate_read, gate_write = os.pipe()
+    worker = parallel.FigureWorker(lambda: os.read(gate_read, 1))
+    process = worker._process
+    worker.submit([(parallel.Figure(write_words, ["never"]), tmp_path / "words.txt")])
+    worker.close()
+    os.close(gate_read)
+    os.close(gate_write)
+    assert not process.is_alive() and process.exitcode is not None
+    assert not (tmp_path / "words.txt").exists()
