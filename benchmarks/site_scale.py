@@ -49,8 +49,9 @@ TARGETS = {"nothing changed": 1.0, "one run added": 3.0}
 """seconds, wall clock, at every size (the issue: independent of the number of runs)"""
 FULL_RATIO, PAGE_KB = 1.2, 500
 """a full publish within this factor of the baseline's; a 20,000-step run page at most this many kB transferred"""
-BUDGET = "200MB"
-"""the bench's site budget: under the 10,000-run synthetic site (about 220 MB), so old runs' files must move"""
+BUDGET = "230MB"
+"""the bench's site budget: under the 10,000-run synthetic site (245 MB), so old runs' files must move, and over what
+its pages, records and configs alone take (about 188 MB, which HEADROOM must leave room for)"""
 BUDGET_RATIO = 1.2
 """a publish within its budget may take at most this much longer than one without (the issue's target)"""
 STORE_URL = "https://raw.githubusercontent.com/octo/trainbook/trainbook-store/"

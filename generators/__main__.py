@@ -174,7 +174,7 @@ def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path
         manifest = incremental.Manifest(state, enabled=not args.full)
         generated = catalog.all_pages(runs, target, changes, snapshot,
                                       fresh=lambda path, key: manifest.kept(path, key, out / target.file_of(path)))
-        _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, indent=1, allow_nan=False) + "\n")
+        _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
         if stored:
             _ship(generated, Path(history.STORE_SHIPPED).name, stored)
         if args.engine == "mkdocs":

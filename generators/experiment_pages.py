@@ -30,10 +30,6 @@ def picked(runs: list[RunView]) -> dict[str, RunView | None]:
     return {which: by_id[c.run_id] if (c := picks.pick(which, candidates)) else None for which in picks.WHICH}
 
 
-def best_run(runs: list[RunView]) -> RunView | None:
-    return picked(runs)["best"]
-
-
 def model_link(run: RunView | None) -> dict | None:
     """What the experiment page says of a run as a model: its page and its final weights file, if published."""
     if run is None:
@@ -76,7 +72,8 @@ def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
 
 
 def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
-    latest, best = runs[0], best_run(runs)
+    chosen = picked(runs)
+    latest, best = runs[0], chosen["best"]
     cfg = latest.record.get("config", {})
     km = latest.key_metric
     metric_label = km.get("label", km["name"])
@@ -96,7 +93,7 @@ def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
         "running": [{"run": r, "text": describe.live_text(r)} for r in runs if r.live is not None],
         "runs": len(runs), "statuses": ", ".join(f"{n} {s}" for s, n in listings.statuses(runs)),
         "latest": latest, "latest_metric": describe.metric_text(latest), "best": best,
-        "best_metric": describe.metric_text(best) if best else "–", "current": model_link(picked(runs)["current"]),
+        "best_metric": describe.metric_text(best) if best else "–", "current": model_link(chosen["current"]),
         "gated": bool(gates.declared(latest.record)),
     }
     front, body = site.page(

@@ -141,4 +141,5 @@ class PublishLog:
         return now, compare(current, now)
 
     def save(self) -> None:
-        write_text(self.path, json.dumps(self.state, sort_keys=True, indent=1, allow_nan=False) + "\n")
+        # Compact: json's C encoder takes no indent, and at 10,000 runs the indented log took a second to write.
+        write_text(self.path, json.dumps(self.state, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
