@@ -22,6 +22,14 @@ def write_pid(path: Path) -> None:
     write_text(path, str(os.getpid()), make_folder=False)
 
 
+def say_pid_then_hang(pid_out: int, gate: int, parent: int, path: Path) -> None:
+    """In a drawer: say its pid, then wait on a gate nobody opens; drawn by the parent, just write."""
+    if os.getpid() != parent:
+        os.write(pid_out, str(os.getpid()).encode())
+        os.read(gate, 1)
+    write_text(path, "drawn", make_folder=False)
+
+
 def fail(path: Path) -> None:
     raise ValueError(f"cannot draw {path.name}")
 
@@ -108,3 +116,22 @@ def test_closing_without_waiting_ends_the_worker(tmp_path):
     os.close(gate_write)
     assert not process.is_alive() and process.exitcode is not None
     assert not (tmp_path / "words.txt").exists()
+
+
+def test_a_second_drawer_that_dies_mid_figure_leaves_its_figures_to_the_parent(tmp_path, capfd):
+    pid_read, pid_write = os.pipe()
+    gate_read, gate_write = os.pipe()
+    worker = parallel.FigureWorker(nothing)
+    worker.submit([(parallel.Figure(write_words, ["first"]), tmp_path / "first.txt"),
+                   (parallel.Figure(say_pid_then_hang, pid_write, gate_read, os.getpid()), tmp_path / "second.txt")])
+    drawer = int(os.read(pid_read, 32))  # the second figure goes to the second drawer, which now hangs in it
+    assert drawer not in (os.getpid(), worker._process.pid)
+    os.kill(drawer, signal.SIGKILL)
+    waiting = threading.Thread(target=worker.wait)
+    waiting.start()
+    waiting.join(timeout=60)
+    assert not waiting.is_alive(), "wait() never learned that the drawer died"
+    for fd in (pid_read, pid_write, gate_read, gate_write):
+        os.close(fd)
+    assert (tmp_path / "first.txt").read_text() == "first" and (tmp_path / "second.txt").read_text() == "drawn"
+    assert "figure process ended without a result" in capfd.readouterr().err

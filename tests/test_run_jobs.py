@@ -83,3 +83,18 @@ def test_a_signal_stops_every_run_at_once_and_each_is_sealed_interrupted(tmp_pat
     assert len(found) == 2, "the third experiment must never start"
     assert {r["status"] for r in found.values()} == {"interrupted"}
     assert stderr.count("continue it with: python -m trainer resume") == 2
+
+
+def test_keep_going_in_one_process_counts_a_run_refused_at_its_start_as_that_experiments_failure(tmp_path, capfd, monkeypatch):
+    """Found only when its run starts (the data file is read then), the refusal fails that experiment, not the command:
+    the next one trains, as it does in a --jobs worker."""
+    from trainer import cli
+
+    monkeypatch.setenv("TRAINBOOK_RUNS_DIR", str(tmp_path / "runs"))
+    unreadable = tmp_path / "names.txt"
+    unreadable.mkdir()  # a folder where a data file should be
+    code = cli.main(["run", "--keep-going", NAMES, *SHORT, f"data.path={unreadable}", NAMES, *SHORT])
+    err = capfd.readouterr().err
+    assert code == 1, err[-3000:]
+    assert "data.path" in err and f"trainer run: failed: {NAMES} (exit 2); every other experiment was trained" in err
+    assert [r["status"] for r in records(tmp_path / "runs").values()] == ["ok"]

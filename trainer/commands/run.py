@@ -6,7 +6,8 @@ starts, so a typo in the last one refuses the whole command with nothing written
 process share its start-up (importing torch and its compiler costs seconds per process); each run still seeds,
 threads and checks determinism from its own config, so it trains exactly as it would alone. The first run that
 does not end ok stops the rest, with its exit status; with --keep-going (what `make train` runs) only an
-interrupted one does, and the command fails at the end naming every failed experiment. With --jobs N they train
+interrupted one does, and the command fails at the end naming every failed experiment (one refused as its run
+starts, say for a data file it cannot read, included). With --jobs N they train
 N at a time in N worker processes (trainer/commands/lanes.py; what `make train` runs).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .. import experiments
 from ..api.runs import trainable
 from ..errors import UsageError
 from ..runtime import launch
-from . import EXIT_INTERRUPTED, lanes
+from . import EXIT_INTERRUPTED, guarded, lanes
 from .finished import failed_at_end, train_one
 
 EXPERIMENT_SUFFIXES = (".yaml", ".yml")
@@ -46,11 +47,13 @@ def command(args: argparse.Namespace) -> int:
         trainable(experiments.spec(cfg), cfg, file)
     if args.jobs > 1 and len(files) > 1:
         return lanes.train(files, args.jobs, args.runs_dir, args.keep_going)
+    if len(files) == 1:
+        return train_one(files[0][0], files[0][1], args.runs_dir)
     failed = []
     for file, overrides in files:
-        if len(files) > 1:
-            print(f"== {file}", file=sys.stderr, flush=True)
-        code = train_one(file, overrides, args.runs_dir)
+        print(f"== {file}", file=sys.stderr, flush=True)
+        # A refusal found only as its run starts (unreadable data) is this experiment's failure, as in a --jobs worker.
+        code = guarded(lambda: train_one(file, overrides, args.runs_dir))  # noqa: B023 (called at once)
         if code == EXIT_INTERRUPTED or (code != 0 and not args.keep_going):
             return code
         if code != 0:

@@ -207,13 +207,20 @@ def _serve(prepare: Callable[[], object], jobs_in: list, jobs_out: list, results
     except BaseException as e:  # reported once the parent asks, like a failed figure
         failure = e
     for i in range(1, len(jobs_in)):
-        if failure is None and os.fork() == 0:  # a second drawer, with the figure code imported already
+        if failure is not None:
+            _report(results_out[i], failure)
+        elif os.fork() == 0:  # a second drawer, with the figure code imported already
             try:
+                for j, (jobs, results) in enumerate(zip(jobs_in, results_out)):
+                    if j != i:
+                        jobs.close()
+                        results.close()
                 _report(results_out[i], _draw_from(jobs_in[i]))
             finally:
                 os._exit(0)
-        elif failure is not None:
-            _report(results_out[i], failure)
+        # Only that drawer holds its pipes now: if it dies, the parent's sends to it fail and its result ends.
+        jobs_in[i].close()
+        results_out[i].close()
     _report(results_out[0], failure or _draw_from(jobs_in[0]))
 
 
