@@ -135,3 +135,21 @@ def test_a_second_drawer_that_dies_mid_figure_leaves_its_figures_to_the_parent(t
         os.close(fd)
     assert (tmp_path / "first.txt").read_text() == "first" and (tmp_path / "second.txt").read_text() == "drawn"
     assert "figure process ended without a result" in capfd.readouterr().err
+
+
+def test_the_other_drawer_still_gets_its_end_when_one_died_before_its_figures_were_sent(tmp_path, capfd):
+    pid_read, pid_write = os.pipe()
+    gate_read, gate_write = os.pipe()
+    worker = parallel.FigureWorker(nothing)
+    worker.submit([(parallel.Figure(write_words, ["first"]), tmp_path / "first.txt"),
+                   (parallel.Figure(say_pid_then_hang, pid_write, gate_read, os.getpid()), tmp_path / "second.txt")])
+    os.kill(int(os.read(pid_read, 32)), signal.SIGKILL)
+    worker.submit([(parallel.Figure(write_words, [f"w{i}"]), tmp_path / f"{i}.txt") for i in range(2, 8)])  # half to the dead one
+    waiting = threading.Thread(target=worker.wait)
+    waiting.start()
+    waiting.join(timeout=60)
+    assert not waiting.is_alive(), "the live drawer never got its end"
+    for fd in (pid_read, pid_write, gate_read, gate_write):
+        os.close(fd)
+    assert [(tmp_path / f"{i}.txt").read_text() for i in range(2, 8)] == [f"w{i}" for i in range(2, 8)]
+    assert "figure process ended without a result" in capfd.readouterr().err

@@ -177,19 +177,19 @@ class FigureWorker:
             self._ready.notify()
 
     def _send_all(self) -> None:
+        gone: set[int] = set()  # drawers whose pipe refused a send: wait() finds them out and draws their figures here
         while True:
             with self._ready:
                 while not self._outbox:
                     self._ready.wait()
                 item = self._outbox.pop(0)
-            try:
-                if item is None:  # the end, to every drawer
-                    for jobs in self._jobs:
-                        jobs.send_bytes(_END)
-                    return
-                drawer, batch = item
-                self._jobs[drawer].send_bytes(batch)
-            except OSError:  # a drawer is gone: wait() finds that out and draws in place
+            for drawer, batch in ([(d, _END) for d in range(len(self._jobs))] if item is None else [item]):
+                if drawer not in gone:
+                    try:
+                        self._jobs[drawer].send_bytes(batch)
+                    except OSError:
+                        gone.add(drawer)
+            if item is None:  # the end, sent to every drawer still there
                 return
 
 
