@@ -38,13 +38,14 @@ whole site's index costs seconds per thousand pages; a delta that large would ho
 MARK = "data-pagefind-body"
 
 
-def _page_file(site: Path, url: str) -> Path | None:
+def _page_html(site: Path, url: str) -> str | None:
     """The built HTML of a site-relative URL (`/runs/x/`), when it is a page the index holds."""
     path = site / url.strip("/") / "index.html" if url.strip("/") else site / "index.html"
     try:
-        return path if MARK in path.read_text(encoding="utf-8", errors="replace") else None
+        raw = path.read_bytes()
     except OSError:
         return None
+    return raw.decode("utf-8") if MARK.encode() in raw else None
 
 
 def _url(rendered: str) -> str:
@@ -81,16 +82,16 @@ def _labelled(html: str, name: str) -> str:
 
 def delta(site: Path, number: int, urls: list[str], keep: tuple[int, ...] = ()) -> list[str]:
     """Index the pages at `urls` into <site>/pagefind-delta-<number>/; returns the URLs indexed."""
-    files = {u: f for u in urls if (f := _page_file(site, u)) is not None}
+    files = {u: html for u in urls if (html := _page_html(site, u)) is not None}
     target = site / f"{DELTA}{number}"
     shutil.rmtree(target, ignore_errors=True)
     if files:
         # The pages, labelled, at their own paths in a folder of their own: Pagefind names each by its path there.
         with tempfile.TemporaryDirectory(prefix="trainbook-search-") as pages:
-            for url, path in files.items():
+            for url, html in files.items():
                 page = Path(pages, url.strip("/"), "index.html")
                 page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(_labelled(path.read_text(encoding="utf-8"), f"{target.name}/"), encoding="utf-8")
+                page.write_text(_labelled(html, f"{target.name}/"), encoding="utf-8")
             _pagefind(Path(pages), ["--output-path", str(target)], keep)
     return sorted(files)
 

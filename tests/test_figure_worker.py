@@ -118,38 +118,42 @@ def test_closing_without_waiting_ends_the_worker(tmp_path):
     assert not (tmp_path / "words.txt").exists()
 
 
-def test_a_second_drawer_that_dies_mid_figure_leaves_its_figures_to_the_parent(tmp_path, capfd):
+@pytest.fixture
+def hung_second_drawer(tmp_path):
+    """A worker whose second drawer hangs in its first figure ("second.txt", after "first.txt" went to the first
+    drawer), and that drawer's pid."""
     pid_read, pid_write = os.pipe()
     gate_read, gate_write = os.pipe()
     worker = parallel.FigureWorker(nothing)
     worker.submit([(parallel.Figure(write_words, ["first"]), tmp_path / "first.txt"),
                    (parallel.Figure(say_pid_then_hang, pid_write, gate_read, os.getpid()), tmp_path / "second.txt")])
-    drawer = int(os.read(pid_read, 32))  # the second figure goes to the second drawer, which now hangs in it
-    assert drawer not in (os.getpid(), worker._process.pid)
-    os.kill(drawer, signal.SIGKILL)
+    yield worker, int(os.read(pid_read, 32))
+    worker.close()
+    for fd in (pid_read, pid_write, gate_read, gate_write):
+        os.close(fd)
+
+
+def wait_returns(worker: parallel.FigureWorker, why: str) -> None:
+    """`worker.wait()`, which must return (in a thread, so that a wait that never would fails the test instead)."""
     waiting = threading.Thread(target=worker.wait)
     waiting.start()
     waiting.join(timeout=60)
-    assert not waiting.is_alive(), "wait() never learned that the drawer died"
-    for fd in (pid_read, pid_write, gate_read, gate_write):
-        os.close(fd)
+    assert not waiting.is_alive(), why
+
+
+def test_a_second_drawer_that_dies_mid_figure_leaves_its_figures_to_the_parent(tmp_path, capfd, hung_second_drawer):
+    worker, drawer = hung_second_drawer
+    assert drawer not in (os.getpid(), worker._process.pid)
+    os.kill(drawer, signal.SIGKILL)
+    wait_returns(worker, "wait() never learned that the drawer died")
     assert (tmp_path / "first.txt").read_text() == "first" and (tmp_path / "second.txt").read_text() == "drawn"
     assert "figure process ended without a result" in capfd.readouterr().err
 
 
-def test_the_other_drawer_still_gets_its_end_when_one_died_before_its_figures_were_sent(tmp_path, capfd):
-    pid_read, pid_write = os.pipe()
-    gate_read, gate_write = os.pipe()
-    worker = parallel.FigureWorker(nothing)
-    worker.submit([(parallel.Figure(write_words, ["first"]), tmp_path / "first.txt"),
-                   (parallel.Figure(say_pid_then_hang, pid_write, gate_read, os.getpid()), tmp_path / "second.txt")])
-    os.kill(int(os.read(pid_read, 32)), signal.SIGKILL)
+def test_the_other_drawer_still_gets_its_end_when_one_died_before_its_figures_were_sent(tmp_path, capfd, hung_second_drawer):
+    worker, drawer = hung_second_drawer
+    os.kill(drawer, signal.SIGKILL)
     worker.submit([(parallel.Figure(write_words, [f"w{i}"]), tmp_path / f"{i}.txt") for i in range(2, 8)])  # half to the dead one
-    waiting = threading.Thread(target=worker.wait)
-    waiting.start()
-    waiting.join(timeout=60)
-    assert not waiting.is_alive(), "the live drawer never got its end"
-    for fd in (pid_read, pid_write, gate_read, gate_write):
-        os.close(fd)
+    wait_returns(worker, "the live drawer never got its end")
     assert [(tmp_path / f"{i}.txt").read_text() for i in range(2, 8)] == [f"w{i}" for i in range(2, 8)]
     assert "figure process ended without a result" in capfd.readouterr().err

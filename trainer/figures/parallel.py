@@ -48,7 +48,7 @@ class Drawing:
             ok, value = False, "the drawing process ended without a result"
         self._process.join()
         if not ok:
-            raise value if isinstance(value, StorageError) else RuntimeError(f"drawing figures failed: {value}")
+            _raise(value)
         self._process = None
         self._value = value
         return value
@@ -57,10 +57,20 @@ class Drawing:
 def _report_to(send, draw: Callable[[], object]) -> None:
     try:
         send.send((True, draw()))
-    except StorageError as e:  # a refused write is the parent's too: the same clear error, naming the file
-        send.send((False, e))
-    except BaseException:  # reported to the parent, which fails the run with it
-        send.send((False, traceback.format_exc(limit=3).strip().splitlines()[-1]))
+    except BaseException as e:  # reported to the parent, which fails the run with it
+        send.send((False, _carried(e)))
+
+
+def _carried(failure: BaseException) -> StorageError | str:
+    """A failure in a drawing process as sent to the parent: a refused write as itself (the parent's error too, the
+    same clear message naming the file), anything else as its one-line description."""
+    if isinstance(failure, StorageError):
+        return failure
+    return "".join(traceback.format_exception_only(failure)).strip().splitlines()[-1]
+
+
+def _raise(carried: StorageError | str) -> None:
+    raise carried if isinstance(carried, StorageError) else RuntimeError(f"drawing figures failed: {carried}")
 
 
 def draw_all(jobs: list[tuple[Callable[[Path], object], Path]]) -> None:
@@ -149,7 +159,7 @@ class FigureWorker:
         self.close()
         failed = [value for ok, value in outcomes if ok is False]
         if failed:
-            raise failed[0] if isinstance(failed[0], StorageError) else RuntimeError(f"drawing figures failed: {failed[0]}")
+            _raise(failed[0])
         if any(ok is None for ok, _ in outcomes):
             print("note: a figure process ended without a result; drawing its figures here", file=sys.stderr)
             draw_each(self._sent)
@@ -248,9 +258,4 @@ class _GONE:
 def _report(results_out, failure) -> None:
     if failure is _GONE:
         return
-    if failure is None:
-        results_out.send((True, None))
-    elif isinstance(failure, StorageError):
-        results_out.send((False, failure))
-    else:
-        results_out.send((False, "".join(traceback.format_exception_only(failure)).strip().splitlines()[-1]))
+    results_out.send((True, None) if failure is None else (False, _carried(failure)))
