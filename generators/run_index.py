@@ -16,23 +16,35 @@ and the ledger's size and sha256, with the chain's findings. A publish then
 A run taken from the index is an `IndexedRun`: its summary answers the listings; its full record is
 read from run.json only when one of its pages is rendered. Deleting the index only makes the next
 publish read everything.
+
+The index is kept in two parts. The stamps (`STAMPS`: each run folder's and its files', and the ledger's)
+are all a publish with nothing to do reads. The entries (summaries, verification, footprints) are read once
+something changed; they are spread over `BUCKETS` files by run id (`ENTRIES/<n>.json`), so that a publish of
+one new run rewrites one of them, not the entries of 10,000 runs, and the stamps file holds each bucket's
+sha256: a bucket that does not match it (a publish stopped between the writes, an edit) makes the whole
+index unknown, and the next publish reads and verifies everything.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import zlib
 from pathlib import Path
 from typing import Callable
 
 from trainer.tracking import chain, integrity, layout
-from trainer.tracking.files import write_text
+from trainer.tracking.files import write_bytes, write_text
 
 from .incremental import STATE_DIR
 from .runs import RunView, view_of
 
-FILE = "runs.json"
-FORMAT = "trainbook-run-index-3"
+STAMPS = "run-stamps.json"
+ENTRIES = "run-entries"
+BUCKETS = 64
+OLDER = "runs.json"
+"""the whole index in one file, as Trainbook wrote it before (format 3): removed once this format is written"""
+FORMAT = "trainbook-run-index-4"
 WHOLE = ("experiment", "kind", "status", "started_at", "duration_s", "metrics", "key_metric", "reproduction")
 """record fields the summary keeps whole"""
 PARTS = ("config.tags", "config.gates", "config.model.type", "config.data.dataset", "data.dataset", "data.source", "data.sha256",
@@ -139,16 +151,48 @@ def _ledger_facts(runs_dir: Path) -> dict:
     return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "bytes": data}
 
 
+def bucket_of(run: str) -> str:
+    return str(zlib.crc32(run.encode()) % BUCKETS)
+
+
+def _read_stamps(path: Path, runs_dir: Path) -> dict:
+    try:
+        saved = json.loads(path.read_bytes())
+        assert saved.get("format") == FORMAT and saved.get("runs_dir") == str(runs_dir.resolve())
+        assert isinstance(saved.get("runs"), dict) and isinstance(saved.get("buckets"), dict)
+        return saved
+    except (OSError, ValueError, AssertionError, AttributeError):
+        return {}
+
+
+def _read_entries(folder: Path, buckets: dict[str, str]) -> dict[str, dict] | None:
+    """Every run's entry from the buckets the stamps file lists, or None when one is missing or not as written."""
+    entries: dict[str, dict] = {}
+    for bucket, digest in buckets.items():
+        try:
+            raw = (folder / f"{bucket}.json").read_bytes()
+            if hashlib.sha256(raw).hexdigest() != digest:
+                return None
+            found = json.loads(raw)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(found, dict):
+            return None
+        entries.update(found)
+    return entries
+
+
 class RunIndex:
     def __init__(self, out_dir: Path, runs_dir: Path, hash_file: Callable[[Path], str]):
-        self.path, self.runs_dir, self.hash_file = out_dir / STATE_DIR / FILE, runs_dir, hash_file
-        try:
-            saved = json.loads(self.path.read_text())
-            assert saved.get("format") == FORMAT and saved.get("runs_dir") == str(runs_dir.resolve())
-        except (OSError, ValueError, AssertionError, AttributeError):
-            saved = {}
-        self.old: dict[str, dict] = saved.get("runs", {})
+        self.runs_dir, self.hash_file = runs_dir, hash_file
+        self.stamps_path, self.entries_dir = out_dir / STATE_DIR / STAMPS, out_dir / STATE_DIR / ENTRIES
+        saved = _read_stamps(self.stamps_path, runs_dir)
+        self.old_stamps: dict[str, dict] = saved.get("runs", {})
+        """run -> {"dir", "stamps", "running"} as the last publish left them"""
+        self.buckets: dict[str, str] = saved.get("buckets", {})
+        """bucket -> the sha256 of its file as the last publish wrote it"""
         self.old_ledger: dict = saved.get("ledger", {})
+        self._old_entries: dict[str, dict] | None = None
         self.new: dict[str, dict] = {}
         self.ledger: dict = {}
         self.changed = True
@@ -159,13 +203,25 @@ class RunIndex:
         self.check_now: set[str] = set()
         self.fresh: list[str] = []
         """the runs read and verified by this publish"""
+        self._chain: dict[str, list[str]] = {}
+        """run -> the chain's findings about its lines, from this publish's verification"""
+
+    @property
+    def old_entries(self) -> dict[str, dict]:
+        """run -> its entry from the last publish (without its stamps), read when something changed"""
+        if self._old_entries is None:
+            entries = _read_entries(self.entries_dir, self.buckets) if self.old_stamps else {}
+            if entries is None or entries.keys() != self.old_stamps.keys():  # not what one publish wrote: no index
+                entries, self.old_stamps, self.old_ledger, self.buckets = {}, {}, {}, {}
+            self._old_entries = entries
+        return self._old_entries
 
     def scan(self) -> bool:
         """Look at the runs folder (the ledger, every run folder's file stamps): True when anything changed since the
         index was written, so that a publish with nothing to do stops here."""
         ledger = _ledger_facts(self.runs_dir)
         self.ledger = {k: ledger[k] for k in ("size", "sha256")}
-        root, old = str(self.runs_dir), self.old
+        root, old = str(self.runs_dir), self.old_stamps
         self.found = {}
         for name in _run_names(self.runs_dir):  # known and unchanged: its stamps as they were, a stat per file
             known = old.get(name)
@@ -174,12 +230,10 @@ class RunIndex:
         if self.grew is None:  # edited, truncated or a first publish: everything again
             self.check_now = set(self.found)
         else:
-            old = self.old
             self.check_now = {run for run, files in self.found.items() if files != (old.get(run) or {}).get("stamps")}
             # a run that said it was running is looked at again: its process may have died without a word
-            self.check_now |= self.grew | {run for run in self.found
-                                           if run in old and (old[run].get("summary") or {}).get("status") == "running"}
-        self.changed = bool(self.check_now) or self.found.keys() != self.old.keys() or \
+            self.check_now |= self.grew | {run for run in self.found if (old.get(run) or {}).get("running")}
+        self.changed = bool(self.check_now) or self.found.keys() != old.keys() or \
             ledger["sha256"] != self.old_ledger.get("sha256")
         return self.changed
 
@@ -187,9 +241,14 @@ class RunIndex:
         """Every run folder with a readable record, newest first, each with its verification result."""
         if self.found is None:
             self.scan()
+        if self.found.keys() - self.check_now and not self.old_entries:  # the entries are not those the stamps name
+            self.check_now, self.grew = set(self.found), None
         check_now = self.check_now
         result = integrity.verify(self.runs_dir, self.hash_file, only=check_now) if check_now or self.grew is None else None
         self.verified = len(check_now)
+        self._chain = {}
+        for finding in result.ledger if result is not None else ():
+            self._chain.setdefault(finding.run, []).append(str(finding))
         views = []
         for run, files in sorted(self.found.items()):
             if run in check_now:
@@ -206,7 +265,7 @@ class RunIndex:
     def _only_grew(self, ledger: dict) -> set[str] | None:
         """The runs the lines added since the last publish seal, when the ledger only grew; None when it changed otherwise."""
         size = self.old_ledger.get("size")
-        if not self.old or size is None or hashlib.sha256(ledger["bytes"][:size]).hexdigest() != self.old_ledger.get("sha256"):
+        if not self.old_stamps or size is None or hashlib.sha256(ledger["bytes"][:size]).hexdigest() != self.old_ledger.get("sha256"):
             return None
         entries = [chain.parse_line(raw)[0] for raw in ledger["bytes"][size:].splitlines(keepends=True)]
         if any(e is None for e in entries):
@@ -222,19 +281,24 @@ class RunIndex:
         entry = {"stamps": files, "dir": _dir_stamp(str(folder)), "summary": summary(view.record),
                  "record_sha256": view.record_sha256,
                  "problems": check.problems if check else [], "state": view.state, "sealed": view.sealed,
-                 "chain": [str(f) for f in result.ledger if f.run == run], "artifacts": sorted(view.artifacts),
+                 "chain": self._chain.get(run, []), "artifacts": sorted(view.artifacts),
                  "footprint": view.footprint}
         entry = {k: v for k, v in entry.items() if v != []}  # most runs have no problems: an index of 10,000 stays small
         return view, entry
 
     def _known(self, run: str, result: integrity.Verification | None) -> tuple[RunView | None, dict]:
-        entry = dict(self.old[run])
-        entry.setdefault("dir", _dir_stamp(str(self.runs_dir / run)))  # its files matched their stamps just now
+        entry, folder = {**self.old_entries[run], **self.old_stamps[run]}, self.runs_dir / run
+        if not entry.get("dir"):  # its files matched their stamps just now
+            entry["dir"] = _dir_stamp(str(folder))
         if not entry.get("summary"):
             return None, entry
         if result is not None:  # the ledger grew: this run's line is as it was, but the chain's findings are new
-            entry["chain"] = [str(f) for f in result.ledger if f.run == run]
-        view = IndexedRun(id=run, folder=self.runs_dir / run, record=None,
+            chain = self._chain.get(run)
+            if chain:
+                entry["chain"] = chain
+            else:  # kept as _fresh keeps it (no key for no findings), so that its bucket is not written again
+                entry.pop("chain", None)
+        view = IndexedRun(id=run, folder=folder, record=None,
                           verification=[*entry.get("chain", []), *entry.get("problems", [])],
                           state=entry["state"], sealed=entry["sealed"], record_sha256=entry["record_sha256"],
                           summary=entry["summary"], artifact_names=entry.get("artifacts", []),
@@ -254,6 +318,35 @@ class RunIndex:
                     entry["stamps"][name] = later
 
     def save(self) -> None:
+        """The buckets whose entries changed, then the stamps file that names them (see the module's docstring).
+        Atomic but not synced: after a crash a file may be empty or short, which its sha256 or its parse reveals, and
+        the next publish verifies everything again; syncing 4 MB of stamps cost every publish a fifth of a second."""
         self.settle()
-        write_text(self.path, json.dumps({"format": FORMAT, "runs_dir": str(self.runs_dir.resolve()), "ledger": self.ledger,
-                                          "runs": self.new}, separators=(",", ":"), allow_nan=False) + "\n")
+        old = self._old_entries or {}  # not read (every run was verified now): every bucket is written
+        stamps_of: dict[str, dict] = {}
+        buckets: dict[str, dict[str, dict]] = {}
+        changed: set[str] = set()
+        for run, entry in self.new.items():
+            entry = {k: v for k, v in entry.items() if k not in ("dir", "stamps", "running")}
+            stamps_of[run] = {"dir": self.new[run].get("dir"), "stamps": self.new[run].get("stamps"),
+                              "running": (entry.get("summary") or {}).get("status") == "running"}
+            bucket = bucket_of(run)
+            buckets.setdefault(bucket, {})[run] = entry
+            if self._old_entries is None or old.get(run) != entry:
+                changed.add(bucket)
+        changed |= {bucket_of(run) for run in old.keys() - self.new.keys()}  # runs gone
+        digests = {}
+        for bucket, entries in sorted(buckets.items()):
+            if bucket in changed or bucket not in self.buckets:
+                data = (json.dumps(entries, separators=(",", ":"), allow_nan=False) + "\n").encode()
+                write_bytes(self.entries_dir / f"{bucket}.json", data, durable=False)
+                digests[bucket] = hashlib.sha256(data).hexdigest()
+            else:
+                digests[bucket] = self.buckets[bucket]
+        write_text(self.stamps_path, json.dumps({"format": FORMAT, "runs_dir": str(self.runs_dir.resolve()), "ledger": self.ledger,
+                                                 "buckets": digests, "runs": stamps_of}, separators=(",", ":"),
+                                                allow_nan=False) + "\n", durable=False)
+        for left in self.entries_dir.glob("*.json"):  # a bucket no run falls in any more
+            if left.stem not in digests:
+                left.unlink(missing_ok=True)
+        (self.stamps_path.parent / OLDER).unlink(missing_ok=True)

@@ -174,6 +174,32 @@ def test_a_publish_with_nothing_changed_reads_no_run_and_one_after_a_new_run_ver
     assert {r.id: r.footprint for r in runs} == read  # what the index kept is what the records say
 
 
+def test_a_new_run_rewrites_one_bucket_of_the_run_index_and_a_damaged_bucket_makes_everything_verified_again(
+        synthetic_copy, tmp_path):
+    import gc
+
+    from generators import run_index
+
+    generate(synthetic_copy, tmp_path)
+    state = tmp_path / "content" / ".trainbook"
+    buckets = {p.name: p.read_bytes() for p in (state / run_index.ENTRIES).iterdir()}
+    (new,) = make_runs(synthetic_copy, 1, seed=13, start=LATER)
+    generate(synthetic_copy, tmp_path)
+    after = {p.name: p.read_bytes() for p in (state / run_index.ENTRIES).iterdir()}
+    changed = {name for name in after if after[name] != buckets.get(name)}
+    assert changed == {f"{run_index.bucket_of(new.name)}.json"}  # the other runs' entries are not written again
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # the publish gave the collector back as it found it
+
+    damaged = state / run_index.ENTRIES / next(iter(sorted(buckets)))
+    damaged.write_bytes(damaged.read_bytes().replace(b'"sealed":true', b'"sealed":false', 1))
+    (other,) = make_runs(synthetic_copy, 1, seed=14, start=LATER.replace(day=2))
+    index = run_index.RunIndex(tmp_path / "content", synthetic_copy, lambda path: "")
+    index.scan()
+    assert index.check_now == {other.name}  # the stamps alone cannot tell the entries were edited...
+    index.load()
+    assert sorted(index.fresh) == sorted(index.found)  # ...reading them can: every run is read and verified again, none taken on trust
+
+
 def test_an_edited_ledger_line_is_caught_though_no_run_folder_changed(synthetic_copy, tmp_path):
     generate(synthetic_copy, tmp_path)
     ledger = synthetic_copy / "ledger.jsonl"
