@@ -154,20 +154,20 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
     previous = built.get("destination") == str(destination.resolve()) and built.get("base_url") == base_url \
         and built.get("site") == version and built.get("fingerprint") == _fingerprint(destination)
     incremental = not full and previous and not pending.get("full") and not pending.get("passing")
-    listed = read_saved(state / Manifest.FILE).get("pages", []) if incremental else []
-    if incremental and len(pending.get("pages", [])) > max(FULL_SHARE * len(listed), FULL_PAGES):
-        incremental = False  # most of the site changed: its folder of changed pages would be most of the site, copied
     building = staging(destination)
     for left in [building, *building.parent.glob(f".{destination.resolve().name}.old-*")]:
         shutil.rmtree(left, ignore_errors=True)  # what a killed full build left
+    if incremental and not pending.get("pages"):
+        return "unchanged"
+    listed = read_saved(state / Manifest.FILE).get("pages", []) if incremental else []
+    if incremental and len(pending.get("pages", [])) > max(FULL_SHARE * len(listed), FULL_PAGES):
+        incremental = False  # most of the site changed: its folder of changed pages would be most of the site, copied
     if not VENDOR.is_dir():
         print(f"note: {VENDOR.relative_to(REPO)} is missing (make setup installs it): pages keep their PNG figures, "
               "without interactive charts", file=sys.stderr)
     args = [str(hugo), "--quiet", "--source", str(SITE), "--contentDir", str(content_dir.resolve()),
             "--destination", str((destination if incremental else building).resolve()), "--baseURL", base_url]
     if incremental:
-        if not pending.get("pages"):
-            return "unchanged"
         changed = changed_content(content_dir, pending["pages"], destination.with_name(f".{destination.name}-changed"), listed)
         overlay = state / "hugo-incremental.toml"
         write_text(overlay, INCREMENTAL)

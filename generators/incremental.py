@@ -23,11 +23,11 @@ import re
 import sys
 from pathlib import Path
 
-from trainer.tracking.files import sha256_file, write_text
+from trainer.tracking.files import sha256_file, write_bytes
 
 STATE_DIR = ".trainbook"
 _CODE = Path(__file__).parent
-FORMAT = "trainbook-publish-state-1"
+FORMAT = "trainbook-publish-state-2"
 DIGEST = re.compile(r"[0-9a-f]{64}")
 PLAIN_NAME = re.compile(r"[^/\\]+")
 """a file name next to a page: never a path (a damaged manifest must not make a prune reach outside a page's folder)"""
@@ -65,31 +65,35 @@ def read_state(path: Path) -> dict:
         return {}
 
 
-def _canonical(data: dict) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
 def read_saved(path: Path) -> dict:
     """The state a publish saved in `path` (_save: the manifest, inputs, hash cache), or {} (with a note) when it is
     missing or not exactly what was saved."""
     try:
-        saved = json.loads(path.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError):
-        saved = None
-    if isinstance(saved, dict) and saved.get("format") == FORMAT and isinstance(saved.get("data"), dict) \
-            and saved.get("sha256") == hashlib.sha256(_canonical(saved["data"]).encode()).hexdigest():
-        return saved["data"]
+    except OSError:
+        raw = b""
+    header, _, body = raw.partition(b"\n")
+    try:
+        head = json.loads(header)
+        if isinstance(head, dict) and head.get("format") == FORMAT and head.get("sha256") == hashlib.sha256(body).hexdigest():
+            data = json.loads(body)
+            if isinstance(data, dict):
+                return data
+    except ValueError:
+        pass
     print(f"note: {path} is damaged or from an older Trainbook (its sha256 does not match); not using it, so this "
           "publish hashes and renders everything again", file=sys.stderr)
     return {}
 
 
 def _save(path: Path, data: dict) -> None:
-    text = _canonical(data)
-    write_text(path, json.dumps({"format": FORMAT, "sha256": hashlib.sha256(text.encode()).hexdigest(), "data": data},
-                                sort_keys=True, separators=(",", ":")) + "\n")
+    """A header line (format, the sha256 of the rest) and the data: the hash is of the bytes as written, so that
+    reading a manifest of 10,000 pages back need not write it out again to check it."""
+    body = (json.dumps(data, separators=(",", ":")) + "\n").encode()
+    header = json.dumps({"format": FORMAT, "sha256": hashlib.sha256(body).hexdigest()}).encode()
+    write_bytes(path, header + b"\n" + body)
 
 
 def _pages(found) -> dict[str, str]:
@@ -120,10 +124,10 @@ class Manifest:
         self.files: dict[str, list[str]] = {}
         self.pages: list[str] = []
 
-    def fresh(self, path: str, page_key: str | None, target: Path) -> bool:
-        return page_key is not None and self.old.get(path) == page_key and target.is_file()
+    def fresh(self, path: str, page_key: str | None, target: Path | str) -> bool:
+        return page_key is not None and self.old.get(path) == page_key and os.path.isfile(target)
 
-    def kept(self, path: str, page_key: str, target: Path) -> list[str] | None:
+    def kept(self, path: str, page_key: str, target: Path | str) -> list[str] | None:
         """The names of the files next to a page the last publish wrote with this key, if it is still there; else None."""
         return self.old_files.get(path, []) if self.fresh(path, page_key, target) else None
 

@@ -482,10 +482,10 @@ def test_a_damaged_hash_cache_is_not_used_so_an_edited_artifact_is_still_caught(
     run = next(p for p in layout.run_folders(synthetic_copy) if (p / "samples.txt").exists())
     sealed = json.loads((run / layout.RECORD).read_text())["artifacts"]["samples.txt"]["sha256"]
     (run / "samples.txt").write_text("planted\n")
-    saved = json.loads(hashes.read_text())  # what hiding the edit would take: the new stamp with the sealed digest
-    st = (run / "samples.txt").stat()
-    saved["data"][os.path.abspath(run / "samples.txt")] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, sealed]
-    hashes.write_text(json.dumps(saved))
+    header, body = hashes.read_text().split("\n", 1)  # what hiding the edit would take: the new stamp with the sealed digest
+    saved, st = json.loads(body), (run / "samples.txt").stat()
+    saved[os.path.abspath(run / "samples.txt")] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, sealed]
+    hashes.write_text(header + "\n" + json.dumps(saved) + "\n")
 
     log = generate(synthetic_copy, tmp_path)
 
