@@ -1,9 +1,9 @@
 """What changed since the previous publish: new runs, removed runs, changed statuses and verdicts.
 
 Each publish takes a snapshot of what the site shows about every run (experiment, status, key
-metric, verified) and keeps two of them in `<output>/.trainbook/published.json`: the current
-one and the one before it. A publish whose snapshot equals the current one changes nothing, so
-publishing twice in a row keeps showing the last real change instead of "nothing changed".
+metric, verified) and keeps it in `<output>/.trainbook/published.json` with what changed since the
+snapshot before it. A publish whose snapshot equals the current one changes nothing, so publishing
+twice in a row keeps showing the last real change instead of "nothing changed".
 
 The snapshot also ships with the site (`/runs/published.json`). A build that starts from a fresh
 checkout, as CI does, passes the live site's copy with `--previous-publish FILE` so the home page
@@ -74,6 +74,21 @@ class Changes:
     def empty(self) -> bool:
         return not (self.new or self.removed or self.status or self.verification or self.best)
 
+    def as_state(self) -> dict:
+        """What the publish log keeps of it (not `reused`: each publish's training plan says that anew)."""
+        return {"since": self.since, "new": self.new, "removed": self.removed, "status": self.status,
+                "verification": self.verification, "best": self.best}
+
+    @classmethod
+    def from_state(cls, kept) -> Changes | None:
+        if not isinstance(kept, dict):
+            return None
+        try:
+            return cls(since=kept.get("since"), **{k: [tuple(v) if isinstance(v, list) else v for v in kept.get(k) or []]
+                                                   for k in ("new", "removed", "status", "verification", "best")})
+        except TypeError:
+            return None
+
 
 def _best(runs: dict, experiment: str):
     values = [(r["value"], r["goal"], r["label"]) for r in runs.values()
@@ -135,11 +150,18 @@ class PublishLog:
         runs_now = snapshot(runs)
         current = self.state.get("current")
         if current and current.get("runs") == runs_now:
-            return current, compare(self.state.get("previous"), current)
+            # kept since the publish that changed something, or (a log of an older Trainbook, or the live site's
+            # snapshot) worked out from the snapshot before it
+            kept = Changes.from_state(self.state.get("changes"))
+            changes = kept if kept is not None else compare(self.state.get("previous"), current)
+            self.state = {"current": current, "changes": changes.as_state()}
+            return current, changes
         now = {"format": FORMAT, "published_at": _now().isoformat(timespec="seconds"), "runs": runs_now}
-        self.state = {"current": now, "previous": current}
-        return now, compare(current, now)
+        changes = compare(current, now)
+        self.state = {"current": now, "changes": changes.as_state()}
+        return now, changes
 
     def save(self) -> None:
         # Compact: json's C encoder takes no indent, and at 10,000 runs the indented log took a second to write.
+        # One snapshot and the changes, not two snapshots: half the bytes for every publish to read and write.
         write_text(self.path, json.dumps(self.state, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
