@@ -22,8 +22,16 @@ MODELS = layout.SITE_MODELS.rpartition("/")[2]
 MODELS_FORMAT = "trainbook-models-1"
 
 
-def picked(runs: list[RunView]) -> dict[str, RunView | None]:
-    """The experiment's latest, best and current run (trainer/tracking/picks.py, as `trainer sample` picks them)."""
+def picked(site: Site, name: str) -> dict[str, RunView | None]:
+    """The experiment's latest, best and current run (trainer/tracking/picks.py, as `trainer sample` picks them),
+    worked out once per publish: its page and the site's models.json both show them."""
+    found = site.shared.setdefault("picked", {})
+    if name not in found:
+        found[name] = _picks(site.by_experiment[name])
+    return found[name]
+
+
+def _picks(runs: list[RunView]) -> dict[str, RunView | None]:
     by_id = {r.id: r for r in runs}
     # The summary a publish keeps of each run (run_index.summary) holds every field picks reads: no record is read.
     candidates = [picks.Candidate(r.id, r.facts, verified=r.sealed and not r.verification) for r in runs]
@@ -56,7 +64,7 @@ def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
             "file": HISTORY, "title": f"{label} across runs",
             "caption": f"The {label} of every finished run by start time (dots) and the best so far (line); "
                        f"{'lower' if km.get('goal', 'min') == 'min' else 'higher'} is better. Runs that did not finish are marked ×.",
-            "draw": Figure(figures.draw_metric_history, runs, title=f"{name}: {label} across runs", label=label, goal=km.get("goal", "min")),
+            "draw": Figure(figures.draw_metric_history, figures.history_points(runs), title=f"{name}: {label} across runs", label=label, goal=km.get("goal", "min")),
         })
     recent = [r for r in runs if r.status == "ok"][: figures.RECENT]
     series = figures.curve_key(recent[0]) if len(recent) >= 2 else None
@@ -72,7 +80,7 @@ def figure_specs(site: Site, name: str, runs: list[RunView]) -> list[dict]:
 
 
 def experiment_page(site: Site, name: str, runs: list[RunView]) -> list[Page]:
-    chosen = picked(runs)
+    chosen = picked(site, name)
     latest, best = runs[0], chosen["best"]
     cfg = latest.record.get("config", {})
     km = latest.key_metric
@@ -146,7 +154,7 @@ def models(site: Site) -> dict:
     """models.json: each experiment's latest, best and current run, with the model files its page publishes."""
     experiments = {}
     for name, runs in sorted(site.by_experiment.items()):
-        chosen = picked(runs)
+        chosen = picked(site, name)
         entry = {which: run.id if run else None for which, run in chosen.items()}
         entry["runs"] = {run.id: {"page": f"{layout.SITE_RUNS}/{run.id}/", "status": run.status, "key_metric": run.key_metric,
                                   "value": picks.key_value(run.record), "files": layout.model_files(run.record)}

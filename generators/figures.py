@@ -127,23 +127,29 @@ def draw_comparison(base: RunView, head: RunView, path: Path, title: str) -> Non
         path.unlink(missing_ok=True)
 
 
-def _dates(runs: list[RunView]) -> list[datetime]:
-    return [datetime.fromisoformat(r.started).replace(tzinfo=None) for r in runs]
+def _dates(started: list[str]) -> list[datetime]:
+    return [datetime.fromisoformat(s).replace(tzinfo=None) for s in started]
 
 
-def draw_metric_history(runs: list[RunView], path: Path, title: str, label: str, goal: str) -> Path:
-    """The key metric of every finished run over time, with the best value so far as a step line."""
+def history_points(runs: list[RunView]) -> list[tuple[str, str, object]]:
+    """What the metric history draws of each run, newest first: (started, status, key metric value). Plain tuples,
+    not the runs: the figure is drawn in another process, and thousands of views would be pickled to get there."""
+    return [(r.started, r.status, r.key_value) for r in runs]
+
+
+def draw_metric_history(points: list[tuple[str, str, object]], path: Path, title: str, label: str, goal: str) -> Path:
+    """The key metric of every finished run over time (`history_points`), with the best value so far as a step line."""
     viz = _viz()
-    ok = [r for r in reversed(runs) if r.status == "ok" and isinstance(r.key_value, (int, float))]
+    ok = [(started, value) for started, status, value in reversed(points) if status == "ok" and isinstance(value, (int, float))]
     fig, ax = viz.figure(title, "run started (UTC)", f"{label} ({'lower' if goal == 'min' else 'higher'} is better)")
-    dates, values = _dates(ok), [r.key_value for r in ok]
+    dates, values = _dates([s for s, _ in ok]), [v for _, v in ok]
     best, acc = [], None
     for v in values:
         acc = v if acc is None else min(acc, v) if goal == "min" else max(acc, v)
         best.append(acc)
     ax.plot(dates, values, "o", color=viz.VAL_COLOR, markersize=4, alpha=0.8, label=f"{label} of each run")
     ax.step(dates, best, where="post", color=viz.TRAIN_COLOR, linewidth=1.4, label="best so far")
-    failed = [r for r in runs if r.status != "ok"]
+    failed = [started for started, status, _ in points if status != "ok"]
     if failed:
         ax.plot(_dates(failed), [min(values or [0])] * len(failed), "x", color="#555555", label=f"not ok ({len(failed)})")
     locator = viz.matplotlib.dates.AutoDateLocator()

@@ -96,6 +96,8 @@ class Site:
     reproductions: dict[str, list[RunView]] = field(init=False)
     """run id -> the runs that reproduce it (`trainer reproduce`), newest first"""
     ids: set[str] = field(init=False)
+    shared: dict = field(default_factory=dict)
+    """what several pages show and one page module works out once per publish (experiment_pages' picks, say)"""
 
     def __post_init__(self):
         self.reproductions, self.ids = reproductions.index(self.runs), {r.id for r in self.runs}
