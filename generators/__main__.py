@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import shutil
 import sys
@@ -69,6 +71,15 @@ def _reused(plan: Path, runs: list[RunView]) -> list[tuple[str, str, str]]:
     return [(d.experiment, d.run, d.reason) for d in decisions if d.run in shown]
 
 
+def _save(hashes: incremental.HashCache, log, index: RunIndex) -> None:
+    """What this publish learnt of the runs (their hashes, what changed, the index), saved while the last figures are
+    drawn: the pages' manifest and the inputs' key come after, so a publish stopped between is not taken for a
+    finished one (the next renders again what the manifest does not name)."""
+    hashes.save()
+    log.save()
+    index.save()
+
+
 def published_runs(runs: list[RunView], live: bool) -> list[RunView]:
     """The runs a publish shows: a run still training only in a live publish, never as if it had finished."""
     if live:
@@ -117,8 +128,29 @@ def _generate(args: argparse.Namespace, content_dir: Path, out: Path, state: Pat
     # A publish with nothing to do ends it a moment later, at the cost of that moment of the other core.
     from trainer.figures.parallel import FigureWorker
 
-    with FigureWorker(_prepare_figures) as drawer:
+    with FigureWorker(_prepare_figures) as drawer, _collector_paused():
         return _publish(args, content_dir, out, state, drawer)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while the publish reads the runs and lists its pages, then on again
+    for the rest with what was built by then frozen (gc.freeze: never walked again). A publish builds hundreds of
+    thousands of objects that live until it ends (10,000 runs' views and summaries, their pages), which the collector
+    would otherwise walk again and again as they grow: a second of a one-run publish at 10,000 runs. Rendering,
+    which makes and drops cycles, runs with the collector on. The figure worker is forked before this, with it on."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def _listed() -> None:
+    """The pages are listed: what was built so far lives until the publish ends (see _collector_paused)."""
+    gc.freeze()
+    gc.enable()
 
 
 def _prepare_figures() -> None:
@@ -173,24 +205,22 @@ def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path
             changes.reused = _reused(args.plan, runs)
         manifest = incremental.Manifest(state, enabled=not args.full)
         generated = catalog.all_pages(runs, target, changes, snapshot,
-                                      fresh=lambda path, key: manifest.kept(path, key, out / target.file_of(path)))
+                                      fresh=lambda path, key: manifest.kept(path, key, f"{out}/{target.file_of(path)}"))
+        _listed()
         _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
         if stored:
             _ship(generated, Path(history.STORE_SHIPPED).name, stored)
         if args.engine == "mkdocs":
             site_pages, authored, files = mkdocs_site.site_pages(generated, content_dir)
             counts = content.write(out, site_pages, target, manifest, owned=True, loose={**mkdocs_site.static_files(), **files},
-                                   drawer=drawer)
+                                   drawer=drawer, meanwhile=lambda: _save(hashes, log, index))
             site_dir = Path(args.site_dir) if args.site_dir else None
             write_text(Path(args.out) / "mkdocs.yml", mkdocs_site.config(Path(args.out), site_pages, authored, site_dir))
         else:
             hugo_build.begin_pending(out)
-            counts = content.write(out, generated, target, manifest, drawer=drawer)
+            counts = content.write(out, generated, target, manifest, drawer=drawer, meanwhile=lambda: _save(hashes, log, index))
             hugo_build.record_pending(out, counts["rendered"], counts["removed"], counts["new"])
-        hashes.save()
-        log.save()
-        index.save()
-        inputs.save()
+        inputs.save()  # last: until it is saved, the next publish is not taken for one with nothing to do
     except history.HistoryError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -206,4 +236,6 @@ def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    gc.freeze()  # the interpreter's last collection would walk every object the publish left, only to exit
+    sys.exit(status)

@@ -66,24 +66,30 @@ def publish_file(src: Path, dst: Path) -> None:
 
 
 def write(content_dir: Path, pages: list[Page], target: Target | None = None, manifest: Manifest | None = None,
-          owned: bool = False, loose: dict[str, Path] | None = None, drawer: parallel.FigureWorker | None = None) -> dict:
+          owned: bool = False, loose: dict[str, Path] | None = None, drawer: parallel.FigureWorker | None = None,
+          meanwhile: Callable[[], object] | None = None) -> dict:
     """Write every page and its files, and `loose` files (content path -> source) that belong to no page;
     prune stale generated pages. Returns counts for the log. With `drawer`, each rendered page's figures
-    (`parallel.Figure`) are sent to it as soon as the page is written, and drawn there while later pages render."""
+    (`parallel.Figure`) are sent to it as soon as the page is written, and drawn there while later pages render;
+    `meanwhile` is called once every page is written, while the last figures are drawn (the manifest is saved
+    after them, so it never names a figure that is not there)."""
     target = target or TARGETS["hugo"]
     manifest = manifest or Manifest(content_dir, enabled=False)
-    known = {target.file_of(p.path) for p in pages}
-    targets: list[Path] = []
+    files_of = {p.path: target.file_of(p.path) for p in pages}
+    known = set(files_of.values())
+    written: list[tuple[Page, Path]] = []
+    """the pages built now (not kept), with their files: at 10,000 runs most pages are kept, and a path object for
+    each of them would cost a publish of one new run a good part of its time"""
     bundles: set[Path] = set()
     """folders of pages rendered now that publish files: stale files in them are removed"""
     rendered: list[str] = []
     drawing: list[tuple[Callable[[Path], object], Path]] = []
     for page in pages:
-        target_file = content_dir / target.file_of(page.path)
-        targets.append(target_file)
         if page.kept is not None:  # known fresh when it was made (Site.fresh): nothing to build or write
             manifest.record(page.path, page.key, page.kept)
             continue
+        target_file = content_dir / files_of[page.path]
+        written.append((page, target_file))
         names = [src.name for src in page.files] + list(page.drawn)
         if manifest.fresh(page.path, page.key, target_file):
             manifest.record(page.path, page.key, names)
@@ -109,24 +115,37 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         publish_file(src, content_dir / rel)
     if drawer is None:
         parallel.draw_all(drawing)
+        if meanwhile is not None:
+            meanwhile()
     else:  # what is left is a few data files, each written in a moment: no second process for them
         parallel.draw_each(drawing)
+        if meanwhile is not None:
+            meanwhile()
         drawer.wait()
-    keep = set(targets)
-    # Files next to pages: every page's in a folder owned whole, else those of the folders rendered now.
-    for page, target_file in zip(pages, targets):
-        if owned or target_file.parent in bundles:
-            names = page.kept if page.kept is not None else [src.name for src in page.files] + list(page.drawn)
-            keep.update(target_file.parent / n for n in names)
-    keep.update(content_dir / rel for rel in loose or {})
     if owned:
+        keep = {content_dir / f for f in known}
+        for page in pages:  # files next to pages: every page's, in a folder owned whole
+            names = page.kept if page.kept is not None else [src.name for src in page.files] + list(page.drawn)
+            folder = (content_dir / files_of[page.path]).parent
+            keep.update(folder / n for n in names)
+        keep.update(content_dir / rel for rel in loose or {})
         removed = prune_owned(content_dir, keep)
     else:
-        previous = None if manifest.previous is None else {content_dir / target.file_of(p) for p in manifest.previous}
+        # Files next to pages: those of the folders rendered now (a kept page's folder is as it was).
+        keep = {target_file for _, target_file in written}
+        for page, target_file in written:
+            if target_file.parent in bundles:
+                keep.update(target_file.parent / n for n in [src.name for src in page.files] + list(page.drawn))
+        keep.update(content_dir / rel for rel in loose or {})
+        if manifest.previous is None:  # no record of the last publish's pages: every page of the folder is looked at
+            previous = None
+            keep.update(content_dir / f for f in known)
+        else:
+            previous = {content_dir / f for f in {target.file_of(p) for p in manifest.previous} - known}
         removed = prune(content_dir, keep, bundles, manifest.old_files, previous)
     now = set(rendered)
-    sync([t for t, page in zip(targets, pages) if page.path in now] +
-         [t.parent / name for t, page in zip(targets, pages) if t.parent in bundles for name in page.drawn])
+    sync([t for page, t in written if page.path in now] +
+         [t.parent / name for page, t in written if t.parent in bundles for name in page.drawn])
     manifest.save()
     return {"pages": len(pages), "rendered": rendered, "removed": removed, "new": [p.path for p in pages if p.path not in manifest.old]}
 
