@@ -65,6 +65,16 @@ def rows(site: Site, runs: list[RunView]) -> list[dict]:
     return out
 
 
+def row_fingerprint(site: Site, run: RunView) -> str:
+    """What a listing's row of the run shows (the run, and the run it is compared with), worked out once per publish:
+    each run is a row of several listings (the runs, its experiment's views, its terms)."""
+    rows = site.shared.setdefault("row fingerprints", {})
+    found = rows.get(run.id)
+    if found is None:
+        found = rows[run.id] = run_fingerprint(run) + run_fingerprint(site.baseline.get(run.id))
+    return found
+
+
 def _standard(runs: list[RunView], paths_of: Callable[[int], str]) -> list[tuple[str, list[RunView], dict]]:
     """Pages of PAGE_SIZE in list order, numbered 1, 2, 3... (any insertion moves every later row)."""
     count = max(1, math.ceil(len(runs) / PAGE_SIZE))
@@ -120,7 +130,7 @@ def paged(site: Site, runs: list[RunView], paths_of: Callable[[int], str], meta:
                                 rows=Later(lambda chunk=chunk: rows(site, chunk)), pager=pager, with_experiment=with_experiment,
                                 metric_label=metric_label)
         key = site.key("listing", template, page_meta, intro if not number else "", page_views, related, with_experiment,
-                       metric_label, pager, [run_fingerprint(r) + run_fingerprint(site.baseline.get(r.id)) for r in chunk])
+                       metric_label, pager, [row_fingerprint(site, r) for r in chunk])
         pages.append(Page(path, front, body, key=key))
     return pages
 
@@ -154,14 +164,16 @@ def statuses(runs: list[RunView]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: (kv[0] != "ok", kv[0]))
 
 
-def views_menu(experiment: str, runs: list[RunView], order: str, status: str, metric_label: str) -> list[dict]:
-    """The links of the sort and filter bar, as (group, label, path, current) rows."""
+def views_menu(experiment: str, runs: list[RunView], order: str, status: str, metric_label: str,
+               found: list[tuple[str, int]] | None = None) -> list[dict]:
+    """The links of the sort and filter bar, as (group, label, path, current) rows (`found`: statuses(runs), if known)."""
+    found = statuses(runs) if found is None else found
     menu = [{"group": "Sort", "label": o.label.replace("best", f"best {metric_label}"), "path": view_path(experiment, o.slug, status),
              "current": o.slug == order} for o in ORDERS]
-    if len(statuses(runs)) > 1:  # one status: a filter would repeat the list
+    if len(found) > 1:  # one status: a filter would repeat the list
         menu.append({"group": "Status", "label": f"all ({len(runs)})", "path": view_path(experiment, order, "all"), "current": status == "all"})
         menu += [{"group": "Status", "label": f"{name} ({n})", "path": view_path(experiment, order, name), "current": status == name}
-                 for name, n in statuses(runs)]
+                 for name, n in found]
     return menu
 
 
@@ -170,15 +182,15 @@ def experiment_views(site: Site, experiment: str, runs: list[RunView], metric_la
     (that one is on the experiment page itself: see experiment_pages). Returns the pages, and the
     first page's rows and pager for the experiment page to show."""
     pages = []
+    found = statuses(runs)
     for order in ORDERS:
         ordered = order.sort(runs)
-        found = statuses(runs)
         for status in ["all"] + ([name for name, _ in found] if len(found) > 1 else []):
             chosen = ordered if status == "all" else [r for r in ordered if r.status == status]
             label = order.label.replace("best", f"best {metric_label}")
             meta = {"title": f"{experiment}: runs, {label}" + ("" if status == "all" else f", {status} only"),
                     "page_type": "listing", "description": f"Runs of {experiment}, {label}."}
-            views = views_menu(experiment, runs, order.slug, status, metric_label)
+            views = views_menu(experiment, runs, order.slug, status, metric_label, found)
             anchored, intro = order.slug == "newest", ""
             if not anchored and len(chosen) > PAGE_SIZE:  # a ranking's top only (see the module's note)
                 newest = href(view_path(experiment, order.slug, status), view_path(experiment, "newest", status))
@@ -188,4 +200,4 @@ def experiment_views(site: Site, experiment: str, runs: list[RunView], metric_la
                            anchored=anchored, intro=intro, with_experiment=False, metric_label=metric_label)
     first = pages.pop(0)  # newest/all page 1: rendered as part of the experiment page
     assert first.path == view_path(experiment, "newest", "all")
-    return pages, views_menu(experiment, runs, "newest", "all", metric_label)
+    return pages, views_menu(experiment, runs, "newest", "all", metric_label, found)

@@ -62,13 +62,14 @@ def latest(runs: list[Candidate]) -> Candidate | None:
 
 
 def best(runs: list[Candidate]) -> Candidate | None:
-    newest_first = sorted((c for c in runs if c.usable and key_value(c.record) is not None), key=lambda c: c.started, reverse=True)
-
-    def cost(c: Candidate) -> float:  # min() keeps the first of equals: the newest
-        goal = (c.record.get("key_metric") or LEGACY_KEY_METRIC).get("goal", "min")
-        return -key_value(c.record) if goal == "max" else key_value(c.record)
-
-    return min(newest_first, key=cost, default=None)
+    ranked = []  # (cost, started, candidate), each worked out once: an experiment may have thousands of runs
+    for c in runs:
+        value = key_value(c.record) if c.usable else None
+        if value is not None:
+            goal = (c.record.get("key_metric") or LEGACY_KEY_METRIC).get("goal", "min")
+            ranked.append((-value if goal == "max" else value, c.started, c))
+    ranked.sort(key=lambda r: r[1], reverse=True)
+    return min(ranked, key=lambda r: r[0])[2] if ranked else None  # min() keeps the first of equals: the newest
 
 
 def passed(record: dict) -> bool:
