@@ -34,7 +34,6 @@ from trainer.tracking.files import replace_folder, write_text
 
 from . import search, site_lock
 from .incremental import STATE_DIR, Manifest, read_saved, read_state
-from .targets import url_of
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = REPO / "site"
@@ -59,6 +58,8 @@ def begin_pending(content_dir: Path) -> None:
 
 def record_pending(content_dir: Path, rendered: list[str], removed: int, new: list[str]) -> None:
     """Add what a generator pass changed to what the next Hugo build must render (the pass is over)."""
+    from .targets import url_of  # the generators' process has it loaded; a build alone needs no page code (jinja2)
+
     path = content_dir / STATE_DIR / PENDING
     pending = read_state(path) or {"full": False, "urls": []}
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
