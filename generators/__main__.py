@@ -9,7 +9,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from trainer.errors import UsageError
 from trainer.tracking.files import StorageError, write_text
@@ -128,29 +128,34 @@ def _generate(args: argparse.Namespace, content_dir: Path, out: Path, state: Pat
     # A publish with nothing to do ends it a moment later, at the cost of that moment of the other core.
     from trainer.figures.parallel import FigureWorker
 
-    with FigureWorker(_prepare_figures) as drawer, _collector_paused():
-        return _publish(args, content_dir, out, state, drawer)
+    with FigureWorker(_prepare_figures) as drawer, _collector_paused() as listed:
+        return _publish(args, content_dir, out, state, drawer, listed)
 
 
 @contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector off while the publish reads the runs and lists its pages, then on again
-    for the rest with what was built by then frozen (gc.freeze: never walked again). A publish builds hundreds of
-    thousands of objects that live until it ends (10,000 runs' views and summaries, their pages), which the collector
-    would otherwise walk again and again as they grow: a second of a one-run publish at 10,000 runs. Rendering,
-    which makes and drops cycles, runs with the collector on. The figure worker is forked before this, with it on."""
+def _collector_paused() -> Iterator[Callable[[], None]]:
+    """Python's cyclic garbage collector off while the publish reads the runs and lists its pages; the function it
+    gives is called once they are listed, and turns it on again with what was built by then frozen (gc.freeze: never
+    walked again). A publish builds hundreds of thousands of objects that live until it ends (10,000 runs' views and
+    summaries, their pages), which the collector would otherwise walk again and again as they grow: a second of a
+    one-run publish at 10,000 runs. Rendering, which makes and drops cycles, runs with it on. The figure worker is
+    forked before this, with it on. A caller's own frozen objects and switch are left as they were."""
+    enabled, frozen = gc.isenabled(), gc.get_freeze_count() > 0
     gc.disable()
+
+    def listed() -> None:
+        if not frozen:
+            gc.freeze()
+        if enabled:
+            gc.enable()
+
     try:
-        yield
+        yield listed
     finally:
-        gc.unfreeze()
-        gc.enable()
-
-
-def _listed() -> None:
-    """The pages are listed: what was built so far lives until the publish ends (see _collector_paused)."""
-    gc.freeze()
-    gc.enable()
+        if not frozen:
+            gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _prepare_figures() -> None:
@@ -173,7 +178,8 @@ def _clean(content_dir: Path, state: Path) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path, drawer: FigureWorker) -> int:
+def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path, drawer: FigureWorker,
+             listed: Callable[[], None]) -> int:
     started = time.perf_counter()
     hashes = incremental.HashCache(state)
     index = RunIndex(state, runs_dir(args.runs_dir), hashes.sha256)
@@ -206,7 +212,7 @@ def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path
         manifest = incremental.Manifest(state, enabled=not args.full)
         generated = catalog.all_pages(runs, target, changes, snapshot,
                                       fresh=lambda path, key: manifest.kept(path, key, f"{out}/{target.file_of(path)}"))
-        _listed()
+        listed()
         _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
         if stored:
             _ship(generated, Path(history.STORE_SHIPPED).name, stored)

@@ -318,9 +318,7 @@ class RunIndex:
                     entry["stamps"][name] = later
 
     def save(self) -> None:
-        """The buckets whose entries changed, then the stamps file that names them (see the module's docstring).
-        Atomic but not synced: after a crash a file may be empty or short, which its sha256 or its parse reveals, and
-        the next publish verifies everything again; syncing 4 MB of stamps cost every publish a fifth of a second."""
+        """The buckets whose entries changed, then the stamps file that names them (see the module's docstring)."""
         self.settle()
         old = self._old_entries or {}  # not read (every run was verified now): every bucket is written
         stamps_of: dict[str, dict] = {}
@@ -339,13 +337,13 @@ class RunIndex:
         for bucket, entries in sorted(buckets.items()):
             if bucket in changed or bucket not in self.buckets:
                 data = (json.dumps(entries, separators=(",", ":"), allow_nan=False) + "\n").encode()
-                write_bytes(self.entries_dir / f"{bucket}.json", data, durable=False)
+                write_bytes(self.entries_dir / f"{bucket}.json", data)
                 digests[bucket] = hashlib.sha256(data).hexdigest()
             else:
                 digests[bucket] = self.buckets[bucket]
         write_text(self.stamps_path, json.dumps({"format": FORMAT, "runs_dir": str(self.runs_dir.resolve()), "ledger": self.ledger,
                                                  "buckets": digests, "runs": stamps_of}, separators=(",", ":"),
-                                                allow_nan=False) + "\n", durable=False)
+                                                allow_nan=False) + "\n")
         for left in self.entries_dir.glob("*.json"):  # a bucket no run falls in any more
             if left.stem not in digests:
                 left.unlink(missing_ok=True)
