@@ -115,19 +115,18 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         publish_file(src, content_dir / rel)
     if drawer is None:
         parallel.draw_all(drawing)
-        if meanwhile is not None:
-            meanwhile()
     else:  # what is left is a few data files, each written in a moment: no second process for them
         parallel.draw_each(drawing)
-        if meanwhile is not None:
-            meanwhile()
+    if meanwhile is not None:
+        meanwhile()
+    if drawer is not None:
         drawer.wait()
+    # The files next to each page are the names the manifest recorded for it above (a kept page's, as it was).
     if owned:
         keep = {content_dir / f for f in known}
         for page in pages:  # files next to pages: every page's, in a folder owned whole
-            names = page.kept if page.kept is not None else [src.name for src in page.files] + list(page.drawn)
             folder = (content_dir / files_of[page.path]).parent
-            keep.update(folder / n for n in names)
+            keep.update(folder / n for n in manifest.files.get(page.path, []))
         keep.update(content_dir / rel for rel in loose or {})
         removed = prune_owned(content_dir, keep)
     else:
@@ -135,7 +134,7 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
         keep = {target_file for _, target_file in written}
         for page, target_file in written:
             if target_file.parent in bundles:
-                keep.update(target_file.parent / n for n in [src.name for src in page.files] + list(page.drawn))
+                keep.update(target_file.parent / n for n in manifest.files.get(page.path, []))
         keep.update(content_dir / rel for rel in loose or {})
         if manifest.previous is None:  # no record of the last publish's pages: every page of the folder is looked at
             previous = None

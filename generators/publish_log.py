@@ -74,18 +74,20 @@ class Changes:
     def empty(self) -> bool:
         return not (self.new or self.removed or self.status or self.verification or self.best)
 
+    KEPT = ("new", "removed", "status", "verification", "best")
+    """the lists the publish log keeps with `since` (not `reused`: each publish's training plan says that anew)"""
+
     def as_state(self) -> dict:
-        """What the publish log keeps of it (not `reused`: each publish's training plan says that anew)."""
-        return {"since": self.since, "new": self.new, "removed": self.removed, "status": self.status,
-                "verification": self.verification, "best": self.best}
+        return {"since": self.since, **{name: getattr(self, name) for name in self.KEPT}}
 
     @classmethod
     def from_state(cls, kept) -> Changes | None:
+        """The changes as_state kept (JSON turns their tuples into lists), or None when `kept` is not that."""
         if not isinstance(kept, dict):
             return None
         try:
             return cls(since=kept.get("since"), **{k: [tuple(v) if isinstance(v, list) else v for v in kept.get(k) or []]
-                                                   for k in ("new", "removed", "status", "verification", "best")})
+                                                   for k in cls.KEPT})
         except TypeError:
             return None
 
