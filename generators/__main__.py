@@ -168,13 +168,13 @@ def _clean(content_dir: Path, state: Path) -> int:
     from . import content
 
     owned_files = incremental.Manifest(state).old_files
-    removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else 0
+    removed = content.prune(content_dir, keep=set(), files=owned_files) if content_dir.is_dir() else []
     for kept in (state / incremental.STATE_DIR).iterdir():  # all but the lock this process holds
         if kept.is_dir():
             shutil.rmtree(kept)
         elif kept.name != site_lock.STATE_LOCK:
             kept.unlink()
-    print(f"removed {removed} generated pages from {content_dir}", file=sys.stderr)
+    print(f"removed {len(removed)} generated pages from {content_dir}", file=sys.stderr)
     return 0
 
 
@@ -237,7 +237,7 @@ def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"{len(runs)} runs -> {counts['pages']} {args.engine} pages in {out} ({len(counts['rendered'])} rendered, "
-          f"{counts['removed']} stale pages or files removed, {hashes.hashed} files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+          f"{len(counts['removed'])} stale pages or files removed, {hashes.hashed} files hashed) in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -69,7 +69,8 @@ def write(content_dir: Path, pages: list[Page], target: Target | None = None, ma
           owned: bool = False, loose: dict[str, Path] | None = None, drawer: parallel.FigureWorker | None = None,
           meanwhile: Callable[[], object] | None = None) -> dict:
     """Write every page and its files, and `loose` files (content path -> source) that belong to no page;
-    prune stale generated pages. Returns counts for the log. With `drawer`, each rendered page's figures
+    prune stale generated pages. Returns counts for the log (`removed`: the content paths of the pages and files
+    pruned). With `drawer`, each rendered page's figures
     (`parallel.Figure`) are sent to it as soon as the page is written, and drawn there while later pages render;
     `meanwhile` is called once every page is written, while the last figures are drawn (the manifest is saved
     after them, so it never names a figure that is not there)."""
@@ -171,12 +172,12 @@ def sync(paths: list[Path]) -> None:
 
 
 def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), files: dict[str, list[str]] | None = None,
-          candidates: set[Path] | None = None) -> int:
+          candidates: set[Path] | None = None) -> list[str]:
     """Remove generated pages not in `keep` with the `files` the last publish wrote next to them
-    (page path -> file names), and files not in `keep` from the generated `bundles`. Returns how
-    many pages and files went. `candidates`: the pages the last publish generated, so that only those are
+    (page path -> file names), and files not in `keep` from the generated `bundles`. Returns the content paths
+    of the pages and files that went (a page's own files go with it, unnamed). `candidates`: the pages the last publish generated, so that only those are
     looked at (None: every page of the folder is, as when no publish recorded its pages)."""
-    removed = 0
+    removed: list[str] = []
     pages = content_dir.rglob("*.md") if candidates is None else (p for p in candidates - keep if p.is_file())
     for page in sorted(pages):
         if page in keep or not is_generated(page):
@@ -187,7 +188,7 @@ def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), 
             for name in (files or {}).get(page.relative_to(content_dir).as_posix(), []):
                 (page.parent / name).unlink(missing_ok=True)
             page.unlink()
-        removed += 1
+        removed.append(page.relative_to(content_dir).as_posix())
         for folder in page.parents:  # folders left empty by it
             if folder == content_dir or folder.is_dir() and any(folder.iterdir()):
                 break
@@ -197,19 +198,21 @@ def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), 
         for f in bundle.iterdir() if bundle.is_dir() else ():
             if f.is_file() and f not in keep and not f.name.endswith(".md") and not f.name.startswith("."):
                 f.unlink()
-                removed += 1  # a published file gone is a removal too: a built site must drop it
+                removed.append(f.relative_to(content_dir).as_posix())  # a published file gone: a built site must drop it
     return removed
 
 
-def prune_owned(out_dir: Path, keep: set[Path]) -> int:
-    """In a folder the generators own whole, remove every file not written by this pass, then empty folders."""
-    removed = 0
+def prune_owned(out_dir: Path, keep: set[Path]) -> list[str]:
+    """In a folder the generators own whole, remove every file not written by this pass, then empty folders; returns
+    the pages removed."""
+    removed: list[str] = []
     for path in sorted(out_dir.rglob("*"), reverse=True):
         if STATE_DIR in path.relative_to(out_dir).parts:
             continue
         if path.is_file() and path not in keep:
             path.unlink()
-            removed += path.suffix == ".md"
+            if path.suffix == ".md":
+                removed.append(path.relative_to(out_dir).as_posix())
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
     return removed

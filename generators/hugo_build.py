@@ -7,9 +7,11 @@ rendered, their bundles' files, and the pages every page needs to find: the home
 author's pages, every section's own page, the overview), so that Hugo reads tens of pages, not the
 10,000 run pages it would otherwise load to render five. That is right because no layout lists pages
 by itself: every list of runs (runs, experiments, terms, home) is a page the generators wrote, and the
-menu needs only the sections. The sitemap is left as the last full build wrote it. Hugo builds
+menu needs only the sections. The sitemap is left as the last full build wrote it. A page the generators
+removed (a run's, a comparison's: a page in a folder of its own) has its built folder deleted before Hugo runs,
+and the search drops it (generators/search.py). Hugo builds
 everything, cleaning the destination, when an incremental build could be wrong: the first build, a
-removed page, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
+removed section or a removed file next to a page, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
 static/ or the vendored scripts, another base URL, or a destination another build has touched since
 (for instance a MkDocs publish), or a build that did not finish (killed, or Hugo failed): the record of
 the last build is removed before Hugo starts and written again only when it succeeds. It also builds everything
@@ -56,18 +58,43 @@ def begin_pending(content_dir: Path) -> None:
     write_text(path, json.dumps(pending, indent=1) + "\n")
 
 
-def record_pending(content_dir: Path, rendered: list[str], removed: int, new: list[str]) -> None:
-    """Add what a generator pass changed to what the next Hugo build must render (the pass is over)."""
+def record_pending(content_dir: Path, rendered: list[str], removed: list[str], new: list[str]) -> None:
+    """Add what a generator pass changed to what the next Hugo build must render and delete (the pass is over)."""
     from .targets import url_of  # the generators' process has it loaded; a build alone needs no page code (jinja2)
 
     path = content_dir / STATE_DIR / PENDING
     pending = read_state(path) or {"full": False, "urls": []}
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
-    pending["full"] = bool(pending.get("full") or removed or structural)
-    pending["urls"] = sorted(set(pending.get("urls", [])) | {"/" + url_of(p).rstrip("/") for p in rendered})
-    pending["pages"] = sorted(set(pending.get("pages", [])) | set(rendered))
+    leaves = [p for p in removed if p.endswith("/index.md") and _deletable(url_of(p))]
+    pending["full"] = bool(pending.get("full") or len(leaves) < len(removed) or structural)
+    urls = {"/" + url_of(p).rstrip("/") for p in rendered}
+    pending["urls"] = sorted(set(pending.get("urls", [])) | urls)
+    # A page removed now and rendered again later (or the other way round) ends as the later pass left it.
+    pending["removed"] = sorted((set(pending.get("removed", [])) - urls) | {"/" + url_of(p).rstrip("/") for p in leaves})
+    pending["urls"] = sorted(set(pending["urls"]) - set(pending["removed"]))
+    pending["pages"] = sorted((set(pending.get("pages", [])) - set(leaves)) | set(rendered))
     pending["passing"] = False
     write_text(path, json.dumps(pending, indent=1) + "\n")
+
+
+def _deletable(url: str) -> bool:
+    """Whether the built folder of a removed page's URL can be deleted alone: a page of its own below the home page
+    (a leaf bundle: no other page lives in its folder)."""
+    parts = url.strip("/").split("/")
+    return bool(parts[0]) and all(p not in ("", ".", "..") for p in parts)
+
+
+def delete_removed(destination: Path, urls: list[str]) -> int:
+    """Delete the built folders of the removed pages at `urls` (as record_pending keeps them) from the site."""
+    deleted = 0
+    for url in urls:
+        if not _deletable(url):
+            continue
+        folder = destination / url.strip("/")
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            deleted += 1
+    return deleted
 
 
 def staging(destination: Path) -> Path:
@@ -140,9 +167,10 @@ def build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full:
     """Run Hugo, then bring the site's search index up to date; returns how Hugo built ("full", "incremental" or
     "unchanged") and how the index was updated. `keep`: file descriptors Hugo and Pagefind inherit (the publish's
     locks, so that one outliving a killed publish still holds them)."""
-    urls = read_state(content_dir / STATE_DIR / PENDING).get("urls", [])
+    pending = read_state(content_dir / STATE_DIR / PENDING)
     how = hugo_build(content_dir, destination, base_url, hugo, full, keep)
-    return f"{how} build, search index: {search.update(content_dir, destination, how, urls, keep)}"
+    gone = pending.get("removed", []) if how == "incremental" else []
+    return f"{how} build, search index: {search.update(content_dir, destination, how, pending.get('urls', []), keep, gone)}"
 
 
 def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, full: bool = False,
@@ -158,7 +186,7 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
     building = staging(destination)
     for left in [building, *building.parent.glob(f".{destination.resolve().name}.old-*")]:
         shutil.rmtree(left, ignore_errors=True)  # what a killed full build left
-    if incremental and not pending.get("pages"):
+    if incremental and not pending.get("pages") and not pending.get("removed"):
         return "unchanged"
     listed = read_saved(state / Manifest.FILE).get("pages", []) if incremental else []
     if incremental and len(pending.get("pages", [])) > max(FULL_SHARE * len(listed), FULL_PAGES):
@@ -175,6 +203,8 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
         args[args.index("--contentDir") + 1] = str(changed.resolve())
         args += ["--config", f"{SITE / 'hugo.toml'},{overlay}"]
     (state / BUILT).unlink(missing_ok=True)  # until this build succeeds, no build is the base of an incremental one
+    if incremental:
+        delete_removed(destination, pending.get("removed", []))
     result = subprocess.run(args, capture_output=True, text=True, pass_fds=keep)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)  # with --quiet, Hugo prints its ERROR lines on stdout

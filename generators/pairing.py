@@ -19,8 +19,8 @@ def recent(group: list[RunView]) -> list[RunView]:
     """The runs of one experiment (newest first) compared with their predecessors.
 
     Counted from the oldest run in blocks of RECENT, as listings' anchored pages are: a new run adds a page,
-    and only every RECENT-th removes the oldest RECENT at once. A removed page makes the next Hugo build a
-    full one, so a window sliding by one run would make every publish of a busy experiment a full build."""
+    and only every RECENT-th removes the oldest RECENT at once, so the set of pages (and the comparison
+    index's rows, which every change of it renders again) stays put between those publishes."""
     archived = max(0, len(group) // RECENT - 1) * RECENT
     return group[: len(group) - archived]
 

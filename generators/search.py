@@ -12,7 +12,8 @@ Pagefind's command line over a folder holding just those pages. (Pagefind's Pyth
 response per tenth of a second, so a page added through it costs 0.1 s: 0.7 s for a one-run publish,
 and a quarter of an hour for 10,000 pages.) More than DELTA_PAGES pages are indexed as a whole site.
 static/js/search.js merges the deltas with the whole-site index and, for a page held by several, keeps
-the newest one's entry (`<site>/search.json` names the deltas and, for each page they hold, the newest). Past MAX_DELTAS deltas, after a full Hugo build, or when the
+the newest one's entry (`<site>/search.json` names the deltas and, for each page they hold, the newest; for a
+page removed since, none, so that every entry of it is dropped). Past MAX_DELTAS deltas, after a full Hugo build, or when the
 state is lost, the whole site is indexed again. MkDocs Material keeps its own search.
 """
 from __future__ import annotations
@@ -36,6 +37,8 @@ DELTA_PAGES = 1000
 """pages rendered since the last index beyond which the whole site is indexed again rather than a delta (the
 whole site's index costs seconds per thousand pages; a delta that large would hold most of it a second time)"""
 MARK = "data-pagefind-body"
+GONE = 0
+"""the delta number of a page removed from the site since the whole site was indexed (search.json: "")"""
 
 
 def _page_html(site: Path, url: str) -> str | None:
@@ -96,9 +99,11 @@ def delta(site: Path, number: int, urls: list[str], keep: tuple[int, ...] = ()) 
     return sorted(files)
 
 
-def update(content_dir: Path, site: Path, how: str, rendered: list[str], keep: tuple[int, ...] = ()) -> str:
-    """Bring the site's index up to date after a Hugo build (`how`: full, incremental or unchanged). A full build
-    was indexed whole before it replaced the site (hugo_build), so only the state is written for it."""
+def update(content_dir: Path, site: Path, how: str, rendered: list[str], keep: tuple[int, ...] = (),
+           removed: list[str] = ()) -> str:
+    """Bring the site's index up to date after a Hugo build (`how`: full, incremental or unchanged; `removed`: the
+    URLs of pages an incremental build deleted). A full build was indexed whole before it replaced the site
+    (hugo_build), so only the state is written for it."""
     state_path = content_dir / STATE_DIR / STATE
     state = read_state(state_path)
     same_site = state.get("site") == str(site.resolve()) and (site / BUNDLE).is_dir()
@@ -112,12 +117,14 @@ def update(content_dir: Path, site: Path, how: str, rendered: list[str], keep: t
         deltas, fresh, done = [], {}, "whole site"
     else:
         number = max(deltas, default=0) + 1
+        fresh.update({_url(url): GONE for url in removed})  # no index holds them now: every entry of theirs is stale
         indexed = delta(site, number, [_url(u) for u in rendered], keep)
         if indexed:
             deltas.append(number)
             fresh.update({url: number for url in indexed})
-        done = f"{len(indexed)} pages, in delta {number} of {len(deltas)}"
-    manifest = {"deltas": [f"{DELTA}{n}/" for n in deltas], "fresh": {url: f"{DELTA}{n}/" for url, n in fresh.items()}}
+        done = f"{len(indexed)} pages, in delta {number} of {len(deltas)}" + (f", {len(removed)} dropped" if removed else "")
+    manifest = {"deltas": [f"{DELTA}{n}/" for n in deltas],
+                "fresh": {url: f"{DELTA}{n}/" if n != GONE else "" for url, n in fresh.items()}}
     write_text(site / MANIFEST, json.dumps(manifest, sort_keys=True) + "\n", durable=False)
     write_text(state_path, json.dumps({"site": str(site.resolve()), "deltas": deltas, "fresh": fresh}) + "\n")
     return done

@@ -393,7 +393,7 @@ def test_every_page_type_works_with_javascript_off(sites, browser, page_type):
     context.close()
 
 
-def test_a_run_added_by_an_incremental_publish_is_found_by_search_beside_the_older_ones(tmp_path, browser):
+def test_a_run_added_by_an_incremental_publish_is_found_by_search_beside_the_older_ones_and_a_removed_one_is_not(tmp_path, browser):
     """The incremental Hugo build indexes only the pages it rendered, into a delta the search merges with the site's."""
     from datetime import datetime, timezone
 
@@ -419,5 +419,18 @@ def test_a_run_added_by_an_incremental_publish_is_found_by_search_beside_the_old
             result.click()
             tab.wait_for_url(f"{base}runs/{run}/")
             assert tab.locator("h1").inner_text() == run
+        # A run removed from runs/: the next incremental build deletes its page and the search no longer offers it,
+        # though the whole site's index (not built again) still holds its entry.
+        shutil.rmtree(older)
+        generate(runs, work)
+        with contextlib.redirect_stderr(log):
+            assert hugo_build.main(["--content", str(work / "content"), "--destination", str(public)]) == 0
+        assert "incremental build" in log.getvalue().splitlines()[-1] and "dropped" in log.getvalue().splitlines()[-1]
+        tab, _ = visit(browser, base, "hugo-search-removed")
+        tab.get_by_role("searchbox").fill(older.name)
+        tab.locator(".search-results p, .search-results ol").first.wait_for()
+        assert tab.locator(".search-results").get_by_role("link", name=older.name, exact=True).count() == 0
+        tab.get_by_role("searchbox").fill(new.name)  # the search itself still answers
+        tab.locator(".search-results").get_by_role("link", name=new.name, exact=True).wait_for()
     finally:
         server.shutdown()

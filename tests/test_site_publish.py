@@ -106,7 +106,7 @@ def hugo_build(work) -> str:
     return result.stderr
 
 
-def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_everything_after_one_is_removed(synthetic_copy, tmp_path):
+def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_deletes_the_pages_of_a_removed_one(synthetic_copy, tmp_path):
     generate(synthetic_copy, tmp_path)
     assert "full build" in hugo_build(tmp_path)
     public = tmp_path / "public"
@@ -117,11 +117,20 @@ def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_everything_aft
     assert "incremental build" in hugo_build(tmp_path)
     assert (public / "runs" / new.name / "index.html").is_file() and (public / "runs" / new.name / "loss.png").is_file()
     assert new.name in (public / "index.html").read_text() and new.name in (public / "statuses" / "ok" / "index.html").read_text()
+    compared = [p.parent for p in public.glob("compare/*/index.html") if new.name in p.parent.name]
+    assert compared  # the new run's comparison with its predecessor
     assert untouched.stat().st_mtime_ns == stamp
     shutil.rmtree(new)
     generate(synthetic_copy, tmp_path)
-    assert "full build" in hugo_build(tmp_path)
-    assert not (public / "runs" / new.name).exists()
+    built = hugo_build(tmp_path)
+    # Its pages are deleted, every page that linked to it rendered again, its search entries dropped; nothing else is built.
+    assert "incremental build" in built and "dropped" in built, built
+    assert not (public / "runs" / new.name).exists() and not any(p.exists() for p in compared)
+    assert [p for p in public.rglob("*.html") if f"{new.name}/\"" in p.read_text(encoding="utf-8")] == []  # no link to it
+    assert f"no longer published: {new.name}" in (public / "index.html").read_text()
+    fresh = json.loads((public / "search.json").read_text())["fresh"]
+    assert fresh[f"/runs/{new.name}/"] == "" and all(fresh[f"/{p.relative_to(public)}/"] == "" for p in compared)
+    assert untouched.stat().st_mtime_ns == stamp
 
 
 def test_hugo_builds_the_whole_site_when_most_of_its_pages_were_rendered_again(synthetic_copy, tmp_path, monkeypatch):

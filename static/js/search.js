@@ -2,7 +2,8 @@
    The search box in the header appears with JavaScript; Pagefind's own script is loaded on the first
    keystroke, with the small indexes of the pages rendered since the whole site was last indexed merged in
    (search.json names them, and for each page the newest that holds it: an older entry of that page is
-   stale and dropped). Results link to pages. */
+   stale and dropped; a page removed from the site since is named with no index, so all its entries are).
+   Results link to pages. */
 (function () {
   "use strict";
   var form = document.querySelector("form.site-search");
