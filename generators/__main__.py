@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
 import shutil
 import sys
 import time
@@ -213,7 +212,7 @@ def _publish(args: argparse.Namespace, content_dir: Path, out: Path, state: Path
         generated = catalog.all_pages(runs, target, changes, snapshot,
                                       fresh=lambda path, key: manifest.kept(path, key, f"{out}/{target.file_of(path)}"))
         listed()
-        _ship(generated, publish_log.FILE, json.dumps(snapshot, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
+        _ship(generated, publish_log.FILE, log.snapshot_text + "\n")
         if stored:
             _ship(generated, Path(history.STORE_SHIPPED).name, stored)
         if args.engine == "mkdocs":

@@ -195,8 +195,13 @@ def prune(content_dir: Path, keep: set[Path], bundles: set[Path] = frozenset(), 
             if folder.is_dir():
                 folder.rmdir()
     for bundle in bundles:
-        for f in bundle.iterdir() if bundle.is_dir() else ():
-            if f.is_file() and f not in keep and not f.name.endswith(".md") and not f.name.startswith("."):
+        try:
+            with os.scandir(bundle) as entries:  # a section's folder (runs/) holds a folder per run: no stat for each
+                found = [Path(e.path) for e in entries if not e.name.endswith(".md") and not e.name.startswith(".") and e.is_file()]
+        except FileNotFoundError:
+            continue
+        for f in found:
+            if f not in keep:
                 f.unlink()
                 removed.append(f.relative_to(content_dir).as_posix())  # a published file gone: a built site must drop it
     return removed

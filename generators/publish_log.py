@@ -15,6 +15,7 @@ published twice give the same bytes.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -163,7 +164,19 @@ class PublishLog:
         self.state = {"current": now, "changes": changes.as_state()}
         return now, changes
 
+    @functools.cached_property
+    def snapshot_text(self) -> str:
+        """This publish's snapshot (advance's) as the site ships it: serialised once, for the site and for the log."""
+        return _dumps(self.state["current"])
+
     def save(self) -> None:
         # Compact: json's C encoder takes no indent, and at 10,000 runs the indented log took a second to write.
         # One snapshot and the changes, not two snapshots: half the bytes for every publish to read and write.
-        write_text(self.path, json.dumps(self.state, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
+        # It is json.dumps(self.state, sort_keys=True) exactly ("changes" sorts before "current"), with the
+        # snapshot's text as the site got it, not serialised a second time.
+        assert self.state.keys() == {"current", "changes"}
+        write_text(self.path, f'{{"changes":{_dumps(self.state["changes"])},"current":{self.snapshot_text}}}\n')
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)

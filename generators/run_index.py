@@ -17,12 +17,12 @@ A run taken from the index is an `IndexedRun`: its summary answers the listings;
 read from run.json only when one of its pages is rendered. Deleting the index only makes the next
 publish read everything.
 
-The index is kept in two parts. The stamps (`STAMPS`: each run folder's and its files', and the ledger's)
-are all a publish with nothing to do reads. The entries (summaries, verification, footprints) are read once
-something changed; they are spread over `BUCKETS` files by run id (`ENTRIES/<n>.json`), so that a publish of
-one new run rewrites one of them, not the entries of 10,000 runs, and the stamps file holds each bucket's
-sha256: a bucket that does not match it (a publish stopped between the writes, an edit) makes the whole
-index unknown, and the next publish reads and verifies everything.
+The index is kept in two parts, each spread over `BUCKETS` files by run id, so that a publish of one new run
+rewrites one file of each, not the index of 10,000 runs. The stamps (`STAMP_BUCKETS/<n>.json`: each run
+folder's and its files') are all a publish with nothing to do reads. The entries (`ENTRIES/<n>.json`:
+summaries, verification, footprints) are read once something changed. `STAMPS` names every bucket with the
+sha256 of its file, and the ledger's size and sha256: a bucket that does not match it (a publish stopped
+between the writes, an edit) makes the whole index unknown, and the next publish reads and verifies everything.
 """
 from __future__ import annotations
 
@@ -40,11 +40,13 @@ from .incremental import STATE_DIR
 from .runs import RunView, view_of
 
 STAMPS = "run-stamps.json"
+STAMP_BUCKETS = "run-stamps"
 ENTRIES = "run-entries"
 BUCKETS = 64
 OLDER = "runs.json"
 """the whole index in one file, as Trainbook wrote it before (format 3): removed once this format is written"""
-FORMAT = "trainbook-run-index-4"
+FORMAT = "trainbook-run-index-5"
+"""5: stamps as strings, in buckets; 4: stamps as lists, in one file"""
 WHOLE = ("experiment", "kind", "status", "started_at", "duration_s", "metrics", "key_metric", "reproduction")
 """record fields the summary keeps whole"""
 PARTS = ("config.tags", "config.gates", "config.model.type", "config.data.dataset", "data.dataset", "data.source", "data.sha256",
@@ -98,40 +100,51 @@ class IndexedRun(RunView):
         return self._full if self._full is not None else self.summary
 
 
-def _stamp(st: os.stat_result) -> list[int]:
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+def _file_stamp(name: str, st: os.stat_result) -> str:
+    return f"{name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
-def _dir_stamp(folder: str) -> list[int] | None:
+def _folder_stamp(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns}:{st.st_ino}"
+
+
+def unchanged(folder: str, stamp: str) -> bool:
+    """Whether a run folder is as `stamp` (stamps') saw it: no file added, removed or renamed (the folder's own stamp,
+    which any of those changes), and each file's stamp the same; a stat per file, without listing the folder."""
+    head, _, files = stamp.partition("/")
     try:
-        st = os.stat(folder)
+        if _folder_stamp(os.stat(folder)) != head:
+            return False
+        for token in files.split("/") if files else ():
+            name = token.rsplit(":", 4)[0]
+            if _file_stamp(name, os.stat(f"{folder}/{name}")) != token:
+                return False
     except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_ino]
-
-
-def unchanged(folder: str, entry: dict) -> bool:
-    """Whether a run folder is as the index saw it: no file added, removed or renamed (its own stamp, which any of
-    those changes), and each file's stamp the same; a stat per file, without listing the folder."""
-    if not entry.get("dir") or _dir_stamp(folder) != entry["dir"]:
         return False
-    for name, stamp in entry.get("stamps", {}).items():
-        try:
-            st = os.stat(f"{folder}/{name}")
-        except OSError:
-            return False
-        if _stamp(st) != stamp:
-            return False
     return True
 
 
-def stamps(folder: Path) -> dict[str, list[int]] | None:
-    """Each visible file of a run folder with its stamp (hidden files are the trainer's locks and temporaries)."""
+def stamps(folder: Path) -> str | None:
+    """A run folder's stamp: the folder's (mtime, inode), then each visible file's name, size, mtime, ctime and inode
+    (hidden files are the trainer's locks and temporaries), in one string: "/" is in no file name, and a string is
+    what a publish of 10,000 runs reads back fastest. The folder is stamped before it is listed, so a file added
+    meanwhile changes the folder's stamp by the next look."""
     try:
+        head = _folder_stamp(os.stat(folder))
         with os.scandir(folder) as entries:
-            return {e.name: _stamp(e.stat()) for e in entries if not e.name.startswith(".") and e.is_file()}
+            files = sorted((e.name, e.stat()) for e in entries if not e.name.startswith(".") and e.is_file())
     except OSError:
         return None
+    return "/".join([head, *(_file_stamp(name, st) for name, st in files)])
+
+
+def _files_of(stamp: str) -> dict[str, list[str]]:
+    """name -> [size, mtime, ctime, inode] of a stamp's files"""
+    out = {}
+    for token in stamp.split("/")[1:]:
+        name, *facts = token.rsplit(":", 4)
+        out[name] = facts
+    return out
 
 
 def _run_names(runs_dir: Path) -> list[str]:
@@ -156,41 +169,70 @@ def bucket_of(run: str) -> str:
 
 
 def _read_stamps(path: Path, runs_dir: Path) -> dict:
+    """The index's top file with every run's stamps from the buckets it names; {} when any part is not as written."""
     try:
         saved = json.loads(path.read_bytes())
         assert saved.get("format") == FORMAT and saved.get("runs_dir") == str(runs_dir.resolve())
-        assert isinstance(saved.get("runs"), dict) and isinstance(saved.get("buckets"), dict)
-        return saved
+        assert isinstance(saved.get("stamps"), dict) and isinstance(saved.get("buckets"), dict)
+        assert isinstance(saved.get("running"), list)
+        runs = _read_buckets(path.parent / STAMP_BUCKETS, saved["stamps"])
+        assert runs is not None
+        return {**saved, "runs": runs}
     except (OSError, ValueError, AssertionError, AttributeError):
         return {}
 
 
-def _read_entries(folder: Path, buckets: dict[str, str]) -> dict[str, dict] | None:
-    """Every run's entry from the buckets the stamps file lists, or None when one is missing or not as written."""
-    entries: dict[str, dict] = {}
+def _read_buckets(folder: Path, buckets: dict[str, str]) -> dict[str, dict] | None:
+    """Every run's part from the buckets named (bucket -> sha256), or None when one is missing or not as written."""
+    found: dict[str, dict] = {}
     for bucket, digest in buckets.items():
         try:
             raw = (folder / f"{bucket}.json").read_bytes()
             if hashlib.sha256(raw).hexdigest() != digest:
                 return None
-            found = json.loads(raw)
+            part = json.loads(raw)
         except (OSError, ValueError):
             return None
-        if not isinstance(found, dict):
+        if not isinstance(part, dict):
             return None
-        entries.update(found)
-    return entries
+        found.update(part)
+    return found
+
+
+def _write_buckets(folder: Path, parts: dict[str, dict[str, dict]], old: dict[str, str], changed: set[str]) -> dict[str, str]:
+    """Write the buckets in `changed` (and any not written before); returns every bucket's sha256. A bucket left
+    over (no run falls in it now) is removed after the top file stops naming it (see save)."""
+    digests = {}
+    for bucket, runs in sorted(parts.items()):
+        if bucket in changed or bucket not in old:
+            data = (json.dumps(runs, separators=(",", ":"), allow_nan=False) + "\n").encode()
+            write_bytes(folder / f"{bucket}.json", data)
+            digests[bucket] = hashlib.sha256(data).hexdigest()
+        else:
+            digests[bucket] = old[bucket]
+    return digests
+
+
+def _remove_left(folder: Path, digests: dict[str, str]) -> None:
+    for left in folder.glob("*.json"):
+        if left.stem not in digests:
+            left.unlink(missing_ok=True)
 
 
 class RunIndex:
     def __init__(self, out_dir: Path, runs_dir: Path, hash_file: Callable[[Path], str]):
         self.runs_dir, self.hash_file = runs_dir, hash_file
         self.stamps_path, self.entries_dir = out_dir / STATE_DIR / STAMPS, out_dir / STATE_DIR / ENTRIES
+        self.stamps_dir = out_dir / STATE_DIR / STAMP_BUCKETS
         saved = _read_stamps(self.stamps_path, runs_dir)
-        self.old_stamps: dict[str, dict] = saved.get("runs", {})
-        """run -> {"dir", "stamps", "running"} as the last publish left them"""
+        self.old_stamps: dict[str, str] = saved.get("runs", {})
+        """run -> its folder's stamp (`stamps`) as the last publish left it"""
+        self.was_running: set[str] = set(saved.get("running", []))
+        """the runs that were training at the last publish"""
         self.buckets: dict[str, str] = saved.get("buckets", {})
-        """bucket -> the sha256 of its file as the last publish wrote it"""
+        """entries' bucket -> the sha256 of its file as the last publish wrote it"""
+        self.stamp_buckets: dict[str, str] = saved.get("stamps", {})
+        """stamps' bucket -> the sha256 of its file as the last publish wrote it"""
         self.old_ledger: dict = saved.get("ledger", {})
         self._old_entries: dict[str, dict] | None = None
         self.new: dict[str, dict] = {}
@@ -198,7 +240,7 @@ class RunIndex:
         self.changed = True
         """False when the runs folder is exactly as the index knew it (nothing to read, verify or publish anew)"""
         self.verified = 0
-        self.found: dict[str, dict | None] | None = None
+        self.found: dict[str, str | None] | None = None
         self.grew: set[str] | None = None
         self.check_now: set[str] = set()
         self.fresh: list[str] = []
@@ -210,9 +252,9 @@ class RunIndex:
     def old_entries(self) -> dict[str, dict]:
         """run -> its entry from the last publish (without its stamps), read when something changed"""
         if self._old_entries is None:
-            entries = _read_entries(self.entries_dir, self.buckets) if self.old_stamps else {}
+            entries = _read_buckets(self.entries_dir, self.buckets) if self.old_stamps else {}
             if entries is None or entries.keys() != self.old_stamps.keys():  # not what one publish wrote: no index
-                entries, self.old_stamps, self.old_ledger, self.buckets = {}, {}, {}, {}
+                entries, self.old_stamps, self.old_ledger, self.buckets, self.stamp_buckets = {}, {}, {}, {}, {}
             self._old_entries = entries
         return self._old_entries
 
@@ -223,16 +265,16 @@ class RunIndex:
         self.ledger = {k: ledger[k] for k in ("size", "sha256")}
         root, old = str(self.runs_dir), self.old_stamps
         self.found = {}
-        for name in _run_names(self.runs_dir):  # known and unchanged: its stamps as they were, a stat per file
+        for name in _run_names(self.runs_dir):  # known and unchanged: its stamp as it was, a stat per file
             known = old.get(name)
-            self.found[name] = known["stamps"] if known and unchanged(f"{root}/{name}", known) else stamps(self.runs_dir / name)
+            self.found[name] = known if isinstance(known, str) and unchanged(f"{root}/{name}", known) else stamps(self.runs_dir / name)
         self.grew = self._only_grew(ledger)
         if self.grew is None:  # edited, truncated or a first publish: everything again
             self.check_now = set(self.found)
         else:
-            self.check_now = {run for run, files in self.found.items() if files != (old.get(run) or {}).get("stamps")}
+            self.check_now = {run for run, stamp in self.found.items() if stamp != old.get(run)}
             # a run that said it was running is looked at again: its process may have died without a word
-            self.check_now |= self.grew | {run for run in self.found if (old.get(run) or {}).get("running")}
+            self.check_now |= self.grew | (self.was_running & self.found.keys())
         self.changed = bool(self.check_now) or self.found.keys() != old.keys() or \
             ledger["sha256"] != self.old_ledger.get("sha256")
         return self.changed
@@ -278,7 +320,7 @@ class RunIndex:
         if view is None:
             return None, {}
         check = result.check(run)
-        entry = {"stamps": files, "dir": _dir_stamp(str(folder)), "summary": summary(view.record),
+        entry = {"stamps": files, "summary": summary(view.record),
                  "record_sha256": view.record_sha256,
                  "problems": check.problems if check else [], "state": view.state, "sealed": view.sealed,
                  "chain": self._chain.get(run, []), "artifacts": sorted(view.artifacts),
@@ -287,9 +329,7 @@ class RunIndex:
         return view, entry
 
     def _known(self, run: str, result: integrity.Verification | None) -> tuple[RunView | None, dict]:
-        entry, folder = {**self.old_entries[run], **self.old_stamps[run]}, self.runs_dir / run
-        if not entry.get("dir"):  # its files matched their stamps just now
-            entry["dir"] = _dir_stamp(str(folder))
+        entry, folder = {**self.old_entries[run], "stamps": self.old_stamps[run]}, self.runs_dir / run
         if not entry.get("summary"):
             return None, entry
         if result is not None:  # the ledger grew: this run's line is as it was, but the chain's findings are new
@@ -309,42 +349,44 @@ class RunIndex:
         """Take the stamps of the runs verified now again, after the publish linked their files into the site:
         a new link changes a file's ctime and nothing else, and must not make the next publish verify it again."""
         for run in self.fresh:
-            now, entry = stamps(self.runs_dir / run) or {}, self.new.get(run)
+            entry = self.new.get(run)
             if not entry or not entry.get("stamps"):
                 continue
-            for name, stamp in entry["stamps"].items():
-                later = now.get(name)
-                if later and [later[0], later[1], later[3]] == [stamp[0], stamp[1], stamp[3]]:
-                    entry["stamps"][name] = later
+            now = stamps(self.runs_dir / run)
+            if now is None or now.partition("/")[0] != entry["stamps"].partition("/")[0]:
+                continue
+            before, after = _files_of(entry["stamps"]), _files_of(now)
+            if before.keys() == after.keys() and all(after[n][:2] + after[n][3:] == f[:2] + f[3:] for n, f in before.items()):
+                entry["stamps"] = now
 
     def save(self) -> None:
-        """The buckets whose entries changed, then the stamps file that names them (see the module's docstring)."""
+        """The buckets whose runs changed, then the top file that names them (see the module's docstring)."""
         self.settle()
         old = self._old_entries or {}  # not read (every run was verified now): every bucket is written
-        stamps_of: dict[str, dict] = {}
-        buckets: dict[str, dict[str, dict]] = {}
-        changed: set[str] = set()
+        entries: dict[str, dict[str, dict]] = {}
+        stamps_of: dict[str, dict[str, str | None]] = {}
+        changed_entries: set[str] = set()
+        changed_stamps: set[str] = set()
+        running: list[str] = []
         for run, entry in self.new.items():
-            entry = {k: v for k, v in entry.items() if k not in ("dir", "stamps", "running")}
-            stamps_of[run] = {"dir": self.new[run].get("dir"), "stamps": self.new[run].get("stamps"),
-                              "running": (entry.get("summary") or {}).get("status") == "running"}
             bucket = bucket_of(run)
-            buckets.setdefault(bucket, {})[run] = entry
+            stamp = entry.get("stamps")
+            entry = {k: v for k, v in entry.items() if k != "stamps"}
+            if (entry.get("summary") or {}).get("status") == "running":
+                running.append(run)
+            entries.setdefault(bucket, {})[run] = entry
+            stamps_of.setdefault(bucket, {})[run] = stamp
             if self._old_entries is None or old.get(run) != entry:
-                changed.add(bucket)
-        changed |= {bucket_of(run) for run in old.keys() - self.new.keys()}  # runs gone
-        digests = {}
-        for bucket, entries in sorted(buckets.items()):
-            if bucket in changed or bucket not in self.buckets:
-                data = (json.dumps(entries, separators=(",", ":"), allow_nan=False) + "\n").encode()
-                write_bytes(self.entries_dir / f"{bucket}.json", data)
-                digests[bucket] = hashlib.sha256(data).hexdigest()
-            else:
-                digests[bucket] = self.buckets[bucket]
+                changed_entries.add(bucket)
+            if self.old_stamps.get(run) != stamp:
+                changed_stamps.add(bucket)
+        gone = {bucket_of(run) for run in old.keys() - self.new.keys()} | {bucket_of(run) for run in self.old_stamps.keys() - self.new.keys()}
+        entry_digests = _write_buckets(self.entries_dir, entries, self.buckets, changed_entries | gone)
+        stamp_digests = _write_buckets(self.stamps_dir, stamps_of, self.stamp_buckets, changed_stamps | gone)
         write_text(self.stamps_path, json.dumps({"format": FORMAT, "runs_dir": str(self.runs_dir.resolve()), "ledger": self.ledger,
-                                                 "buckets": digests, "runs": stamps_of}, separators=(",", ":"),
+                                                 "buckets": entry_digests, "stamps": stamp_digests, "running": running},
+                                                separators=(",", ":"),
                                                 allow_nan=False) + "\n")
-        for left in self.entries_dir.glob("*.json"):  # a bucket no run falls in any more
-            if left.stem not in digests:
-                left.unlink(missing_ok=True)
+        _remove_left(self.entries_dir, entry_digests)
+        _remove_left(self.stamps_dir, stamp_digests)
         (self.stamps_path.parent / OLDER).unlink(missing_ok=True)

@@ -32,8 +32,16 @@ def root_of(path: str) -> str:
 
 def href(here: str, to: str) -> str:
     """A relative URL from page `here` to page `to` (both content paths): `../x/`, `./` for itself."""
-    rel = posixpath.relpath(url_of(to) or ".", url_of(here) or ".")
-    return "./" if rel == "." else rel + "/"
+    # Both are folders of the site below its root, without "." or "..": a common prefix, then up and down again
+    # (posixpath.relpath would make both absolute, with the working directory, for every link of every page).
+    start, end = url_of(here).split("/")[:-1], url_of(to).split("/")[:-1]
+    same = 0
+    for a, b in zip(start, end):
+        if a != b:
+            break
+        same += 1
+    rel = "/".join([".."] * (len(start) - same) + end[same:])
+    return rel + "/" if rel else "./"
 
 
 def _src(src: str) -> str:

@@ -63,6 +63,12 @@ def test_home_page_lists_runs_added_since_the_previous_publish_and_keeps_listing
     generate(synthetic_copy, tmp_path)
     text = overview.read_text()
     assert "Compared with the publish of" in text and "1 new run(s)" in text and new.name in text
+    # The log keeps the snapshot the site ships, byte for byte, and what changed since the one before it.
+    log = (tmp_path / "content" / ".trainbook" / "published.json").read_text()
+    shipped = (tmp_path / "content" / "runs" / "published.json").read_text()
+    assert log == json.dumps(json.loads(log), sort_keys=True, separators=(",", ":")) + "\n"
+    assert json.loads(log)["current"] == json.loads(shipped) and json.loads(log)["changes"]["new"] == [new.name]
+    assert log.endswith(f',"current":{shipped.rstrip()}}}\n')
     generate(synthetic_copy, tmp_path)  # nothing new: the last change is still what the home page shows
     assert overview.read_text() == text
 
@@ -191,12 +197,16 @@ def test_a_new_run_rewrites_one_bucket_of_the_run_index_and_a_damaged_bucket_mak
 
     generate(synthetic_copy, tmp_path)
     state = tmp_path / "content" / ".trainbook"
-    buckets = {p.name: p.read_bytes() for p in (state / run_index.ENTRIES).iterdir()}
+    def read(folder):
+        return {p.name: p.read_bytes() for p in (state / folder).iterdir()}
+
+    buckets, stamps = read(run_index.ENTRIES), read(run_index.STAMP_BUCKETS)
     (new,) = make_runs(synthetic_copy, 1, seed=13, start=LATER)
     generate(synthetic_copy, tmp_path)
-    after = {p.name: p.read_bytes() for p in (state / run_index.ENTRIES).iterdir()}
-    changed = {name for name in after if after[name] != buckets.get(name)}
-    assert changed == {f"{run_index.bucket_of(new.name)}.json"}  # the other runs' entries are not written again
+    for before, folder in ((buckets, run_index.ENTRIES), (stamps, run_index.STAMP_BUCKETS)):
+        after = read(folder)
+        changed = {name for name in after if after[name] != before.get(name)}
+        assert changed == {f"{run_index.bucket_of(new.name)}.json"}, folder  # the other runs' are not written again
     assert gc.isenabled() and gc.get_freeze_count() == 0  # the publish gave the collector back as it found it
 
     damaged = state / run_index.ENTRIES / next(iter(sorted(buckets)))
@@ -207,6 +217,11 @@ def test_a_new_run_rewrites_one_bucket_of_the_run_index_and_a_damaged_bucket_mak
     assert index.check_now == {other.name}  # the stamps alone cannot tell the entries were edited...
     index.load()
     assert sorted(index.fresh) == sorted(index.found)  # ...reading them can: every run is read and verified again, none taken on trust
+    damaged = state / run_index.STAMP_BUCKETS / sorted(stamps)[0]
+    damaged.write_bytes(damaged.read_bytes().replace(b":", b":1", 1))  # a stamp the runs' files would match no more
+    index = run_index.RunIndex(tmp_path / "content", synthetic_copy, lambda path: "")
+    index.scan()
+    assert index.check_now == set(index.found)  # a stamps bucket not as written: no run is taken as known
 
 
 def test_an_edited_ledger_line_is_caught_though_no_run_folder_changed(synthetic_copy, tmp_path):
