@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
+
+from trainer.tracking import layout
+from trainer.tracking.files import write_text
 
 FILE = "curves.json"
 """the file next to a run page; a run artifact of the same name keeps its place, and the page its PNGs only"""
@@ -66,3 +70,10 @@ def compact(rows: list[dict], points: int = POINTS) -> dict:
 
 def dumps(rows: list[dict], points: int = POINTS) -> str:
     return json.dumps(compact(rows, points), separators=(",", ":"), allow_nan=False)
+
+
+def write(metrics: Path, target: Path) -> None:
+    """A run page's chart data from the run's metrics file, into `target`: a job for the figure worker (picklable, and
+    it reads the file itself), so that a publish of 10,000 run pages does not read and write them all in its own
+    process while the worker's other core waits."""
+    write_text(target, dumps(layout.read_metrics(metrics)), durable=False)  # content.write syncs what it drew

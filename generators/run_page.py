@@ -2,8 +2,8 @@
 configuration and its audit record (`run.md.j2`)."""
 from __future__ import annotations
 
+from trainer.figures import parallel
 from trainer.tracking import layout
-from trainer.tracking.files import write_text
 
 from . import curves, describe, markup, reproductions, taxonomies
 from .runs import RunView
@@ -117,5 +117,5 @@ def run_page(run: RunView, site: Site | None = None) -> Page:
         reproduce=Later(lambda: describe.reproduce_commands(run)), terms=Later(lambda: taxonomies.run_links(run)),
         names=layout, live=Later(lambda: live_facts(run)),
     )
-    drawn = {curves.FILE: lambda target: write_text(target, curves.dumps(run.metric_rows()), durable=False)} if chart else {}
+    drawn = {curves.FILE: parallel.Figure(curves.write, run.folder / layout.METRICS)} if chart else {}
     return Page(path, front, body, files, key=page_key, drawn=drawn)
