@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -167,6 +168,15 @@ def compiled(*trees: Path | None) -> None:
         print("PYTHONDONTWRITEBYTECODE is set: the code's bytecode was compiled once before timing (compileall)\n", flush=True)
 
 
+def search_index(site: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of Pagefind indexing the built site whole, as a full Hugo build has it do (into a scratch
+    folder, so the site is left as it was)."""
+    from pagefind_bin import get_executable
+
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as out:
+        return timed([str(get_executable()), "--site", str(site), "--output-path", out, "--quiet"])
+
+
 def fresh_content(work: Path) -> None:
     """The author's pages (content/ without generated sections) as a new content folder."""
     shutil.rmtree(work / "content", ignore_errors=True)
@@ -206,6 +216,10 @@ def bench(n: int, root: Path, mkdocs: bool, baseline: Path | None, repeat: int, 
             fresh_content(old)
             results.setdefault("baseline", []).append(publish_hugo(old, runs, code=baseline))
             print(line("  baseline: full publish", n, results["baseline"][-1]), flush=True)
+    if baseline is not None:
+        results["search"] = search_index(work / "public")
+        print(f"{'  of which the search index':<30} {n:>6}  {results['search'][0]:7.2f} s wall {results['search'][1]:7.2f} s cpu   "
+              "(Pagefind alone over the built site, timed apart; the baseline builds none)", flush=True)
     results["again"] = publish_hugo(work, runs)
     print(line("hugo: nothing changed", n, results["again"]), flush=True)
     results["incremental"] = []
@@ -294,6 +308,10 @@ def report(results: dict, weight) -> None:
             cpu_new, cpu_old = (sum(x["cpu"] for x in r[k]) / len(r[k]) for k in ("full", "baseline"))
             print(f"  N={n:>6} full publish vs baseline <= x{FULL_RATIO}: x{new / old:.2f} wall ({new:.1f} s vs {old:.1f} s), "
                   f"x{cpu_new / cpu_old:.2f} cpu -> {verdict(new / old <= FULL_RATIO)}")
+            if r.get("search"):
+                wall, cpu = r["search"]
+                print(f"  N={n:>6}   the same without the search index, which the baseline does not build: "
+                      f"x{(new - wall) / old:.2f} wall, x{(cpu_new - cpu) / cpu_old:.2f} cpu")
     if weight:
         total, sizes = weight
         parts = ", ".join(f"{k} {v / 1000:.1f}" for k, v in sorted(sizes.items(), key=lambda kv: -kv[1]))

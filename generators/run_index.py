@@ -1,8 +1,8 @@
 """What a publish knows about the runs folder from the last one, so that it reads and verifies only what changed.
 
 `runs.load_runs` reads every record and verifies every run: at 10,000 runs, seconds of JSON and of
-file checks on every publish, though a sealed run never changes. The index (`<output>/.trainbook/
-runs.json`) keeps, for each run folder, the stamps of its files (size, mtime, ctime and inode, as
+file checks on every publish, though a sealed run never changes. The index (in `<output>/.trainbook/`, laid out
+as the last paragraph says) keeps, for each run folder, the stamps of its files (size, mtime, ctime and inode, as
 HashCache does: any write changes the ctime, which nobody can set back), its summary (the record
 fields that listings, cards, taxonomies and page keys use: `SUMMARY`), what its pages weigh on the site
 (`RunView.footprint`, for the site budget), its verification and state;
