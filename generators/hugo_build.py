@@ -9,9 +9,10 @@ author's pages, every section's own page, the overview), so that Hugo reads tens
 by itself: every list of runs (runs, experiments, terms, home) is a page the generators wrote, and the
 menu needs only the sections. The sitemap is left as the last full build wrote it. A page the generators
 removed (a run's, a comparison's: a page in a folder of its own) has its built folder deleted before Hugo runs,
-and the search drops it (generators/search.py). Hugo builds
+and the search drops it (generators/search.py); a file removed from next to a page (an old run's figure moved to
+the site budget's store) is deleted from the site. Hugo builds
 everything, cleaning the destination, when an incremental build could be wrong: the first build, a
-removed section or a removed file next to a page, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
+removed section, a new experiment or taxonomy term (the menu on every page lists them), a change to site/,
 static/ or the vendored scripts, another base URL, or a destination another build has touched since
 (for instance a MkDocs publish), or a build that did not finish (killed, or Hugo failed): the record of
 the last build is removed before Hugo starts and written again only when it succeeds. It also builds everything
@@ -65,8 +66,12 @@ def record_pending(content_dir: Path, rendered: list[str], removed: list[str], n
     path = content_dir / STATE_DIR / PENDING
     pending = read_state(path) or {"full": False, "urls": []}
     structural = [p for p in new if p.endswith("_index.md") and p.count("/") <= 2 and not p.startswith(("runs/", "overview/"))]
-    leaves = [p for p in removed if p.endswith("/index.md") and _deletable(url_of(p))]
-    pending["full"] = bool(pending.get("full") or len(leaves) < len(removed) or structural)
+    pages = [p for p in removed if p.endswith(".md")]
+    leaves = [p for p in pages if p.endswith("/index.md") and _deletable(url_of(p))]
+    # A file next to a page (a figure an old run's page now links from the store, say) is built at the same path.
+    files = [p for p in removed if not p.endswith(".md") and _deletable(p)]
+    pending["full"] = bool(pending.get("full") or len(leaves) + len(files) < len(removed) or structural)
+    pending["removed_files"] = sorted(set(pending.get("removed_files", [])) | set(files))
     urls = {"/" + url_of(p).rstrip("/") for p in rendered}
     pending["urls"] = sorted(set(pending.get("urls", [])) | urls)
     # A page removed now and rendered again later (or the other way round) ends as the later pass left it.
@@ -84,17 +89,16 @@ def _deletable(url: str) -> bool:
     return bool(parts[0]) and all(p not in ("", ".", "..") for p in parts)
 
 
-def delete_removed(destination: Path, urls: list[str]) -> int:
-    """Delete the built folders of the removed pages at `urls` (as record_pending keeps them) from the site."""
-    deleted = 0
+def delete_removed(content_dir: Path, destination: Path, urls: list[str], files: list[str]) -> None:
+    """Delete from the site the built folders of the removed pages at `urls` and the removed `files` next to pages
+    (as record_pending keeps them); a file the content holds again by now is left for Hugo to publish."""
     for url in urls:
-        if not _deletable(url):
-            continue
         folder = destination / url.strip("/")
-        if folder.is_dir():
+        if _deletable(url) and folder.is_dir():
             shutil.rmtree(folder)
-            deleted += 1
-    return deleted
+    for path in files:
+        if _deletable(path) and not (content_dir / path).exists():
+            (destination / path).unlink(missing_ok=True)
 
 
 def staging(destination: Path) -> Path:
@@ -186,7 +190,7 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
     building = staging(destination)
     for left in [building, *building.parent.glob(f".{destination.resolve().name}.old-*")]:
         shutil.rmtree(left, ignore_errors=True)  # what a killed full build left
-    if incremental and not pending.get("pages") and not pending.get("removed"):
+    if incremental and not pending.get("pages") and not pending.get("removed") and not pending.get("removed_files"):
         return "unchanged"
     listed = read_saved(state / Manifest.FILE).get("pages", []) if incremental else []
     if incremental and len(pending.get("pages", [])) > max(FULL_SHARE * len(listed), FULL_PAGES):
@@ -204,7 +208,7 @@ def hugo_build(content_dir: Path, destination: Path, base_url: str, hugo: Path, 
         args += ["--config", f"{SITE / 'hugo.toml'},{overlay}"]
     (state / BUILT).unlink(missing_ok=True)  # until this build succeeds, no build is the base of an incremental one
     if incremental:
-        delete_removed(destination, pending.get("removed", []))
+        delete_removed(content_dir, destination, pending.get("removed", []), pending.get("removed_files", []))
     result = subprocess.run(args, capture_output=True, text=True, pass_fds=keep)
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)  # with --quiet, Hugo prints its ERROR lines on stdout

@@ -139,6 +139,29 @@ def test_hugo_renders_only_changed_pages_after_a_run_is_added_and_deletes_the_pa
     assert untouched.stat().st_mtime_ns == stamp
 
 
+def test_a_publish_that_moves_old_runs_files_to_the_store_stays_incremental_and_the_site_drops_them(synthetic_copy, tmp_path):
+    """Past its budget, every publish moves a few old runs' files to the store: each would otherwise be a full build."""
+    from generators import site_budget
+    from generators.runs import load_runs
+
+    store = "https://example.org/store/"
+    budget = int(site_budget.place(load_runs(synthetic_copy), None, {}).site_bytes / site_budget.HEADROOM)
+    generate(synthetic_copy, tmp_path, "--site-budget", str(budget), "--store-url", store)  # it fits, just
+    assert "full build" in hugo_build(tmp_path)
+    public = tmp_path / "public"
+    before = {p.relative_to(public) for p in (public / "runs").rglob("*") if p.is_file()}
+    make_runs(synthetic_copy, 3, seed=21, start=LATER)
+    log = generate(synthetic_copy, tmp_path, "--site-budget", str(budget), "--store-url", store)
+    assert "in the store" in log
+    assert "incremental build" in hugo_build(tmp_path)
+    after = {p.relative_to(public) for p in (public / "runs").rglob("*") if p.is_file()}
+    gone = before - after
+    assert gone and all(not (tmp_path / "content" / p).exists() for p in gone)  # the moved files left the site too
+    assert {p for p in after if not (tmp_path / "content" / p).exists() and p.name != "index.html"} == set()
+    run, name = next(iter(gone)).parts[1:]
+    assert f"{store}{run}/{name}" in (public / "runs" / run / "index.html").read_text()  # its page links the store
+
+
 def test_hugo_builds_the_whole_site_when_most_of_its_pages_were_rendered_again(synthetic_copy, tmp_path, monkeypatch):
     """A new version of the generators renders every page: copying them into a folder of changed pages would copy the
     site, so Hugo builds it whole (and Pagefind indexes it whole, not as a delta holding it a second time)."""
