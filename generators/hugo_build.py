@@ -73,10 +73,9 @@ def record_pending(content_dir: Path, rendered: list[str], removed: list[str], n
     pending["full"] = bool(pending.get("full") or len(leaves) + len(files) < len(removed) or structural)
     pending["removed_files"] = sorted(set(pending.get("removed_files", [])) | set(files))
     urls = {"/" + url_of(p).rstrip("/") for p in rendered}
-    pending["urls"] = sorted(set(pending.get("urls", [])) | urls)
     # A page removed now and rendered again later (or the other way round) ends as the later pass left it.
     pending["removed"] = sorted((set(pending.get("removed", [])) - urls) | {"/" + url_of(p).rstrip("/") for p in leaves})
-    pending["urls"] = sorted(set(pending["urls"]) - set(pending["removed"]))
+    pending["urls"] = sorted((set(pending.get("urls", [])) | urls) - set(pending["removed"]))
     pending["pages"] = sorted((set(pending.get("pages", [])) - set(leaves)) | set(rendered))
     pending["passing"] = False
     write_text(path, json.dumps(pending, indent=1) + "\n")

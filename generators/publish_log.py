@@ -71,12 +71,12 @@ class Changes:
     """(experiment, run, why) for each experiment this publish did not train again, its latest run shown instead
     (set from the training plan, generators/retrain.py)"""
 
-    @property
-    def empty(self) -> bool:
-        return not (self.new or self.removed or self.status or self.verification or self.best)
-
     KEPT = ("new", "removed", "status", "verification", "best")
     """the lists the publish log keeps with `since` (not `reused`: each publish's training plan says that anew)"""
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, name) for name in self.KEPT)
 
     def as_state(self) -> dict:
         return {"since": self.since, **{name: getattr(self, name) for name in self.KEPT}}

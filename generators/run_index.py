@@ -138,13 +138,10 @@ def stamps(folder: Path) -> str | None:
     return "/".join([head, *(_file_stamp(name, st) for name, st in files)])
 
 
-def _files_of(stamp: str) -> dict[str, list[str]]:
-    """name -> [size, mtime, ctime, inode] of a stamp's files"""
-    out = {}
-    for token in stamp.split("/")[1:]:
-        name, *facts = token.rsplit(":", 4)
-        out[name] = facts
-    return out
+def _but_ctimes(stamp: str) -> list[str]:
+    """A stamp without its files' ctimes: what linking the files somewhere else leaves as it was"""
+    head, *files = stamp.split("/")
+    return [head, *(f"{name}:{size}:{mtime}:{ino}" for name, size, mtime, _, ino in (t.rsplit(":", 4) for t in files))]
 
 
 def _run_names(runs_dir: Path) -> list[str]:
@@ -353,10 +350,7 @@ class RunIndex:
             if not entry or not entry.get("stamps"):
                 continue
             now = stamps(self.runs_dir / run)
-            if now is None or now.partition("/")[0] != entry["stamps"].partition("/")[0]:
-                continue
-            before, after = _files_of(entry["stamps"]), _files_of(now)
-            if before.keys() == after.keys() and all(after[n][:2] + after[n][3:] == f[:2] + f[3:] for n, f in before.items()):
+            if now is not None and _but_ctimes(now) == _but_ctimes(entry["stamps"]):
                 entry["stamps"] = now
 
     def save(self) -> None:
@@ -380,7 +374,7 @@ class RunIndex:
                 changed_entries.add(bucket)
             if self.old_stamps.get(run) != stamp:
                 changed_stamps.add(bucket)
-        gone = {bucket_of(run) for run in old.keys() - self.new.keys()} | {bucket_of(run) for run in self.old_stamps.keys() - self.new.keys()}
+        gone = {bucket_of(run) for run in (old.keys() | self.old_stamps.keys()) - self.new.keys()}
         entry_digests = _write_buckets(self.entries_dir, entries, self.buckets, changed_entries | gone)
         stamp_digests = _write_buckets(self.stamps_dir, stamps_of, self.stamp_buckets, changed_stamps | gone)
         write_text(self.stamps_path, json.dumps({"format": FORMAT, "runs_dir": str(self.runs_dir.resolve()), "ledger": self.ledger,
